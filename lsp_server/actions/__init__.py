@@ -1,0 +1,1 @@
+"""Assistant actions, one module each: prompts in, results out. Never imports pygls."""

@@ -1,0 +1,136 @@
+"""Explain: what the target code does, as Markdown or as a comment above it.
+
+Two prompt styles. Instruction-tuned models (Gemma 4 with its chat template) get a chat turn.
+Base models (the bundled Gemma 3 270M has no template) get a few-shot completion: two worked
+examples, then the target, stopping at the next section marker.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+
+from lsp_server.context.pack import PackedContext
+from lsp_server.context.target import Target
+from lsp_server.model.backend import Generation, GenerationRequest, Message
+
+SYSTEM = (
+    "You are gemma-lsp, a coding assistant inside the user's editor. Explain Python code precisely "
+    "and briefly: what it does, its inputs and outputs, side effects, and anything surprising. "
+    "Use the related code to explain how the target fits in. Answer in Markdown."
+)
+
+FEW_SHOT_HEADER = """Python code, each snippet followed by a short explanation of what it does.
+
+### Code
+def is_even(n):
+    return n % 2 == 0
+### Explanation
+`is_even` returns True when `n` is divisible by two, and False otherwise.
+
+### Code
+class Counter:
+    def __init__(self):
+        self.count = 0
+
+    def increment(self):
+        self.count += 1
+        return self.count
+### Explanation
+`Counter` keeps a count that starts at zero; `increment` adds one to it and returns the new count.
+
+"""
+SECTION_MARKER = "###"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    target: Target
+    text: str
+    generation: Generation
+
+
+def build_request(packed: PackedContext, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
+    if style == "chat":
+        return GenerationRequest(
+            messages=(Message("system", SYSTEM), Message("user", _chat_question(packed))),
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+    return GenerationRequest(
+        text=completion_prompt(packed),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stop=(SECTION_MARKER, "\n\n\n", "```"),
+        keep_head_tokens=len(FEW_SHOT_HEADER) // 3,
+        answer_prefix=answer_prefix(packed.target),
+    )
+
+
+def answer_prefix(target: Target) -> str:
+    """Start the answer the way the examples do: small base models then stay on the target."""
+    if target.kind == "selection":
+        return "This code"
+    return f"`{target.name.rsplit('.', 1)[-1]}`"
+
+
+def completion_prompt(packed: PackedContext) -> str:
+    """Stable first: the examples, related code, the current file, then the target."""
+    context = "".join(f"# {item.title}\n{item.text.rstrip()}\n\n" for item in packed.items)
+    context_block = f"### Context\n{context}" if context else ""
+    return f"{FEW_SHOT_HEADER}{context_block}### Code\n{packed.target.text.rstrip()}\n### Explanation\n"
+
+
+def _chat_question(packed: PackedContext) -> str:
+    context = "".join(f"## {item.title}\n```python\n{item.text.rstrip()}\n```\n\n" for item in packed.items)
+    target = packed.target
+    where = f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}"
+    return (
+        (f"Related code:\n\n{context}" if context else "")
+        + f"Explain `{target.name}` ({target.kind}, {where}):\n```python\n{target.text.rstrip()}\n```"
+    )
+
+
+def clean_answer(text: str) -> str:
+    """Trim what base models add after the answer (blank tails, unfinished sentences kept as is)."""
+    return text.strip()
+
+
+def as_markdown(explanation: Explanation, manifest: list[dict]) -> str:
+    """The document shown to the user: the answer, then what the model saw and how long it took."""
+    target, gen = explanation.target, explanation.generation
+    rows = "\n".join(
+        f"| {item['title']} | {item['reason']} | {item['tokens']} | {'yes' if item['included'] else 'no (over budget)'} |"
+        for item in manifest
+    )
+    return (
+        f"# Explanation of `{target.name}`\n\n"
+        f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}\n\n"
+        f"{explanation.text or '_The model returned no text._'}\n\n"
+        f"---\n\n## Context sent to the model\n\n| item | why | tokens (est.) | included |\n|---|---|---|---|\n{rows}\n\n"
+        f"{gen.prompt_tokens} prompt tokens ({gen.cached_tokens} reused from the cache, {gen.prompt_cut_tokens} cut), "
+        f"{gen.completion_tokens} generated; prefill {gen.prefill_seconds:.2f} s, decode {gen.decode_seconds:.2f} s.\n"
+    )
+
+
+def comment_block(explanation_text: str, indent: str, width: int = 88, max_lines: int = 8) -> str:
+    """The explanation as ``#`` comment lines, wrapped, at the target's indentation."""
+    plain = re.sub(r"```.*?(```|$)", "", explanation_text, flags=re.S)
+    plain = " ".join(plain.replace("`", "").split())
+    if not plain:
+        return ""
+    wrapped = textwrap.wrap(plain, width=max(20, width - len(indent) - 2))
+    if len(wrapped) > max_lines:
+        wrapped = wrapped[:max_lines]
+        wrapped[-1] = wrapped[-1].rstrip(".,;: ") + " ..."
+    return "".join(f"{indent}# {line}\n" for line in wrapped)
+
+
+def comment_insertion(file_text: str, target: Target, explanation_text: str) -> tuple[int, str] | None:
+    """Where and what to insert above the target: (line, text), or None for an empty answer."""
+    lines = file_text.splitlines()
+    first = lines[target.start_line] if target.start_line < len(lines) else ""
+    indent = first[: len(first) - len(first.lstrip())]
+    block = comment_block(explanation_text, indent)
+    return (target.start_line, block) if block else None

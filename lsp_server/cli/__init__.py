@@ -1,0 +1,110 @@
+"""Command line: ``gemma-lsp serve | explain | doctor | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from lsp_server import __version__
+from lsp_server.config import Settings, settings_from_mapping
+from lsp_server.errors import GemmaLspError
+
+log = logging.getLogger("lsp_server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gemma-lsp", description="A local code assistant for Python, as a language server.")
+    parser.add_argument("--version", action="version", version=f"gemma-lsp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    _model_options(serve)
+
+    explain = sub.add_parser("explain", help="explain the definition at FILE:LINE[:COLUMN], streamed to the terminal")
+    explain.add_argument("location", metavar="FILE:LINE[:COLUMN]")
+    explain.add_argument("--context", action="store_true", help="print what was sent to the model (the manifest) to stderr")
+    _model_options(explain)
+
+    doctor = sub.add_parser("doctor", help="check the model, GPU offload and versions")
+    doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
+    _model_options(doctor)
+
+    bench = sub.add_parser("bench", help="measure speed on this machine")
+    bench.add_argument("what", choices=["model"], help="model: prefill, decode and time to first token")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--prompt-tokens", type=int, default=1024)
+    bench.add_argument("--gen-tokens", type=int, default=64)
+    _model_options(bench)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model settings (override the defaults)")
+    group.add_argument("--model", dest="path", help="GGUF file (else $GEMMA_LSP_MODEL, else the bundled model)")
+    group.add_argument("--n-ctx", type=int)
+    group.add_argument("--n-gpu-layers", type=int)
+    group.add_argument("--max-tokens", type=int)
+    group.add_argument("--temperature", type=float)
+    group.add_argument("--prompt-style", choices=["auto", "chat", "completion"])
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    names = ["path", "n_ctx", "n_gpu_layers", "max_tokens", "temperature", "prompt_style"]
+    model = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    settings, problems = settings_from_mapping({"model": model})
+    for problem in problems:
+        print(f"gemma-lsp: {problem}", file=sys.stderr)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(args)
+    try:
+        if args.command == "serve":
+            from lsp_server.cli.serve import serve
+
+            return serve(settings, args.tcp)
+        if args.command == "explain":
+            from lsp_server.cli.explain import explain
+
+            return explain(settings, args.location, args.context)
+        if args.command == "doctor":
+            from lsp_server.cli.doctor import doctor
+
+            facts = doctor(settings)
+            print(json.dumps(facts, indent=2) if args.json else _human(facts))
+            return 0 if facts["model"]["loaded"] else 1
+        if args.command == "bench":
+            from lsp_server.cli.bench import bench_model
+
+            result = bench_model(settings, args.prompt_tokens, args.gen_tokens)
+            print(json.dumps(result, indent=2) if args.json else _human(result))
+            return 0
+    except GemmaLspError as exc:
+        print(f"gemma-lsp: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gemma-lsp: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+def _human(facts: dict, indent: str = "") -> str:
+    lines = []
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.append(_human(value, indent + "  "))
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""``gemma-lsp serve``: the language server over stdio or TCP."""
+
+from __future__ import annotations
+
+import logging
+
+from lsp_server.assistant import Assistant
+from lsp_server.config import Settings
+
+
+def serve(settings: Settings, tcp: str | None) -> int:
+    from lsp_server.server import create_server
+
+    logging.getLogger("lsp_server").setLevel(settings.log_level.upper())
+    server = create_server(Assistant(settings))
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0

@@ -1,0 +1,150 @@
+"""Typed settings, read from initializationOptions, workspace/configuration and the CLI.
+
+Every field has a docstring: it is the user-facing documentation of the setting. Keys arrive as
+snake_case (``n_gpu_layers``) or camelCase (``nGpuLayers``, as VS Code writes them). A bad value
+is reported once and replaced by its default; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, get_args, get_origin
+
+PromptStyle = Literal["auto", "chat", "completion"]
+KvCacheType = Literal["f16", "q8_0", "q4_0"]
+
+
+@dataclass
+class ModelSettings:
+    """How the model is found, loaded and sampled."""
+
+    path: str | None = None
+    """A GGUF file. Empty: the environment variable GEMMA_LSP_MODEL, then the bundled Gemma 3 270M."""
+
+    n_ctx: int = 8192
+    """Context window in tokens. Prompts longer than this minus max_tokens are cut by rule."""
+
+    n_gpu_layers: int = -1
+    """Layers offloaded to the GPU. -1: all of them when llama.cpp was built with GPU support, else 0."""
+
+    flash_attn: bool = True
+    """Use flash attention (faster prefill, needed for a quantized V cache)."""
+
+    n_batch: int = 512
+    """Tokens per prefill batch; cancellation is checked between batches."""
+
+    kv_cache_type: KvCacheType = "f16"
+    """KV cache precision: f16, q8_0 (half the memory) or q4_0."""
+
+    n_threads: int = 0
+    """CPU threads for generation. 0: as many as the machine has cores."""
+
+    max_tokens: int = 256
+    """The most tokens one answer may have."""
+
+    temperature: float = 0.2
+    """Sampling temperature. 0 gives the same answer for the same prompt."""
+
+    prompt_style: PromptStyle = "auto"
+    """chat: the model's chat format; completion: few-shot text for base models; auto: chat when
+    the GGUF carries a chat template, else completion."""
+
+
+@dataclass
+class Settings:
+    """All settings of gemma-lsp (the ``gemmaLsp`` section in editors)."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    """The model and how to run it."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """How much the server logs to the client's output channel."""
+
+
+def snake_case(key: str) -> str:
+    """``nGpuLayers`` -> ``n_gpu_layers``; snake_case keys pass unchanged."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def settings_from_mapping(data: Mapping[str, Any] | None, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Overlay ``data`` on ``base`` (or the defaults). Returns the settings and the problems found."""
+    problems: list[str] = []
+    settings = _overlay(base or Settings(), data or {}, "", problems)
+    return settings, problems
+
+
+def _overlay(obj: Any, data: Mapping[str, Any], prefix: str, problems: list[str]) -> Any:
+    if not isinstance(data, Mapping):
+        problems.append(f"{prefix.rstrip('.') or 'settings'}: expected an object, got {data!r}")
+        return obj
+    hints = typing.get_type_hints(type(obj))
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        name = snake_case(raw_key)
+        if name not in fields:
+            problems.append(f"{prefix}{raw_key}: unknown setting, ignored")
+            continue
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current):
+            changes[name] = _overlay(current, value, f"{prefix}{name}.", problems)
+            continue
+        ok, converted = _convert(value, hints[name])
+        if ok:
+            changes[name] = converted
+        else:
+            problems.append(f"{prefix}{name}: {value!r} is not {_describe(hints[name])}; using {current!r}")
+    return dataclasses.replace(obj, **changes)
+
+
+def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return (value in args, value)
+    if origin in (typing.Union, getattr(types, "UnionType", typing.Union)):
+        for option in args:
+            ok, converted = _convert(value, option)
+            if ok:
+                return True, converted
+        return False, None
+    if hint is type(None):
+        return (value is None or value == "", None)
+    if hint is bool:
+        return (isinstance(value, bool), value)
+    if hint is int:
+        return (isinstance(value, int) and not isinstance(value, bool), value)
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (ok, float(value) if ok else None)
+    if hint is str:
+        return (isinstance(value, str), value)
+    return False, None
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args:
+        return " or ".join(_describe(a) for a in args)
+    return "null" if hint is type(None) else f"a {hint.__name__}"
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a settings class (used by ``gemma-lsp doctor``)."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
+            if isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                docs[node.target.id] = " ".join(following.value.value.split())  # type: ignore[attr-defined]
+    return docs

@@ -1,0 +1,1 @@
+"""Choosing and packing the code a model sees. Never imports pygls."""

@@ -1,0 +1,67 @@
+"""Documents and positions from requests, checked, in the code points the pure layers use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument, Workspace
+
+from lsp_server.errors import DocumentNotFound, PositionOutOfRange
+
+Point = tuple[int, int]
+
+
+def get_document(workspace: Workspace, uri: str) -> TextDocument:
+    """The editor's copy of ``uri``, or the file on disk; DocumentNotFound when neither exists."""
+    document = workspace.get_text_document(uri)
+    try:
+        document.source
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentNotFound(f"{uri} is not open in the editor and cannot be read from disk ({exc.__class__.__name__}); open the file first.") from exc
+    if document.path is None:
+        raise DocumentNotFound(f"{uri} is not a file on this machine; gemma-lsp works on local files.")
+    return document
+
+
+def document_path(document: TextDocument) -> Path:
+    return Path(document.path or to_fs_path(document.uri) or document.uri)
+
+
+def server_range(document: TextDocument, rng: types.Range) -> tuple[Point, Point]:
+    """``rng`` in code points, or PositionOutOfRange naming the document's size."""
+    lines = document.lines
+    for position in (rng.start, rng.end):
+        line_count = len(lines)
+        beyond_end = position.line > line_count or (position.line == line_count and position.character > 0)
+        if position.line < 0 or position.character < 0 or beyond_end:
+            raise PositionOutOfRange(
+                f"Position {position.line + 1}:{position.character + 1} is outside {Path(document.path or document.uri).name}, "
+                f"which has {line_count} lines. The editor and the server disagree about the file: save it or reopen it."
+            )
+    converted = document.range_from_client_units(rng)
+    start = (converted.start.line, converted.start.character)
+    end = (converted.end.line, converted.end.character)
+    return (start, end) if start <= end else (end, start)
+
+
+def workspace_roots(workspace: Workspace) -> list[Path]:
+    roots = [Path(p) for f in workspace.folders.values() if (p := to_fs_path(f.uri))]
+    if not roots and workspace.root_path:
+        roots = [Path(workspace.root_path)]
+    return roots
+
+
+def read_from_workspace(workspace: Workspace):
+    """A ReadText that prefers the editor's unsaved text to the file on disk."""
+    from pygls.uris import from_fs_path
+
+    from lsp_server.context.build import read_file
+
+    def read(path: Path) -> str | None:
+        uri = from_fs_path(str(path))
+        open_doc = workspace.text_documents.get(uri) if uri else None
+        return open_doc.source if open_doc is not None else read_file(path)
+
+    return read

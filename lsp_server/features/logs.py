@@ -1,0 +1,42 @@
+"""Forward the server's log records to the client's output (window/logMessage).
+
+Nothing is printed to stdout in serve mode: stdout carries the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lsprotocol import types
+
+LEVELS = [
+    (logging.ERROR, types.MessageType.Error),
+    (logging.WARNING, types.MessageType.Warning),
+    (logging.INFO, types.MessageType.Info),
+    (logging.NOTSET, types.MessageType.Log),
+]
+
+
+class ClientLogHandler(logging.Handler):
+    def __init__(self, ls) -> None:
+        super().__init__()
+        self._ls = ls
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._loop is None or self._loop.is_closed():
+            return
+        kind = next(kind for level, kind in LEVELS if record.levelno >= level)
+        params = types.LogMessageParams(type=kind, message=self.format(record))
+        self._loop.call_soon_threadsafe(self._send, params)
+
+    def _send(self, params: types.LogMessageParams) -> None:
+        try:
+            self._ls.window_log_message(params)
+        except Exception:  # the transport may be gone at shutdown; logging must never raise
+            pass

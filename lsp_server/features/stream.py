@@ -1,0 +1,78 @@
+"""Stream a generation to the client: ``$/progress`` reports and the ``gemma/stream`` notification.
+
+``gemma/stream`` params: ``{"id", "uri", "title", "delta", "done"}``; the editor plugins show the
+text as it arrives. Text comes from the model's worker thread and hops onto the event loop here;
+pieces are batched so a fast model does not flood the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+
+from lsprotocol import types
+
+from lsp_server.features.capabilities import work_done_progress_supported
+from lsp_server.model.backend import CancelToken
+
+STREAM_NOTIFICATION = "gemma/stream"
+FLUSH_SECONDS = 0.05
+_ids = itertools.count(1)
+
+
+class Streamer:
+    def __init__(self, ls, title: str, uri: str, cancel: CancelToken, token: types.ProgressToken | None = None) -> None:
+        self._ls = ls
+        self._loop = asyncio.get_running_loop()
+        self.title = title
+        self.uri = uri
+        self.cancel = cancel
+        self.id = f"gemma-{next(_ids)}"
+        self._token = token
+        self._pending = ""
+        self._text = ""
+        self._last_flush = 0.0
+
+    async def begin(self) -> None:
+        """Create a progress token when the client supports it and none came with the request."""
+        ls = self._ls
+        if self._token is None and work_done_progress_supported(ls.client_capabilities):
+            token = str(uuid.uuid4())
+            try:
+                await ls.work_done_progress.create_async(token)
+                self._token = token
+            except Exception:  # a client that refuses progress still gets the notification
+                self._token = None
+        if self._token is not None:
+            ls.work_done_progress.begin(self._token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="waiting for the model"))
+            future = ls.work_done_progress.tokens.get(self._token)
+            if future is not None:
+                future.add_done_callback(lambda f: f.cancelled() and self.cancel.cancel())
+
+    def on_text(self, piece: str) -> None:
+        """Called from the model's worker thread."""
+        self._loop.call_soon_threadsafe(self._add, piece)
+
+    def _add(self, piece: str) -> None:
+        self._pending += piece
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self, done: bool = False) -> None:
+        if not self._pending and not done:
+            return
+        delta, self._pending = self._pending, ""
+        self._text += delta
+        self._last_flush = time.monotonic()
+        self._ls.protocol.notify(STREAM_NOTIFICATION, {"id": self.id, "uri": self.uri, "title": self.title, "delta": delta, "done": done})
+        if self._token is not None and delta:
+            tail = " ".join(self._text.split())[-80:]
+            self._ls.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=tail))
+
+    def end(self, message: str) -> None:
+        self._flush(done=True)
+        if self._token is not None:
+            self._ls.work_done_progress.end(self._token, types.WorkDoneProgressEnd(message=message))
+            self._ls.work_done_progress.tokens.pop(self._token, None)

@@ -1,0 +1,1 @@
+"""Workspace index: tree-sitter parsing and symbol facts. Never imports pygls."""

@@ -1,0 +1,1 @@
+"""Model backends: the Backend protocol and the in-process llama.cpp backend. Never imports pygls."""

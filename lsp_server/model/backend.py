@@ -1,0 +1,100 @@
+"""The Backend protocol every model engine implements, and the plain data it speaks."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Protocol
+
+from lsp_server.errors import GenerationCancelled
+
+
+class CancelToken:
+    """Cooperative cancellation: the worker checks it between prefill batches and between tokens."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise GenerationCancelled("The request was cancelled.")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Either chat ``messages`` or a raw completion ``text`` (few-shot prompts for base models)."""
+
+    messages: tuple[Message, ...] = ()
+    text: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.2
+    stop: tuple[str, ...] = ()
+    keep_head_tokens: int = 256
+    """When the prompt must be cut, this many leading tokens (instructions, examples) stay."""
+    answer_prefix: str = ""
+    """Text the answer starts with, written into the prompt (base models follow it far better)
+    and given back as the start of the answer."""
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    cached_tokens: int
+    """Prompt tokens whose KV state was reused from the previous request."""
+    completion_tokens: int
+    stop_reason: Literal["stop", "eog", "length"]
+    prompt_cut_tokens: int = 0
+    """Tokens left out of the middle of a prompt that did not fit the context window."""
+    prefill_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    first_token_seconds: float = 0.0
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    source: str
+    architecture: str
+    name: str
+    n_ctx: int
+    n_ctx_train: int
+    n_gpu_layers: int
+    gpu_offload_supported: bool
+    has_chat_template: bool
+    prompt_style: Literal["chat", "completion"]
+    size_bytes: int
+    extra: dict = field(default_factory=dict)
+
+
+OnText = Callable[[str], None]
+
+
+class Backend(Protocol):
+    """A model engine. ``submit`` returns at once; the work happens on the backend's own worker."""
+
+    def load(self) -> ModelInfo:
+        """Load the model now (blocking) and describe it."""
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count with the model's tokenizer."""
+
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
+        """Generate; ``on_text`` receives each new piece of text from the worker thread."""
+
+    def close(self) -> None:
+        """Free the model and stop the worker."""

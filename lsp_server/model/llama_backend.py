@@ -1,0 +1,249 @@
+"""The in-process backend: a GGUF run by llama.cpp through llama-cpp-python.
+
+One model object, one lock, one worker thread. Prefill runs batch by batch and decode token by
+token, with the cancel token checked in between; llama.cpp's abort callback also stops a batch
+that is being computed, so a cancelled request frees the worker at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from lsp_server.config import ModelSettings
+from lsp_server.errors import GenerationCancelled, GenerationFailed, ModelLoadFailed
+from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.chat import gemma_turns, render_template
+from lsp_server.model.fit import answer_budget, fit_tokens
+from lsp_server.model.resolve import ResolvedModel, resolve_model
+from lsp_server.model.text_stream import TextStream
+
+log = logging.getLogger(__name__)
+
+KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
+"""GGML type ids of the KV cache types offered in the settings."""
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -> dict:
+    """Keyword arguments for ``llama_cpp.Llama`` from the settings (pure, unit-tested)."""
+    n_gpu_layers = settings.n_gpu_layers
+    if n_gpu_layers < 0:
+        n_gpu_layers = -1 if gpu_supported else 0
+    kv_type = KV_TYPES[settings.kv_cache_type]
+    # A quantized V cache needs flash attention; K alone can be quantized without it.
+    v_type = kv_type if settings.flash_attn else KV_TYPES["f16"]
+    threads = settings.n_threads or cpu_count
+    return {
+        "n_ctx": settings.n_ctx,
+        "n_gpu_layers": n_gpu_layers,
+        "flash_attn": settings.flash_attn,
+        "n_batch": settings.n_batch,
+        "n_ubatch": min(settings.n_batch, 512),
+        "type_k": kv_type,
+        "type_v": v_type,
+        "n_threads": threads,
+        "n_threads_batch": threads,
+        "verbose": False,  # stdout is the protocol in serve mode
+    }
+
+
+class LlamaCppBackend:
+    def __init__(self, settings: ModelSettings, resolved: ResolvedModel | None = None) -> None:
+        self.settings = settings
+        self._resolved = resolved
+        self._llm = None
+        self._info: ModelInfo | None = None
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-model")
+        self._active_cancel: CancelToken | None = None
+        self._abort_callback = None
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self) -> ModelInfo:
+        if self._info is not None:  # no lock: a running generation must not block this
+            return self._info
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> ModelInfo:
+        if self._info is not None:
+            return self._info
+        from llama_cpp import Llama
+
+        resolved = self._resolved or resolve_model(self.settings.path)
+        kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
+        log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
+        try:
+            self._llm = Llama(model_path=str(resolved.path), **kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadFailed(
+                f"llama.cpp could not load {resolved.path} ({exc}). Check that the file is a complete GGUF "
+                "of a supported architecture (gemma3, gemma4); if memory ran out, lower model.n_ctx or "
+                "model.n_gpu_layers."
+            ) from exc
+        self._install_abort_callback()
+        self._info = self._describe(resolved, kwargs)
+        return self._info
+
+    def _describe(self, resolved: ResolvedModel, kwargs: dict) -> ModelInfo:
+        meta = self._llm.metadata
+        arch = meta.get("general.architecture", "unknown")
+        has_template = bool(meta.get("tokenizer.chat_template"))
+        style = self.settings.prompt_style
+        if style == "auto":
+            style = "chat" if has_template else "completion"
+        return ModelInfo(
+            path=str(resolved.path),
+            source=resolved.source,
+            architecture=arch,
+            name=meta.get("general.name", Path(resolved.path).stem),
+            n_ctx=self._llm.n_ctx(),
+            n_ctx_train=int(meta.get(f"{arch}.context_length", 0) or 0),
+            n_gpu_layers=kwargs["n_gpu_layers"],
+            gpu_offload_supported=gpu_offload_supported(),
+            has_chat_template=has_template,
+            prompt_style=style,
+            size_bytes=Path(resolved.path).stat().st_size,
+            extra={"flash_attn": kwargs["flash_attn"], "n_batch": kwargs["n_batch"], "threads": kwargs["n_threads"]},
+        )
+
+    def _install_abort_callback(self) -> None:
+        """Let llama.cpp stop a running batch when the active request is cancelled."""
+        import llama_cpp
+
+        def should_abort(_data) -> bool:
+            cancel = self._active_cancel
+            return bool(cancel is not None and cancel.cancelled)
+
+        callback = llama_cpp.ggml_abort_callback(should_abort)
+        # llama-cpp-python exposes the field but not the setter; the C function is in its library.
+        setter = llama_cpp.llama_cpp._lib.llama_set_abort_callback
+        setter.argtypes = [ctypes.c_void_p, llama_cpp.ggml_abort_callback, ctypes.c_void_p]
+        setter.restype = None
+        setter(self._llm._ctx.ctx, callback, None)
+        self._abort_callback = callback  # keep it alive as long as the context
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        if self._llm is None:
+            self.load()
+        return len(self._llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False))
+
+    def prompt_tokens(self, request: GenerationRequest) -> list[int]:
+        """The request as tokens, formatted for this model."""
+        llm = self._llm
+        if request.text is not None:
+            text = request.text + request.answer_prefix
+            return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+            text = render_template(template, request.messages, bos, eos) + request.answer_prefix
+            return llm.tokenize(text.encode("utf-8"), add_bos=not text.startswith(bos), special=True)
+        text = gemma_turns(request.messages) + request.answer_prefix
+        return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
+        return self._worker.submit(self._generate, request, on_text, cancel)
+
+    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+        cancel.raise_if_cancelled()
+        with self._lock:
+            self._load_locked()
+            self._active_cancel = cancel
+            try:
+                return self._generate_locked(request, on_text, cancel)
+            except RuntimeError as exc:
+                if cancel.cancelled:
+                    raise GenerationCancelled("The request was cancelled.") from exc
+                raise GenerationFailed(f"llama.cpp failed while generating: {exc}") from exc
+            finally:
+                self._active_cancel = None
+
+    def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+        import llama_cpp
+
+        llm = self._llm
+        max_tokens = answer_budget(llm.n_ctx(), request.max_tokens)
+        tokens, cut = fit_tokens(self.prompt_tokens(request), llm.n_ctx() - max_tokens, request.keep_head_tokens)
+        started = time.perf_counter()
+        cached = self._prefill(tokens, cancel)
+        prefilled = time.perf_counter()
+        stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
+        if request.answer_prefix:
+            on_text(request.answer_prefix)
+        for token in llm.generate(tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1):
+            first = first or time.perf_counter() - started
+            cancel.raise_if_cancelled()
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                reason = "eog"
+                break
+            count += 1
+            piece = stream.feed(llm.detokenize([token]))
+            if piece:
+                on_text(piece)
+            if stream.stopped:
+                reason = "stop"
+                break
+            if count >= max_tokens:
+                break
+        tail = stream.finish()
+        if tail:
+            on_text(tail)
+        done = time.perf_counter()
+        return Generation(
+            text=stream.text,
+            prompt_tokens=len(tokens),
+            cached_tokens=cached,
+            completion_tokens=count,
+            stop_reason=reason,
+            prompt_cut_tokens=cut,
+            prefill_seconds=prefilled - started,
+            decode_seconds=done - prefilled,
+            first_token_seconds=first,
+        )
+
+    def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
+        """Evaluate all but the last prompt token, reusing the KV cache of a common prefix.
+
+        ``Llama.generate`` then finds the prefix in place and evaluates only the last token.
+        Returns how many tokens were reused.
+        """
+        llm = self._llm
+        previous = llm.input_ids[: llm.n_tokens]
+        reused = 0
+        for old, new in zip(previous, tokens[:-1]):
+            if old != new:
+                break
+            reused += 1
+        if reused < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
+            reused = 0  # this cache cannot drop a suffix: start over
+        llm.n_tokens = reused
+        for start in range(reused, len(tokens) - 1, llm.n_batch):
+            cancel.raise_if_cancelled()
+            llm.eval(tokens[start : min(start + llm.n_batch, len(tokens) - 1)])
+        return reused
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+                self._info = None

@@ -1,0 +1,138 @@
+"""The language server: wires the features to LSP methods, isolates their failures.
+
+Every request handler is async (cancellable at each await); the model runs on the backend's
+worker thread. Errors the user can act on (GemmaLspError) become one clear message and a JSON-RPC
+error; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled, JsonRpcServerError
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from lsp_server import __version__
+from lsp_server.assistant import Assistant
+from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, PositionOutOfRange
+from lsp_server.features import code_actions, commands, settings
+from lsp_server.model.backend import CancelToken
+
+log = logging.getLogger(__name__)
+REQUEST_FAILED = -32803
+
+
+class GemmaProtocol(LanguageServerProtocol):
+    def _handle_cancel_notification(self, msg_id):
+        # pygls cancels the request's future; commands run in an inner task it does not cancel,
+        # so the model's cancel token is set here too.
+        self._server.cancel_request(msg_id)
+        super()._handle_cancel_notification(msg_id)
+
+
+class GemmaLanguageServer(LanguageServer):
+    def __init__(self, assistant: Assistant | None = None) -> None:
+        super().__init__("gemma-lsp", __version__, protocol_cls=GemmaProtocol)
+        self.assistant = assistant or Assistant()
+        self.last_manifest: list[dict] | None = None
+        self._cancel_tokens: dict[object, CancelToken] = {}
+
+    @property
+    def converter(self):
+        return self.protocol._converter
+
+    def cancel_token_for_request(self) -> CancelToken:
+        """A token set when the current request is cancelled ($/cancelRequest)."""
+        token = CancelToken()
+        msg_id = self.protocol.msg_id
+        if msg_id is not None:
+            self._cancel_tokens[msg_id] = token
+        return token
+
+    def cancel_request(self, msg_id) -> None:
+        token = self._cancel_tokens.pop(msg_id, None)
+        if token is not None:
+            token.cancel()
+
+    def forget_request(self) -> None:
+        self._cancel_tokens.pop(self.protocol.msg_id, None)
+
+    def show_problem(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def user_errors(show: bool):
+    """Turn the errors users can act on into JSON-RPC errors (and a message when ``show``)."""
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def run(ls: GemmaLanguageServer, *args):
+            try:
+                return await handler(ls, *args)
+            except GenerationCancelled as exc:
+                raise JsonRpcRequestCancelled(str(exc)) from exc
+            except (PositionOutOfRange, DocumentNotFound) as exc:
+                if show:
+                    ls.show_problem(str(exc))
+                raise JsonRpcInvalidParams(str(exc)) from exc
+            except GemmaLspError as exc:
+                if show:
+                    ls.show_problem(str(exc))
+                raise JsonRpcServerError(str(exc), code=REQUEST_FAILED) from exc
+            finally:
+                ls.forget_request()
+
+        return run
+
+    return wrap
+
+
+def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
+    server = GemmaLanguageServer(assistant)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: GemmaLanguageServer, params: types.InitializeParams) -> None:
+        settings.from_initialize(ls, params)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: GemmaLanguageServer, params: types.InitializedParams) -> None:
+        await settings.pull(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: GemmaLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        await settings.on_change(ls, params)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.Empty, types.CodeActionKind.RefactorRewrite], resolve_provider=True
+        ),
+    )
+    @user_errors(show=False)
+    async def code_action(ls: GemmaLanguageServer, params: types.CodeActionParams):
+        return code_actions.offer(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @user_errors(show=True)
+    async def code_action_resolve(ls: GemmaLanguageServer, action: types.CodeAction):
+        return await code_actions.resolve(ls, action)
+
+    @server.command(code_actions.COMMANDS[code_actions.EXPLAIN])
+    @user_errors(show=True)
+    async def explain_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
+        return await commands.explain_command(ls, uri, rng)
+
+    @server.command(code_actions.COMMANDS[code_actions.EXPLAIN_AS_COMMENT])
+    @user_errors(show=True)
+    async def explain_as_comment_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
+        return await commands.explain_as_comment_command(ls, uri, rng)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: GemmaLanguageServer, *args) -> None:
+        ls.assistant.close()
+
+    return server

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+from lsp_server.actions import explain
+from lsp_server.context.pack import ContextItem, PackedContext
+from lsp_server.context.target import Target
+from lsp_server.index.python_symbols import parse_python
+
+TARGET = Target(Path("/w/calc.py"), "add", "function", 2, 3, "def add(a, b):\n    return a + b\n", None)
+PACKED = PackedContext(TARGET, [ContextItem("util.py: helper", "def helper():\n    pass\n", "imported")], [])
+
+
+def test_completion_prompt_puts_examples_first_and_the_target_last():
+    prompt = explain.completion_prompt(PACKED)
+    assert prompt.startswith(explain.FEW_SHOT_HEADER)
+    assert prompt.index("def helper") < prompt.index("def add")
+    assert prompt.endswith("### Code\ndef add(a, b):\n    return a + b\n### Explanation\n")
+
+
+def test_completion_requests_stop_at_the_next_section():
+    request = explain.build_request(PACKED, "completion", 64, 0.2)
+    assert request.text is not None and "###" in request.stop
+    assert request.max_tokens == 64
+
+
+def test_chat_requests_carry_the_context_and_the_question():
+    request = explain.build_request(PACKED, "chat", 64, 0.2)
+    assert [m.role for m in request.messages] == ["system", "user"]
+    assert "def helper" in request.messages[1].content and "Explain `add`" in request.messages[1].content
+
+
+def test_comment_block_is_wrapped_indented_and_plain():
+    block = explain.comment_block("`add` returns the **sum**.\n\n```python\nx = 1\n```\nDone. " + "word " * 60, "    ", width=60)
+    lines = block.splitlines()
+    assert all(line.startswith("    # ") and len(line) <= 60 for line in lines)
+    assert "```" not in block and "`" not in block
+    assert len(lines) <= 8
+
+
+def test_comment_insertion_keeps_the_file_parseable():
+    source = "import os\n\n\nclass A:\n    def add(self, a, b):\n        return a + b\n"
+    target = Target(Path("a.py"), "A.add", "method", 4, 5, "", None)
+    line, text = explain.comment_insertion(source, target, "Adds two numbers.")
+    lines = source.splitlines(keepends=True)
+    result = "".join(lines[:line]) + text + "".join(lines[line:])
+    assert text == "    # Adds two numbers.\n"
+    assert not parse_python(result).has_errors
+    assert parse_python(result).find("A.add") is not None
+
+
+def test_an_empty_answer_inserts_nothing():
+    assert explain.comment_insertion("def f():\n    pass\n", TARGET, "  \n ") is None

@@ -1,0 +1,50 @@
+from lsp_server.config import ModelSettings, Settings, field_docs, settings_from_mapping, snake_case
+
+
+def test_camel_case_keys_are_accepted():
+    settings, problems = settings_from_mapping({"model": {"nGpuLayers": 12, "nCtx": 4096}, "logLevel": "debug"})
+    assert problems == []
+    assert settings.model.n_gpu_layers == 12
+    assert settings.model.n_ctx == 4096
+    assert settings.log_level == "debug"
+
+
+def test_bad_values_keep_defaults_and_are_reported_once_each():
+    settings, problems = settings_from_mapping({"model": {"n_ctx": "big", "kv_cache_type": "q9", "unknown": 1}})
+    assert settings.model == ModelSettings()
+    assert len(problems) == 3
+    assert any("n_ctx" in p and "int" in p for p in problems)
+    assert any("kv_cache_type" in p and "'q8_0'" in p for p in problems)
+    assert any("unknown" in p for p in problems)
+
+
+def test_overlay_keeps_earlier_values():
+    base, _ = settings_from_mapping({"model": {"path": "/m.gguf", "n_ctx": 2048}})
+    settings, problems = settings_from_mapping({"model": {"n_ctx": 1024}}, base)
+    assert problems == []
+    assert settings.model.path == "/m.gguf"
+    assert settings.model.n_ctx == 1024
+
+
+def test_a_section_that_is_not_an_object_is_reported():
+    settings, problems = settings_from_mapping({"model": 3})
+    assert settings == Settings()
+    assert problems and "model" in problems[0]
+
+
+def test_path_may_be_cleared_and_bools_are_not_ints():
+    settings, problems = settings_from_mapping({"model": {"path": None, "n_batch": True}})
+    assert settings.model.path is None
+    assert len(problems) == 1 and "n_batch" in problems[0]
+
+
+def test_every_setting_has_a_docstring():
+    for cls in (Settings, ModelSettings):
+        docs = field_docs(cls)
+        assert set(docs) == {f for f in cls.__dataclass_fields__}
+        assert all(len(text) > 10 for text in docs.values())
+
+
+def test_snake_case():
+    assert snake_case("nGpuLayers") == "n_gpu_layers"
+    assert snake_case("kv_cache_type") == "kv_cache_type"
