@@ -7,11 +7,12 @@ error; the server keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled, JsonRpcServerError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -19,10 +20,11 @@ from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, PositionOutOfRange
 from lsp_server.features import code_actions, commands, settings
+from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 
 log = logging.getLogger(__name__)
-REQUEST_FAILED = -32803
+REQUEST_FAILED = -32803  # LSP RequestFailed: valid request, but it could not be done
 
 
 class GemmaProtocol(LanguageServerProtocol):
@@ -39,6 +41,7 @@ class GemmaLanguageServer(LanguageServer):
         self.assistant = assistant or Assistant()
         self.last_manifest: list[dict] | None = None
         self._cancel_tokens: dict[object, CancelToken] = {}
+        self.log_handler = ClientLogHandler(self)
 
     @property
     def converter(self):
@@ -82,7 +85,7 @@ def user_errors(show: bool):
             except GemmaLspError as exc:
                 if show:
                     ls.show_problem(str(exc))
-                raise JsonRpcServerError(str(exc), code=REQUEST_FAILED) from exc
+                raise JsonRpcException(str(exc), code=REQUEST_FAILED) from exc
             finally:
                 ls.forget_request()
 
@@ -100,6 +103,8 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GemmaLanguageServer, params: types.InitializedParams) -> None:
+        ls.log_handler.attach(asyncio.get_running_loop())
+        logging.getLogger("lsp_server").addHandler(ls.log_handler)
         await settings.pull(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -171,8 +171,12 @@ class LlamaCppBackend:
                 return self._generate_locked(request, on_text, cancel)
             except RuntimeError as exc:
                 if cancel.cancelled:
+                    log.info("Generation cancelled inside a batch; the model worker is free")
                     raise GenerationCancelled("The request was cancelled.") from exc
                 raise GenerationFailed(f"llama.cpp failed while generating: {exc}") from exc
+            except GenerationCancelled:
+                log.info("Generation cancelled; the model worker is free")
+                raise
             finally:
                 self._active_cancel = None
 

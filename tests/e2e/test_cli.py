@@ -1,0 +1,68 @@
+"""The command line on the real bundled model: explain, doctor, bench."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+FAST = ["--n-ctx", "2048", "--max-tokens", "32", "--temperature", "0"]
+
+
+def gemma_lsp(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lsp_server", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_explain_streams_an_explanation_of_the_symbol_at_the_line():
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py:6", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "Explaining apply_discount (function, lines 4-8)" in result.stderr
+    assert result.stdout.startswith("`apply_discount`")
+    assert len(result.stdout.strip()) > len("`apply_discount`")
+
+
+def test_explain_with_a_bad_location_says_what_to_write():
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py", *FAST)
+    assert result.returncode == 1
+    assert "FILE:LINE" in result.stderr and "Traceback" not in result.stderr
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py:999", *FAST)
+    assert result.returncode == 1 and "has 8 lines" in result.stderr
+
+
+def test_explain_with_a_missing_model_names_the_three_ways(tmp_path):
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py:6", "--model", str(tmp_path / "none.gguf"))
+    assert result.returncode == 1
+    assert "GEMMA_LSP_MODEL" in result.stderr and "model.path" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_doctor_json_reports_a_loadable_model():
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "2048")
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["model"]["loaded"] is True
+    assert facts["model"]["source"] == "bundled" and facts["model"]["architecture"] == "gemma3"
+    assert facts["model"]["prompt_style"] == "completion"  # the bundled GGUF has no chat template
+    assert facts["versions"]["llama-cpp-python"] == "0.3.36"
+    assert isinstance(facts["gpu"]["offload_supported"], bool)
+
+
+def test_doctor_fails_with_a_reason_for_a_bad_model(tmp_path):
+    bogus = tmp_path / "x.gguf"
+    bogus.write_bytes(b"GGUF" + b"\0" * 100)  # the magic, but no model
+    result = gemma_lsp("doctor", "--json", "--model", str(bogus))
+    assert result.returncode == 1
+    assert "could not load" in json.loads(result.stdout)["model"]["error"]
+
+
+def test_bench_model_json_prints_speeds():
+    result = gemma_lsp("bench", "model", "--json", "--prompt-tokens", "128", "--gen-tokens", "8", "--n-ctx", "2048")
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(result.stdout)
+    assert numbers["prompt_tokens"] >= 120
+    assert numbers["prefill_tokens_per_second"] > 0 and numbers["first_token_seconds_cold"] > 0
+    assert numbers["warm_prefix_reused_tokens"] >= numbers["prompt_tokens"] - 2
