@@ -72,3 +72,15 @@ async def client(request, lsp_client: LanguageClient, workspace: Path):
     await lsp_client.initialize_session(initialize_params(request.param, workspace))
     yield
     await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def bare_client(lsp_client: LanguageClient):
+    """A client the test initializes itself (see ``start``)."""
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def start(lsp_client: LanguageClient, workspace: Path, options: dict, client_name: str = "visual-studio-code"):
+    lsp_client.stream = collect_stream(lsp_client)
+    await lsp_client.initialize_session(initialize_params(client_name, workspace, options))

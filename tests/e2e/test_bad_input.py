@@ -7,26 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import SERVER, collect_stream, initialize_params, open_file
+from tests.e2e.conftest import open_file, start
 from tests.e2e.test_explain import actions_at
 
 pytestmark = pytest.mark.e2e
-
-
-async def start(lsp_client: LanguageClient, workspace: Path, options: dict, client_name: str = "visual-studio-code"):
-    lsp_client.stream = collect_stream(lsp_client)
-    await lsp_client.initialize_session(initialize_params(client_name, workspace, options))
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def bare_client(lsp_client: LanguageClient):
-    yield
-    await lsp_client.shutdown_session()
 
 
 def explain_action(actions: list[types.CodeAction], name: str) -> types.CodeAction:

@@ -66,3 +66,40 @@ def test_bench_model_json_prints_speeds():
     assert numbers["prompt_tokens"] >= 120
     assert numbers["prefill_tokens_per_second"] > 0 and numbers["first_token_seconds_cold"] > 0
     assert numbers["warm_prefix_reused_tokens"] >= numbers["prompt_tokens"] - 2
+
+
+def test_serve_over_tcp_answers_initialize():
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "lsp_server", "serve", "--tcp", f"127.0.0.1:{port}"], cwd=REPO, stderr=subprocess.PIPE)
+    try:
+        connection = _connect(port, deadline=time.monotonic() + 30)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": None, "rootUri": None}})
+        connection.sendall(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+        reply = b""
+        while b'"id": 1' not in reply and b'"id":1' not in reply:
+            chunk = connection.recv(65536)
+            assert chunk, "the server closed the connection"
+            reply += chunk
+        assert b"codeActionProvider" in reply and b"gemma-lsp" in reply
+        connection.close()
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def _connect(port: int, deadline: float):
+    import socket
+    import time
+
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=30)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
