@@ -245,6 +245,10 @@ class LlamaCppBackend:
         return reused
 
     def close(self) -> None:
+        """Stop the running generation (if any), then free the model."""
+        active = self._active_cancel
+        if active is not None:
+            active.cancel()
         self._worker.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             if self._llm is not None:
