@@ -31,3 +31,7 @@ class PositionOutOfRange(GemmaLspError):
 
 class NoTarget(GemmaLspError):
     """There is no code at the requested place to act on."""
+
+
+class InvalidRequest(GemmaLspError):
+    """A request's parameters are not what the server sent or expects."""

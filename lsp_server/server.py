@@ -14,25 +14,17 @@ import logging
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from lsp_server import __version__
 from lsp_server.assistant import Assistant
-from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, PositionOutOfRange
+from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
 from lsp_server.features import code_actions, commands, settings
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
+from lsp_server.protocol import GemmaProtocol
 
 log = logging.getLogger(__name__)
 REQUEST_FAILED = -32803  # LSP RequestFailed: valid request, but it could not be done
-
-
-class GemmaProtocol(LanguageServerProtocol):
-    def _handle_cancel_notification(self, msg_id):
-        # pygls cancels the request's future; commands run in an inner task it does not cancel,
-        # so the model's cancel token is set here too.
-        self._server.cancel_request(msg_id)
-        super()._handle_cancel_notification(msg_id)
 
 
 class GemmaLanguageServer(LanguageServer):
@@ -78,7 +70,7 @@ def user_errors(show: bool):
                 return await handler(ls, *args)
             except GenerationCancelled as exc:
                 raise JsonRpcRequestCancelled(str(exc)) from exc
-            except (PositionOutOfRange, DocumentNotFound) as exc:
+            except (PositionOutOfRange, DocumentNotFound, InvalidRequest) as exc:
                 if show:
                     ls.show_problem(str(exc))
                 raise JsonRpcInvalidParams(str(exc)) from exc

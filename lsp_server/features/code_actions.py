@@ -9,6 +9,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from lsp_server.context.target import find_target
+from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, explain
 from lsp_server.features.capabilities import resolve_supported
 from lsp_server.index.python_symbols import parse_python
@@ -53,10 +54,20 @@ def _range_json(rng: types.Range) -> dict:
     }
 
 
-async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
-    data = action.data or {}
+def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range]:
+    data = action.data if isinstance(action.data, dict) else {}
     kind, uri = data.get("action"), data.get("uri")
-    rng = ls.converter.structure(data.get("range"), types.Range)
+    try:
+        rng = ls.converter.structure(data.get("range"), types.Range)
+    except Exception as exc:
+        rng = exc
+    if kind not in COMMANDS or not isinstance(uri, str) or not isinstance(rng, types.Range):
+        raise InvalidRequest("This code action was not made by gemma-lsp (or is from an older session): ask for code actions again.")
+    return kind, uri, rng
+
+
+async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
+    kind, uri, rng = _action_data(ls, action)
     cancel = ls.cancel_token_for_request()
     if kind == EXPLAIN:
         result = await explain.run_explain(ls, uri, rng, cancel, "Explaining")

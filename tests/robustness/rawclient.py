@@ -1,0 +1,84 @@
+"""A minimal JSON-RPC client over the real server's stdio, able to send anything, even garbage."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SERVER = [sys.executable, "-m", "lsp_server", "serve"]
+
+
+class RawClient:
+    def __init__(self, cwd: Path | None = None) -> None:
+        self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd)
+        self._messages: queue.Queue[dict] = queue.Queue()
+        self.notifications: list[dict] = []
+        self._next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        while True:
+            length = 0
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                if line in (b"\r\n", b"\n"):
+                    break
+            self._messages.put(json.loads(stream.read(length)))
+
+    def send_bytes(self, data: bytes) -> None:
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def send(self, message: dict | str) -> None:
+        body = (message if isinstance(message, str) else json.dumps(message)).encode("utf-8", "surrogatepass")
+        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def notify(self, method: str, params) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def request(self, method: str, params, timeout: float = 20.0) -> dict:
+        """Send a request and wait for its response (answering the server's own requests)."""
+        self._next_id += 1
+        msg_id = f"fuzz-{self._next_id}"
+        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return self.wait_response(msg_id, timeout)
+
+    def wait_response(self, msg_id, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no response to {msg_id} within {timeout} s")
+            try:
+                message = self._messages.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a server->client request: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            elif "method" in message:
+                self.notifications.append(message)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        if self.alive():
+            try:
+                self.request("shutdown", None, timeout=10)
+                self.notify("exit", None)
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        self.process.wait(timeout=10)
