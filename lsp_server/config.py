@@ -37,6 +37,14 @@ class ModelSettings:
     n_batch: int = 512
     """Tokens per prefill batch; cancellation is checked between batches."""
 
+    n_ubatch: int = 512
+    """Tokens per physical micro-batch inside a batch (larger is faster on big GPUs, uses more memory)."""
+
+    swa_full: bool = True
+    """Keep the whole context in the sliding-window layers' cache. True lets a changed suffix reuse
+    the cached prefix; False saves much memory on long contexts (Gemma's local layers then keep
+    only their window) but a changed prompt is prefilled again."""
+
     kv_cache_type: KvCacheType = "f16"
     """KV cache precision: f16, q8_0 (half the memory) or q4_0."""
 

@@ -45,6 +45,8 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     keep_head_tokens: int = 256
     """When the prompt must be cut, this many leading tokens (instructions, examples) stay."""
+    ignore_eog: bool = False
+    """Benchmarks only: decode past end-of-generation tokens (random-weight models emit them early)."""
     answer_prefix: str = ""
     """Text the answer starts with, written into the prompt (base models follow it far better)
     and given back as the start of the answer."""

@@ -49,7 +49,8 @@ def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -
         "n_gpu_layers": n_gpu_layers,
         "flash_attn": settings.flash_attn,
         "n_batch": settings.n_batch,
-        "n_ubatch": min(settings.n_batch, 512),
+        "n_ubatch": min(settings.n_batch, settings.n_ubatch),
+        "swa_full": settings.swa_full,
         "type_k": kv_type,
         "type_v": v_type,
         "n_threads": threads,
@@ -195,7 +196,7 @@ class LlamaCppBackend:
         for token in llm.generate(tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1):
             first = first or time.perf_counter() - started
             cancel.raise_if_cancelled()
-            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+            if not request.ignore_eog and llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
                 reason = "eog"
                 break
             count += 1
