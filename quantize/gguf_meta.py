@@ -8,7 +8,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from quantize.errors import BadInput
+from quantize.gguf_header import Header, read_header
 from quantize.shapes import ModelShape, check_arch
 
 
@@ -34,51 +34,33 @@ class GgufSummary:
     """The GGUF's general.file_type as a llama.cpp ftype name (Q4_K_M, F16...), or "unknown"."""
 
 
-def open_reader(path: Path) -> gguf.GGUFReader:
-    if not path.is_file():
-        raise BadInput(f"{path} does not exist. Give the path of a .gguf file or a shape name.")
-    try:
-        return gguf.GGUFReader(path)
-    except (ValueError, OSError) as exc:
-        raise BadInput(f"{path} is not a readable GGUF file ({exc}).") from exc
-
-
-def field_value(reader: gguf.GGUFReader, key: str, default=None):
-    field = reader.get_field(key)
-    return default if field is None else field.contents()
-
-
 def read_summary(path: Path) -> GgufSummary:
-    reader = open_reader(path)
-    shape = shape_from_reader(reader, path.name)
-    tensors = tuple(
-        TensorInfo(t.name, tuple(int(d) for d in t.shape), t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors
-    )
-    return GgufSummary(path, shape, tensors, ftype_name(field_value(reader, "general.file_type")))
+    header = read_header(path)
+    shape = shape_from_header(header, path.name)
+    tensors = tuple(TensorInfo(t.name, t.dims, t.qtype.name, t.n_bytes) for t in header.tensors)
+    return GgufSummary(path, shape, tensors, ftype_name(header.get("general.file_type")))
 
 
-def shape_from_reader(reader: gguf.GGUFReader, name: str) -> ModelShape:
-    arch = field_value(reader, "general.architecture", "unknown")
+def shape_from_header(header: Header, name: str) -> ModelShape:
+    arch = header.get("general.architecture", "unknown")
     check_arch(arch, name)
 
     def key(suffix: str, default=None):
-        return field_value(reader, f"{arch}.{suffix}", default)
+        return header.get(f"{arch}.{suffix}", default)
 
-    n_layer = key("block_count")
     head_dim = key("attention.key_length_swa") or key("attention.key_length")
     kv = key("attention.head_count_kv")
     kv_list = kv if isinstance(kv, list) else None
     pattern = key("attention.sliding_window_pattern")
     swa_layers = tuple(bool(x) for x in pattern) if isinstance(pattern, list) else None
     ff = key("feed_forward_length")
-    tokens = reader.get_field("tokenizer.ggml.tokens")
     return ModelShape(
-        name=name, arch=arch, n_layer=n_layer, n_embd=key("embedding_length"),
+        name=name, arch=arch, n_layer=key("block_count"), n_embd=key("embedding_length"),
         n_ff=max(ff) if isinstance(ff, list) else ff, n_head=_first(key("attention.head_count")),
         n_head_kv=_swa_value(kv_list, swa_layers, True) if kv_list else kv, head_dim=head_dim,
         n_swa=key("attention.sliding_window", 0),
         swa_period=pattern if isinstance(pattern, int) else 6,
-        n_vocab=len(tokens.data) if tokens is not None else 0, n_ctx_train=key("context_length"),
+        n_vocab=len(header.get("tokenizer.ggml.tokens", [])), n_ctx_train=key("context_length"),
         head_dim_global=key("attention.key_length", head_dim),
         n_head_kv_global=_swa_value(kv_list, swa_layers, False) if kv_list else 0,
         n_embd_per_layer=key("embedding_length_per_layer_input", 0),
