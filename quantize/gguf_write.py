@@ -72,18 +72,36 @@ def _add_gemma4_hparams(writer: gguf.GGUFWriter, shape: ModelShape) -> None:
         writer.add_expert_feed_forward_length(shape.n_ff_expert)
 
 
-def copy_tokenizer(writer: gguf.GGUFWriter, source: Path) -> int:
-    """Copy every tokenizer.* field of the GGUF at source; returns the vocabulary size."""
+def copy_tokenizer(writer: gguf.GGUFWriter, source: Path, n_vocab: int | None = None) -> int:
+    """Copy every tokenizer.* field of the GGUF at source; returns the vocabulary size.
+
+    With n_vocab larger than the source's vocabulary (Gemma 3 27B's embedding has 64 rows more
+    than its tokenizer), unused placeholder tokens fill the difference.
+    """
     if not source.is_file():
         raise BadInput(f"Tokenizer source {source} does not exist. Pass --tokenizer-from FILE.gguf.")
     header = read_header(source)
     tokens = header.get("tokenizer.ggml.tokens")
     if not tokens:
         raise BadInput(f"{source} has no tokenizer.ggml.tokens: copy the tokenizer from a complete GGUF.")
+    extra = (n_vocab or len(tokens)) - len(tokens)
+    if extra < 0:
+        raise BadInput(f"{source} has {len(tokens)} tokens but the model has {n_vocab} embedding rows: "
+                       "take the tokenizer from a GGUF of the same model family.")
     for key, field in header.fields.items():
         if key.startswith("tokenizer."):
-            writer.add_key_value(key, field.value, field.vtype, sub_type=field.sub_type)
-    return len(tokens)
+            writer.add_key_value(key, _padded(key, field.value, len(tokens), extra), field.vtype,
+                                 sub_type=field.sub_type)
+    return len(tokens) + extra
+
+
+def _padded(key: str, value, n_tokens: int, extra: int):
+    if not extra or not isinstance(value, list) or len(value) != n_tokens:
+        return value
+    filler = {"tokenizer.ggml.tokens": [f"<unused_pad_{i}>" for i in range(extra)],
+              "tokenizer.ggml.scores": [0.0] * extra,
+              "tokenizer.ggml.token_type": [int(gguf.TokenType.UNUSED)] * extra}
+    return value + filler.get(key, [])
 
 
 def byte_shape(dims: tuple[int, ...], qtype: gguf.GGMLQuantizationType) -> tuple[int, ...]:

@@ -307,3 +307,24 @@ def _notes(rec: Recommendation, all_in: bool) -> list[str]:
     if rec.shape.n_swa:
         notes.append("swa_full=False: sliding-window layers keep only their window in the KV cache.")
     return notes
+
+
+@dataclass(frozen=True)
+class QuantRow:
+    quant: str
+    weights_bytes: int
+    max_ctx_f16: int
+    max_ctx_q8_0: int
+
+
+def quant_table(shape: ModelShape, free_vram_bytes: int, *, flash_attn: bool = True,
+                n_ubatch: int = 512) -> list[QuantRow]:
+    """For each quant: its size and the longest context that fits with every layer on the GPU."""
+    usable = int(max(0, free_vram_bytes) * SAFETY)
+    rows = []
+    for quant in QUANT_BPW:
+        weights = weights_for_quant(shape, quant)
+        base = Settings(shape.n_layer + 1, 1024, "f16", flash_attn, False, n_ubatch)
+        longest = [max_context(shape, weights, replace_settings(base, kv_type=kv), usable) for kv in ("f16", "q8_0")]
+        rows.append(QuantRow(quant, weights.file_bytes, *longest))
+    return rows
