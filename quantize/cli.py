@@ -149,3 +149,26 @@ def _convert(args) -> dict:
     text = f"Wrote {r.output}: {r.arch}, {r.out_type}, {r.n_tensors} tensors, {r.bytes / 2**30:.2f} GiB."
     return {"output": str(r.output), "arch": r.arch, "type": r.out_type, "tensors": r.n_tensors,
             "bytes": r.bytes, "notes": r.notes, "text": "\n".join([text, *r.notes])}
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", type=Path, help="the reference GGUF (F16/BF16/Q8_0)")
+    p.add_argument("quant", type=Path, help="the quantized GGUF to judge")
+    p.add_argument("--on", type=Path, default=Path("."), help="workspace whose Python files are the test text")
+    p.add_argument("--ctx", type=int, default=256, help="tokens per chunk (default 256)")
+    p.add_argument("--chunks", type=int, default=8, help="most chunks to evaluate (default 8)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_eval)
+
+
+def _eval(args) -> dict:
+    from quantize.evaluate import evaluate
+    from quantize.report import jsonable
+
+    r = evaluate(args.base, args.quant, args.on, n_ctx=args.ctx, max_chunks=args.chunks, progress=_progress(args))
+    text = (f"{r.n_tokens} tokens of {r.files} files under {args.on}, {r.n_chunks} chunks of {args.ctx}\n"
+            f"KL divergence (base || quant): mean {r.kl_mean:.5f} nats/token, 99th percentile {r.kl_p99:.5f}\n"
+            f"Perplexity: base {r.ppl_base:.3f}, quant {r.ppl_quant:.3f} "
+            f"({(r.ppl_quant / r.ppl_base - 1):+.2%})\n"
+            f"Same top token: {r.top1_agreement:.1%}")
+    return {**jsonable(r), "text": text}
