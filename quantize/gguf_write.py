@@ -56,16 +56,16 @@ def add_hparams(writer: gguf.GGUFWriter, shape: ModelShape, name: str, file_type
 
 
 def _add_gemma4_hparams(writer: gguf.GGUFWriter, shape: ModelShape) -> None:
+    writer.add_rope_dimension_count(shape.head_dim_global or shape.head_dim)
+    writer.add_rope_dimension_count_swa(shape.head_dim)
     writer.add_key_length_swa(shape.head_dim)
     writer.add_value_length_swa(shape.head_dim)
     writer.add_rope_freq_base_swa(shape.rope_freq_base_swa)
     writer.add_sliding_window_pattern([shape.is_swa(il) for il in range(shape.n_layer)])
     writer.add_head_count_kv([shape.kv_heads(il) for il in range(shape.n_layer)])
     writer.add_feed_forward_length([shape.ff_length(il) for il in range(shape.n_layer)])
-    if shape.n_kv_shared_layers:
-        writer.add_shared_kv_layers(shape.n_kv_shared_layers)
-    if shape.n_embd_per_layer:
-        writer.add_embedding_length_per_layer_input(shape.n_embd_per_layer)
+    writer.add_shared_kv_layers(shape.n_kv_shared_layers)
+    writer.add_embedding_length_per_layer_input(shape.n_embd_per_layer)
     if shape.n_expert:
         writer.add_expert_count(shape.n_expert)
         writer.add_expert_used_count(shape.n_expert_used)

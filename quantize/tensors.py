@@ -32,6 +32,8 @@ class TensorSpec:
 def model_tensors(shape: ModelShape) -> list[TensorSpec]:
     specs = [TensorSpec("token_embd.weight", (shape.n_embd, shape.n_vocab)),
              TensorSpec("output_norm.weight", (shape.n_embd,))]
+    if shape.arch == "gemma4":  # per-dimension RoPE frequency factors of the global layers
+        specs.append(TensorSpec("rope_freqs.weight", ((shape.head_dim_global or shape.head_dim) // 2,)))
     if shape.n_embd_per_layer:
         specs += _ple_globals(shape)
     for il in range(shape.n_layer):
@@ -70,7 +72,7 @@ def _ffn(shape: ModelShape, il: int) -> list[TensorSpec]:
              TensorSpec(p + "ffn_down.weight", (ff, e))]
     if shape.n_expert:
         x, fe = shape.n_expert, shape.n_ff_expert
-        specs += [TensorSpec(p + "ffn_gate_inp.weight", (e, x)),
+        specs += [TensorSpec(p + "ffn_gate_inp.weight", (e, x)), TensorSpec(p + "ffn_gate_inp.scale", (e,)),
                   TensorSpec(p + "ffn_gate_up_exps.weight", (e, 2 * fe, x)),
                   TensorSpec(p + "ffn_down_exps.weight", (fe, e, x))]
     return specs
