@@ -66,7 +66,7 @@ def _plan(args) -> dict:
 
 
 def _synth_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("shape", help="shape name (gemma3-270m, gemma3-27b; Gemma 4 shapes are estimates only)")
+    p.add_argument("shape", help="shape name: gemma4-31b, gemma4-26b-a4b, gemma4-e4b, gemma4-e2b, gemma3-27b, gemma3-270m")
     p.add_argument("out", type=Path)
     p.add_argument("--type", default="Q4_K_M", help="F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0 (default Q4_K_M)")
     p.add_argument("--tokenizer-from", type=Path, help="GGUF to copy the tokenizer from (default: the bundled model)")
