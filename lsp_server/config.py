@@ -63,11 +63,28 @@ class ModelSettings:
 
 
 @dataclass
+class VerifySettings:
+    """How proposed edits are checked before they are offered."""
+
+    run_tests: bool = True
+    """Run the tests that exercise the changed code (in a sandboxed copy of the workspace)."""
+
+    timeout_seconds: float = 120.0
+    """The longest one verification's test run may take."""
+
+    memory_mb: int = 2048
+    """Memory limit of the test run."""
+
+
+@dataclass
 class Settings:
     """All settings of gemma-lsp (the ``gemmaLsp`` section in editors)."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
     """The model and how to run it."""
+
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    """Verification of proposed edits."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """How much the server logs to the client's output channel."""

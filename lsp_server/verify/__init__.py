@@ -1,0 +1,1 @@
+"""Verification of proposed edits in a shadow copy of the workspace. Never imports pygls."""

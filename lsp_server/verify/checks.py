@@ -1,0 +1,151 @@
+"""The checks a proposed edit must pass: it parses, ruff finds no errors, its tests run green.
+
+Tests run in a subprocess with a timeout, a memory limit and no network (a fresh network
+namespace with ``unshare -n`` where the machine allows it; otherwise proxies are cleared and
+sockets refused through a sitecustomize that blocks connect).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LINT_RULES = "E9,F63,F7,F82"  # syntax errors and undefined names: what breaks code, not style
+NO_NETWORK_SITE = """
+import socket
+def _refuse(*args, **kwargs):
+    raise OSError("network access is disabled while gemma-lsp verifies an edit")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.create_connection = _refuse
+"""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class TestRun:
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Test node id -> "passed", "failed", "error" or "skipped"."""
+    messages: dict[str, str] = field(default_factory=dict)
+    """Test node id -> the failure message, for tests that did not pass."""
+    timed_out: bool = False
+    collection_error: str = ""
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for value in self.outcomes.values() if value == outcome)
+
+    def by_function(self) -> dict[str, str]:
+        """Outcome per test function name (parameters folded: the worst outcome wins)."""
+        rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+        result: dict[str, str] = {}
+        for node, outcome in self.outcomes.items():
+            name = node.rsplit("::", 1)[-1].split("[", 1)[0]
+            if rank.get(outcome, 3) >= rank.get(result.get(name, "passed"), 0):
+                result[name] = outcome
+        return result
+
+    def message_of(self, function: str) -> str:
+        return next((m for node, m in self.messages.items() if node.rsplit("::", 1)[-1].split("[", 1)[0] == function), "")
+
+
+def check_syntax(text: str, name: str) -> CheckResult:
+    try:
+        compile(text, name, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return CheckResult("parse", False, f"{name}:{exc.lineno}: {exc.msg}")
+    except ValueError as exc:  # e.g. null bytes
+        return CheckResult("parse", False, f"{name}: {exc}")
+    return CheckResult("parse", True)
+
+
+def check_lint(root: Path, files: list[Path], timeout: float = 30) -> CheckResult:
+    command = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select", LINT_RULES, "--output-format", "json", *map(str, files)]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CheckResult("lint", False, f"ruff could not run: {exc}")
+    try:
+        problems = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        return CheckResult("lint", False, f"ruff failed: {done.stderr.strip()[:500]}")
+    if not problems:
+        return CheckResult("lint", True)
+    lines = [f"{Path(p['filename']).name}:{p['location']['row']}: {p['code']} {p['message']}" for p in problems[:10]]
+    return CheckResult("lint", False, "; ".join(lines))
+
+
+@functools.lru_cache(maxsize=1)
+def network_namespace_available() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: int = 2048) -> TestRun:
+    """Run ``test_ids`` (pytest node ids relative to ``root``) in the shadow copy."""
+    with tempfile.TemporaryDirectory(prefix="gemma-lsp-pytest-") as scratch:
+        report = Path(scratch) / "report.xml"
+        env = _sandbox_env(root, Path(scratch))
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}", *test_ids]
+        if network_namespace_available():
+            command = ["unshare", "-n", *command]
+        try:
+            done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
+                                  preexec_fn=_limit_memory(memory_mb), start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return TestRun(timed_out=True)
+        run = _read_junit(report) if report.exists() else TestRun()
+        if done.returncode in (2, 3, 4) or (done.returncode != 0 and not run.outcomes):
+            run.collection_error = (done.stdout + done.stderr).strip()[-2000:]
+        return run
+
+
+def _sandbox_env(root: Path, scratch: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    (scratch / "sitecustomize.py").write_text(NO_NETWORK_SITE)
+    env["PYTHONPATH"] = os.pathsep.join([str(scratch), str(root), str(root / "src")])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _limit_memory(memory_mb: int):
+    def apply() -> None:
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def _read_junit(report: Path) -> TestRun:
+    run = TestRun()
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        classname, name = case.get("classname", ""), case.get("name", "")
+        node = f"{classname}::{name}" if classname else name
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed"}.get(child.tag, child.tag)
+                message = (child.get("message") or child.text or "")[:500]
+        run.outcomes[node] = outcome
+        if message:
+            run.messages[node] = message
+    return run
