@@ -106,7 +106,7 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.Empty, types.CodeActionKind.RefactorRewrite], resolve_provider=True
+            code_action_kinds=code_actions.KIND_VALUES, resolve_provider=True
         ),
     )
     @user_errors(show=False)
@@ -118,15 +118,30 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     async def code_action_resolve(ls: GemmaLanguageServer, action: types.CodeAction):
         return await code_actions.resolve(ls, action)
 
-    @server.command(code_actions.COMMANDS[code_actions.EXPLAIN])
+    @server.command(code_actions.COMMANDS["explain"])
     @user_errors(show=True)
     async def explain_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
         return await commands.explain_command(ls, uri, rng)
 
-    @server.command(code_actions.COMMANDS[code_actions.EXPLAIN_AS_COMMENT])
+    @server.command(code_actions.COMMANDS["explain_as_comment"])
     @user_errors(show=True)
     async def explain_as_comment_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
         return await commands.explain_as_comment_command(ls, uri, rng)
+
+    @server.command(code_actions.COMMANDS["refactor"])
+    @user_errors(show=True)
+    async def refactor_command(ls: GemmaLanguageServer, uri: str, rng: types.Range, *instruction: str):
+        return await commands.edit_command(ls, "refactor", uri, rng, instruction[0] if instruction else None)
+
+    @server.command(code_actions.COMMANDS["generate_tests"])
+    @user_errors(show=True)
+    async def generate_tests_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
+        return await commands.edit_command(ls, "generate_tests", uri, rng)
+
+    @server.command(code_actions.COMMANDS["implement"])
+    @user_errors(show=True)
+    async def implement_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
+        return await commands.edit_command(ls, "implement", uri, rng)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GemmaLanguageServer, *args) -> None:

@@ -11,6 +11,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from lsp_server.actions import prompts
 from lsp_server.context.pack import PackedContext
 from lsp_server.context.target import Target
 from lsp_server.model.backend import Generation, GenerationRequest, Message
@@ -77,18 +78,14 @@ def answer_prefix(target: Target) -> str:
 
 def completion_prompt(packed: PackedContext) -> str:
     """Stable first: the examples, related code, the current file, then the target."""
-    context = "".join(f"# {item.title}\n{item.text.rstrip()}\n\n" for item in packed.items)
-    context_block = f"### Context\n{context}" if context else ""
-    return f"{FEW_SHOT_HEADER}{context_block}### Code\n{packed.target.text.rstrip()}\n### Explanation\n"
+    return f"{FEW_SHOT_HEADER}{prompts.context_completion(packed)}### Code\n{packed.target.text.rstrip()}\n### Explanation\n"
 
 
 def _chat_question(packed: PackedContext) -> str:
-    context = "".join(f"## {item.title}\n```python\n{item.text.rstrip()}\n```\n\n" for item in packed.items)
     target = packed.target
-    where = f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}"
     return (
-        (f"Related code:\n\n{context}" if context else "")
-        + f"Explain `{target.name}` ({target.kind}, {where}):\n```python\n{target.text.rstrip()}\n```"
+        prompts.context_markdown(packed)
+        + f"Explain `{target.name}` ({target.kind}, {prompts.where(packed)}):\n```python\n{target.text.rstrip()}\n```"
     )
 
 

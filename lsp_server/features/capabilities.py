@@ -32,3 +32,8 @@ def document_changes_supported(caps: types.ClientCapabilities) -> bool:
 
 def apply_edit_supported(caps: types.ClientCapabilities) -> bool:
     return bool(caps.workspace and caps.workspace.apply_edit)
+
+
+def resource_create_supported(caps: types.ClientCapabilities) -> bool:
+    edit = caps.workspace.workspace_edit if caps.workspace else None
+    return bool(edit and edit.document_changes and types.ResourceOperationKind.Create in (edit.resource_operations or []))

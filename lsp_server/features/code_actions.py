@@ -6,75 +6,101 @@ Neovim) get a command per action that ends in a message or workspace/applyEdit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from lsprotocol import types
 
-from lsp_server.context.target import find_target
+from lsp_server.actions.implement import needs_implementation
+from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
-from lsp_server.features import documents, explain
+from lsp_server.features import documents, edit_actions, explain
 from lsp_server.features.capabilities import resolve_supported
 from lsp_server.index.python_symbols import parse_python
 
-EXPLAIN = "explain"
-EXPLAIN_AS_COMMENT = "explain_as_comment"
-COMMANDS = {EXPLAIN: "gemma-lsp.explain", EXPLAIN_AS_COMMENT: "gemma-lsp.explainAsComment"}
-KINDS = {EXPLAIN: types.CodeActionKind.Empty, EXPLAIN_AS_COMMENT: types.CodeActionKind.RefactorRewrite}
+
+@dataclass(frozen=True)
+class ActionSpec:
+    title: str
+    """With ``{name}`` for the target's name."""
+    kind: str
+    command: str
+    edits: bool
+    """Resolves to a WorkspaceEdit (needs resolve support for the ``edit`` property)."""
+    offered: Callable[[Target], bool] = lambda target: True
+
+
+ACTIONS = {
+    "explain": ActionSpec("Explain {name}", types.CodeActionKind.Empty, "gemma-lsp.explain", False),
+    "explain_as_comment": ActionSpec("Explain {name} as a comment", types.CodeActionKind.RefactorRewrite, "gemma-lsp.explainAsComment", True),
+    "refactor": ActionSpec("Refactor {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.refactor", True),
+    "generate_tests": ActionSpec(
+        "Generate tests for {name}", types.CodeActionKind.Empty, "gemma-lsp.generateTests", True,
+        lambda target: target.kind in ("function", "method", "class"),
+    ),
+    "implement": ActionSpec(
+        "Implement {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.implement", True,
+        lambda target: target.kind in ("function", "method") and needs_implementation(target.text),
+    ),
+}
+COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
+KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})
 
 
 def offer(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, end = documents.server_range(document, params.range)
-    parsed = parse_python(document.source)
-    target = find_target(documents.document_path(document), document.source, parsed, start, end)
+    target = find_target(documents.document_path(document), document.source, parse_python(document.source), start, end)
     if target is None:
         return []
-    titles = {EXPLAIN: f"Explain {target.name}", EXPLAIN_AS_COMMENT: f"Explain {target.name} as a comment"}
-    caps = ls.client_capabilities
+    wanted = params.context.only
     actions = []
-    for action, title in titles.items():
-        wanted = params.context.only
-        if wanted and not any(KINDS[action].startswith(kind) for kind in wanted):
+    for key, spec in ACTIONS.items():
+        if wanted and not any(spec.kind.startswith(kind) for kind in wanted):
             continue
-        lazy = resolve_supported(caps, "edit" if action == EXPLAIN_AS_COMMENT else None)
-        actions.append(_action(action, title, params.text_document.uri, params.range, lazy))
+        if spec.offered(target):
+            lazy = resolve_supported(ls.client_capabilities, "edit" if spec.edits else None)
+            actions.append(_action(key, spec, spec.title.format(name=target.name), params.text_document.uri, params.range, lazy))
     return actions
 
 
-def _action(action: str, title: str, uri: str, rng: types.Range, lazy: bool) -> types.CodeAction:
+def _action(key: str, spec: ActionSpec, title: str, uri: str, rng: types.Range, lazy: bool) -> types.CodeAction:
     if lazy:
-        data = {"action": action, "uri": uri, "range": _range_json(rng)}
-        return types.CodeAction(title=title, kind=KINDS[action], data=data)
-    command = types.Command(title=title, command=COMMANDS[action], arguments=[uri, _range_json(rng)])
-    return types.CodeAction(title=title, kind=KINDS[action], command=command)
+        return types.CodeAction(title=title, kind=spec.kind, data={"action": key, "uri": uri, "range": range_json(rng)})
+    command = types.Command(title=title, command=spec.command, arguments=[uri, range_json(rng)])
+    return types.CodeAction(title=title, kind=spec.kind, command=command)
 
 
-def _range_json(rng: types.Range) -> dict:
+def range_json(rng: types.Range) -> dict:
     return {
         "start": {"line": rng.start.line, "character": rng.start.character},
         "end": {"line": rng.end.line, "character": rng.end.character},
     }
 
 
-def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range]:
+def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
     data = action.data if isinstance(action.data, dict) else {}
-    kind, uri = data.get("action"), data.get("uri")
+    key, uri, instruction = data.get("action"), data.get("uri"), data.get("instruction")
     try:
         rng = ls.converter.structure(data.get("range"), types.Range)
     except Exception as exc:
         rng = exc
-    if kind not in COMMANDS or not isinstance(uri, str) or not isinstance(rng, types.Range):
+    if key not in ACTIONS or not isinstance(uri, str) or not isinstance(rng, types.Range) or not isinstance(instruction, (str, type(None))):
         raise InvalidRequest("This code action was not made by gemma-lsp (or is from an older session): ask for code actions again.")
-    return kind, uri, rng
+    return key, uri, rng, instruction
 
 
 async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
-    kind, uri, rng = _action_data(ls, action)
+    key, uri, rng, instruction = _action_data(ls, action)
     cancel = ls.cancel_token_for_request()
-    if kind == EXPLAIN:
-        result = await explain.run_explain(ls, uri, rng, cancel, "Explaining")
-        await explain.deliver(ls, result)
-    elif kind == EXPLAIN_AS_COMMENT:
+    if key == "explain":
+        await explain.deliver(ls, await explain.run_explain(ls, uri, rng, cancel, "Explaining"))
+    elif key == "explain_as_comment":
         result = await explain.run_explain(ls, uri, rng, cancel, "Explaining (comment)")
         action.edit = explain.comment_edit(ls, uri, result)
         if action.edit is None:
             ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
+    else:
+        action.edit, summary = await edit_actions.propose_edit(ls, key, uri, rng, cancel, instruction)
+        action.title = f"{action.title} ({'verified: ' if action.edit else 'not offered: '}{summary})"
     return action

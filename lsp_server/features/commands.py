@@ -1,14 +1,14 @@
 """workspace/executeCommand: the same actions for clients without codeAction/resolve.
 
-``gemma-lsp.explain`` shows the explanation; ``gemma-lsp.explainAsComment`` ends in
-workspace/applyEdit, which the user can undo like any edit.
+``gemma-lsp.explain`` shows the explanation; the others end in workspace/applyEdit, which the
+user can undo like any edit. ``gemma-lsp.refactor`` takes an optional instruction.
 """
 
 from __future__ import annotations
 
 from lsprotocol import types
 
-from lsp_server.features import explain
+from lsp_server.features import edit_actions, explain
 from lsp_server.features.capabilities import apply_edit_supported
 
 
@@ -23,8 +23,17 @@ async def explain_as_comment_command(ls, uri: str, rng: types.Range) -> bool:
     if edit is None:
         ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
         return False
+    return await apply(ls, edit, "Explain as comment")
+
+
+async def edit_command(ls, key: str, uri: str, rng: types.Range, instruction: str | None = None) -> bool:
+    edit, summary = await edit_actions.propose_edit(ls, key, uri, rng, ls.cancel_token_for_request(), instruction)
+    return edit is not None and await apply(ls, edit, f"{key.replace('_', ' ')} (verified: {summary})")
+
+
+async def apply(ls, edit: types.WorkspaceEdit, label: str) -> bool:
     if not apply_edit_supported(ls.client_capabilities):
-        await explain.deliver(ls, result)
+        ls.show_problem("This editor cannot apply edits sent by the server (workspace/applyEdit).", types.MessageType.Warning)
         return False
-    applied = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="Explain as comment"))
+    applied = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
     return bool(applied.applied)

@@ -5,16 +5,14 @@ Serves codeAction/resolve and the ``gemma-lsp.explain`` / ``gemma-lsp.explainAsC
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from lsprotocol import types
 
 from lsp_server.actions import explain
-from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
 from lsp_server.features.capabilities import document_changes_supported, show_document_supported
-from lsp_server.features.stream import Streamer
+from lsp_server.features.model_run import run_model
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.resolve import cache_dir
@@ -24,47 +22,31 @@ SHOW_MESSAGE_LIMIT = 4000
 
 async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
     """Build the context, run the model with streaming, and return the explanation."""
-    document = documents.get_document(ls.workspace, uri)
-    start, end = documents.server_range(document, rng)
-    packed = ls.assistant.explain_context(
-        documents.document_path(document),
-        document.source,
-        start,
-        end,
-        documents.workspace_roots(ls.workspace),
-        documents.read_from_workspace(ls.workspace),
-    )
-    streamer = Streamer(ls, f"{title} {packed.target.name}", uri, cancel)
-    await streamer.begin()
-    try:
-        await asyncio.to_thread(ls.assistant.backend.load)
-        future = ls.assistant.start_explain(packed, streamer.on_text, cancel)
-        result = await asyncio.wrap_future(future)
-    except (asyncio.CancelledError, GenerationCancelled):
-        cancel.cancel()
-        streamer.end("cancelled")
-        raise
-    except Exception:
-        streamer.end("failed")
-        raise
-    streamer.end(f"{result.generation.completion_tokens} tokens")
-    ls.last_manifest = packed.manifest
-    return result
+    settings = ls.assistant.settings.model
+
+    def make_request(packed, style):
+        return explain.build_request(packed, style, settings.max_tokens, settings.temperature)
+
+    run = await run_model(ls, uri, rng, cancel, title, make_request)
+    return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation)
 
 
 async def deliver(ls, result: explain.Explanation) -> None:
     """Show the explanation: a Markdown document when the client can open one, else a message."""
     markdown = explain.as_markdown(result, ls.last_manifest or [])
+    text = result.text or "The model returned no text."
+    await show_text(ls, f"{result.target.path.stem}-{result.target.name}", markdown, f"{result.target.name}: {text}")
+
+
+async def show_text(ls, name: str, markdown: str, message: str | None = None) -> None:
+    """Open ``markdown`` as a document in the cache dir, or show ``message`` (default: the markdown)."""
     if show_document_supported(ls.client_capabilities):
-        path = _explanation_file(result)
+        path = _cache_file(name)
         path.write_text(markdown, encoding="utf-8")
         shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=False))
         if shown.success:
             return
-    text = result.text or "The model returned no text."
-    ls.window_show_message(
-        types.ShowMessageParams(type=types.MessageType.Info, message=f"{result.target.name}: {text}"[:SHOW_MESSAGE_LIMIT])
-    )
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=(message or markdown)[:SHOW_MESSAGE_LIMIT]))
 
 
 def comment_edit(ls, uri: str, result: explain.Explanation) -> types.WorkspaceEdit | None:
@@ -89,8 +71,8 @@ def comment_edit(ls, uri: str, result: explain.Explanation) -> types.WorkspaceEd
     return types.WorkspaceEdit(changes={uri: [edit]})
 
 
-def _explanation_file(result: explain.Explanation):
+def _cache_file(name: str):
     folder = cache_dir() / "explanations"
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{result.target.path.stem}-{result.target.name}")[:100]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
     return folder / f"{safe}.md"

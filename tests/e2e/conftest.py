@@ -12,6 +12,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 WORKSPACE = Path(__file__).parent / "workspace"
+collect_ignore = ["workspace"]  # the fixture project's own tests are run by the server, not by us
 SERVER = [sys.executable, "-m", "lsp_server", "serve"]
 # Small and fast on a 2-core CI machine; the model is the real bundled GGUF.
 MODEL_OPTIONS = {"model": {"n_ctx": 2048, "max_tokens": 48, "temperature": 0.0}}

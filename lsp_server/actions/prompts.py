@@ -1,0 +1,33 @@
+"""Pieces every action's prompt shares: the packed context as chat Markdown or completion text."""
+
+from __future__ import annotations
+
+import re
+
+from lsp_server.context.pack import PackedContext
+
+CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", re.S)
+
+
+def context_markdown(packed: PackedContext) -> str:
+    """Related code for a chat prompt, stable first."""
+    blocks = "".join(f"## {item.title}\n```python\n{item.text.rstrip()}\n```\n\n" for item in packed.items)
+    return f"Related code:\n\n{blocks}" if blocks else ""
+
+
+def context_completion(packed: PackedContext) -> str:
+    """Related code for a few-shot completion prompt (base models), stable first."""
+    blocks = "".join(f"# {item.title}\n{item.text.rstrip()}\n\n" for item in packed.items)
+    return f"### Context\n{blocks}" if blocks else ""
+
+
+def where(packed: PackedContext) -> str:
+    target = packed.target
+    return f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}"
+
+
+def extract_code(answer: str) -> str:
+    """The first fenced Python block of an answer, else the answer itself (completion prompts)."""
+    match = CODE_BLOCK.search(answer)
+    code = match.group(1) if match else answer
+    return code.strip("\n") + "\n"

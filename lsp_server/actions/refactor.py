@@ -1,0 +1,60 @@
+"""Refactor: rewrite a function or selection following an instruction (default: split it into
+focused functions). The edit replaces only the target's lines (helpers go next to it) and is
+offered only when the tests that passed before still pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsp_server.actions import prompts, rewrite
+from lsp_server.actions.proposal import Proposal, propose_rewrite
+from lsp_server.config import VerifySettings
+from lsp_server.context.pack import PackedContext
+from lsp_server.model.backend import GenerationRequest, Message
+from lsp_server.verify.checks import CheckResult
+from lsp_server.verify.verifier import Verification
+
+DEFAULT_INSTRUCTION = "split it into focused functions with clear names; keep its behaviour and signature"
+SYSTEM = (
+    "You refactor Python code. Keep the behaviour and the public signature exactly; keep the "
+    "project's style. Answer with one ```python block holding the complete replacement code "
+    "(the target and any new helper functions), nothing else."
+)
+FEW_SHOT = '''### Code
+def report(values):
+    total = 0
+    for v in values:
+        total += v
+    print("total:", total)
+### Instruction
+make it simpler
+### Refactored code
+def report(values):
+    print("total:", sum(values))
+###
+
+'''
+
+
+def build_request(packed: PackedContext, instruction: str | None, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
+    instruction = instruction or DEFAULT_INSTRUCTION
+    target = packed.target
+    if style == "chat":
+        question = (
+            prompts.context_markdown(packed)
+            + f"Refactor `{target.name}` ({prompts.where(packed)}): {instruction}.\n```python\n{target.text.rstrip()}\n```"
+        )
+        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature)
+    text = f"{FEW_SHOT}{prompts.context_completion(packed)}### Code\n{target.text.rstrip()}\n### Instruction\n{instruction}\n### Refactored code\n"
+    head = target.text.lstrip().split("\n", 1)[0] + "\n" if target.kind != "selection" else ""
+    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head)
+
+
+def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings) -> Proposal:
+    target = packed.target
+    code = prompts.extract_code(answer)
+    qualname = target.definition.qualname.rsplit(".", 1)[-1] if target.definition and target.kind != "selection" else None
+    if qualname and not rewrite.defines(code, qualname):
+        failed = Verification(False, [CheckResult("shape", False, f"the answer does not define {qualname} any more")])
+        return Proposal(target.path, target.start_line, target.end_line + 1, code, False, failed, answer)
+    return propose_rewrite(file_text, target, code, root, tests, settings, answer)

@@ -1,0 +1,109 @@
+"""Refactor, Generate tests and Implement over LSP.
+
+The model's answer becomes a proposal that is verified in a shadow copy of the workspace; only a
+proposal that passed is offered as a WorkspaceEdit (versioned, so a client refuses it once the
+file changed, and annotated with what was checked). A failed one is shown with the failure and
+the model's raw answer. A document edited while the action ran gets ContentModified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
+
+from lsp_server.actions import generate_tests, implement, refactor
+from lsp_server.actions.proposal import Proposal
+from lsp_server.context.build import read_file
+from lsp_server.features import documents, explain
+from lsp_server.features.capabilities import document_changes_supported, resource_create_supported
+from lsp_server.features.model_run import ModelRun, run_model
+from lsp_server.model.backend import CancelToken
+from lsp_server.verify.select import tests_importing
+
+TITLES = {"refactor": "Refactoring", "generate_tests": "Writing tests for", "implement": "Implementing"}
+
+
+async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
+    """Run the action; returns the verified edit (or None) and what the verification said."""
+    model = ls.assistant.settings.model
+    plans = {}
+
+    def make_request(packed, style):
+        if kind == "refactor":
+            return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
+        if kind == "implement":
+            return implement.build_request(packed, style, model.max_tokens, model.temperature)
+        plans["tests"] = generate_tests.plan(packed, _root_of(ls, packed.target.path))
+        return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
+
+    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
+    proposal = await asyncio.to_thread(_propose, ls, kind, run, plans.get("tests"))
+    if documents.get_document(ls.workspace, uri).version != run.version:
+        raise JsonRpcContentModified(f"{Path(run.document.path).name} changed while the model worked; ask again.")
+    summary = proposal.verification.summary()
+    if not proposal.verification.ok:
+        await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary))
+        return None, summary
+    return _workspace_edit(ls, proposal, summary), summary
+
+
+def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
+    root = _root_of(ls, run.packed.target.path)
+    verify = ls.assistant.settings.verify
+    answer = run.generation.text
+    if kind == "generate_tests":
+        return generate_tests.propose(test_plan, answer, read_file(test_plan.test_file), root, verify)
+    tests = tests_importing(root, generate_tests.module_name(run.packed.target.path, root))
+    action = refactor if kind == "refactor" else implement
+    return action.propose(run.packed, run.document.source, answer, root, tests, verify)
+
+
+def _root_of(ls, path: Path) -> Path:
+    for root in documents.workspace_roots(ls.workspace):
+        if path.resolve().is_relative_to(root.resolve()):
+            return root
+    return path.parent
+
+
+def _workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
+    uri = proposal.path.as_uri()
+    caps = ls.client_capabilities
+    annotation = "gemma-lsp"
+    annotations = {annotation: types.ChangeAnnotation(label=f"verified: {summary}", needs_confirmation=False)}
+    if proposal.create:
+        if not resource_create_supported(caps):
+            return types.WorkspaceEdit(changes={uri: [types.TextEdit(_range(None, 0, 0), proposal.new_text)]})
+        edit = types.TextEdit(_range(None, 0, 0), proposal.new_text)
+        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
+        return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [edit])], change_annotations=annotations)
+    document = documents.get_document(ls.workspace, uri)
+    edit = types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)
+    if document_changes_supported(caps):
+        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=document.version)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])], change_annotations=annotations)
+    return types.WorkspaceEdit(changes={uri: [edit]})
+
+
+def _range(document, start_line: int, end_line: int) -> types.Range:
+    """Lines [start_line, end_line) of the document; clamped to its end (a last line without newline)."""
+    if document is None:
+        return types.Range(types.Position(0, 0), types.Position(0, 0))
+    lines = document.lines
+    return types.Range(_position(lines, start_line), _position(lines, end_line))
+
+
+def _position(lines, line: int) -> types.Position:
+    if line < len(lines) or (lines and lines[-1].endswith("\n")) or not lines:
+        return types.Position(line, 0)
+    last = len(lines) - 1
+    return types.Position(last, len(lines[last].encode("utf-16-le")) // 2)
+
+
+def _failure_markdown(proposal: Proposal, summary: str) -> str:
+    return (
+        f"The proposed edit to `{proposal.path.name}` failed verification and was not offered.\n\n"
+        f"**Checks:** {summary}\n\n## The model's answer\n\n```python\n{proposal.answer.rstrip()}\n```\n"
+    )

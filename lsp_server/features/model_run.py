@@ -1,0 +1,58 @@
+"""Run one assistant action's prompt on the model over LSP: context, streaming, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from lsp_server.context.pack import PackedContext
+from lsp_server.errors import GenerationCancelled
+from lsp_server.features import documents
+from lsp_server.features.stream import Streamer
+from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
+
+MakeRequest = Callable[[PackedContext, str], GenerationRequest]
+"""(packed context, prompt style "chat" | "completion") -> the request."""
+
+
+@dataclass
+class ModelRun:
+    document: TextDocument
+    version: int | None
+    """The document's version when the run started: an edit for a later version is stale."""
+    packed: PackedContext
+    generation: Generation
+
+
+async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest) -> ModelRun:
+    document = documents.get_document(ls.workspace, uri)
+    version = document.version
+    start, end = documents.server_range(document, rng)
+    packed = ls.assistant.explain_context(
+        documents.document_path(document),
+        document.source,
+        start,
+        end,
+        documents.workspace_roots(ls.workspace),
+        documents.read_from_workspace(ls.workspace),
+    )
+    streamer = Streamer(ls, f"{title} {packed.target.name}", uri, cancel)
+    await streamer.begin()
+    try:
+        info = await asyncio.to_thread(ls.assistant.backend.load)
+        request = make_request(packed, info.prompt_style)
+        generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
+    except (asyncio.CancelledError, GenerationCancelled):
+        cancel.cancel()
+        streamer.end("cancelled")
+        raise
+    except Exception:
+        streamer.end("failed")
+        raise
+    streamer.end(f"{generation.completion_tokens} tokens")
+    ls.last_manifest = packed.manifest
+    return ModelRun(document, version, packed, generation)

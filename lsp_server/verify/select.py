@@ -1,0 +1,32 @@
+"""Which tests exercise a module: the test files that import it (the index refines this with
+call-level links between tests and code)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lsp_server.verify.shadow import SKIPPED_DIRS
+
+
+def is_test_file(path: Path) -> bool:
+    return path.suffix == ".py" and (path.name.startswith("test_") or path.stem.endswith("_test"))
+
+
+def tests_importing(root: Path, module: str, limit: int = 50) -> list[str]:
+    """Test files under ``root`` (relative paths) that import ``module`` or a name from it."""
+    if not module:
+        return []
+    pattern = re.compile(rf"^\s*(from\s+{re.escape(module)}\s+import|import\s+{re.escape(module)}\b)", re.M)
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if any(part in SKIPPED_DIRS for part in path.relative_to(root).parts) or not is_test_file(path):
+            continue
+        try:
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                found.append(str(path.relative_to(root)))
+        except OSError:
+            continue
+        if len(found) >= limit:
+            break
+    return found
