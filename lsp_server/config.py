@@ -77,11 +77,29 @@ class VerifySettings:
 
 
 @dataclass
+class HoverSettings:
+    """What hovering over code shows."""
+
+    explain: bool = True
+    """Add a short model explanation to the static facts (cached by the code's content)."""
+
+    wait_seconds: float = 2.0
+    """How long a hover waits for the explanation before showing the static part alone (the
+    explanation is then finished in the background for the next hover)."""
+
+    max_tokens: int = 80
+    """The longest hover explanation."""
+
+
+@dataclass
 class Settings:
     """All settings of gemma-lsp (the ``gemmaLsp`` section in editors)."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
     """The model and how to run it."""
+
+    hover: HoverSettings = field(default_factory=HoverSettings)
+    """Hover over code."""
 
     verify: VerifySettings = field(default_factory=VerifySettings)
     """Verification of proposed edits."""

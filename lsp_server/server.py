@@ -18,7 +18,8 @@ from pygls.lsp.server import LanguageServer
 from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
-from lsp_server.features import code_actions, commands, settings
+from lsp_server.actions.hover import ExplanationCache
+from lsp_server.features import code_actions, commands, hover, settings
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 from lsp_server.protocol import GemmaProtocol
@@ -34,6 +35,7 @@ class GemmaLanguageServer(LanguageServer):
         self.last_manifest: list[dict] | None = None
         self._cancel_tokens: dict[object, CancelToken] = {}
         self.log_handler = ClientLogHandler(self)
+        self.hover_cache = ExplanationCache()
 
     @property
     def converter(self):
@@ -54,6 +56,10 @@ class GemmaLanguageServer(LanguageServer):
 
     def forget_request(self) -> None:
         self._cancel_tokens.pop(self.protocol.msg_id, None)
+
+    def history_of(self, subject) -> list[str]:
+        """The last commits touching a hovered definition (filled in by the workspace index)."""
+        return []
 
     def show_problem(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         log.warning("%s", message)
@@ -112,6 +118,11 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @user_errors(show=False)
     async def code_action(ls: GemmaLanguageServer, params: types.CodeActionParams):
         return code_actions.offer(ls, params)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @user_errors(show=False)
+    async def on_hover(ls: GemmaLanguageServer, params: types.HoverParams):
+        return await hover.on_hover(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     @user_errors(show=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 
 from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
@@ -12,6 +14,8 @@ def serve(settings: Settings, tcp: str | None) -> int:
     from lsp_server.server import create_server
 
     logging.getLogger("lsp_server").setLevel(settings.log_level.upper())
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how a hang is diagnosed.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     server = create_server(Assistant(settings))
     if tcp:
         host, _, port = tcp.rpartition(":")

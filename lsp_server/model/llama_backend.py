@@ -26,6 +26,31 @@ from lsp_server.model.text_stream import TextStream
 log = logging.getLogger(__name__)
 
 KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
+
+
+class _KeepFileDescriptors:
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _never_redirect_stdout() -> None:
+    """Stop llama-cpp-python from pointing fd 1 and 2 at /dev/null while it loads a model.
+
+    With verbose=False it does that process-wide, so in serve mode every LSP response written
+    during a model load (stdout is the protocol) vanished and its client waited forever.
+    llama.cpp's own logging goes through its log callback, filtered by verbose=False anyway.
+    """
+    import llama_cpp._internals
+    import llama_cpp.llama
+
+    llama_cpp.llama.suppress_stdout_stderr = _KeepFileDescriptors
+    llama_cpp._internals.suppress_stdout_stderr = _KeepFileDescriptors
 """GGML type ids of the KV cache types offered in the settings."""
 
 
@@ -83,6 +108,7 @@ class LlamaCppBackend:
             return self._info
         from llama_cpp import Llama
 
+        _never_redirect_stdout()
         resolved = self._resolved or resolve_model(self.settings.path)
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])

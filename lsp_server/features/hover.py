@@ -1,0 +1,66 @@
+"""textDocument/hover: static facts at once, the model's explanation when it is ready in time.
+
+The explanation is cached by content hash; a hover that cannot wait for it leaves the generation
+running in the background, so the next hover over the same code has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from lsprotocol import types
+
+from lsp_server.actions import hover
+from lsp_server.features import documents
+from lsp_server.model.backend import CancelToken
+
+
+async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
+    document = documents.get_document(ls.workspace, params.text_document.uri)
+    start, _ = documents.server_range(document, types.Range(params.position, params.position))
+    roots = documents.workspace_roots(ls.workspace)
+    subject = hover.subject_at(documents.document_path(document), document.source, start[0], start[1], roots, documents.read_from_workspace(ls.workspace))
+    if subject is None:
+        return None
+    parts = [hover.static_markdown(subject, ls.history_of(subject))]
+    explanation = await _explanation(ls, subject)
+    if explanation:
+        parts.append(f"---\n\n{explanation}")
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)))
+
+
+async def _explanation(ls, subject: hover.HoverSubject) -> str | None:
+    settings = ls.assistant.settings
+    if not settings.hover.explain:
+        return None
+    try:
+        info = await asyncio.wait_for(asyncio.to_thread(ls.assistant.backend.load), settings.hover.wait_seconds)
+    except (asyncio.TimeoutError, Exception):  # no model yet (or none at all): static facts only
+        return None
+    key = hover.content_key(subject, info.path)
+    cached = ls.hover_cache.get(key)
+    if cached is not None:
+        return cached
+    future = ls.hover_cache.pending.get(key)
+    if future is None:
+        future = _start(ls, subject, info.prompt_style, key)
+    try:
+        generation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), settings.hover.wait_seconds)
+    except (asyncio.TimeoutError, Exception):
+        return None
+    return generation.text.strip() or None
+
+
+def _start(ls, subject: hover.HoverSubject, style: str, key: str):
+    settings = ls.assistant.settings
+    request = hover.hover_request(subject, style, settings.hover.max_tokens, settings.model.temperature)
+    generation = ls.assistant.backend.submit(request, lambda _piece: None, CancelToken())
+    ls.hover_cache.pending[key] = generation
+
+    def store(done) -> None:
+        ls.hover_cache.pending.pop(key, None)
+        if not done.cancelled() and done.exception() is None and done.result().text.strip():
+            ls.hover_cache.put(key, done.result().text.strip())
+
+    generation.add_done_callback(store)
+    return generation
