@@ -1,0 +1,122 @@
+"""Everything the index keeps about one Python file: definitions, imports, references, bases.
+
+Facts are plain picklable data (the persistent cache and the parsing processes exchange them);
+they hold no source text, which the context layer reads when it packs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+
+import tree_sitter
+
+from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, symbols_of_tree
+
+TEST_PREFIXES = ("test_",)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    size: int
+    mtime_ns: int
+    definitions: tuple[Definition, ...]
+    imports: tuple[Import, ...]
+    uses: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Scope qualname ("" for module level) -> names and attribute names used directly in it."""
+    bases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Class qualname -> its base classes' last name part (``abc.ABC`` -> ``ABC``)."""
+    decorators: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    has_errors: bool = False
+
+    @property
+    def is_test_file(self) -> bool:
+        name = self.path.rsplit("/", 1)[-1]
+        return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in self.path
+
+    def find(self, qualname: str) -> Definition | None:
+        return next((d for d in self.definitions if d.qualname == qualname), None)
+
+    def innermost_at(self, line: int) -> Definition | None:
+        enclosing = [d for d in self.definitions if d.kind != "constant" and d.contains_line(line)]
+        return max(enclosing, key=lambda d: d.start_line, default=None)
+
+
+@lru_cache(maxsize=1)
+def _references_query() -> tree_sitter.Query:
+    source = files("lsp_server.index").joinpath("queries/python-references.scm").read_text()
+    return tree_sitter.Query(PYTHON, source)
+
+
+def parse_tree(data: bytes, old_tree: tree_sitter.Tree | None = None) -> tree_sitter.Tree:
+    return tree_sitter.Parser(PYTHON).parse(data, old_tree) if old_tree else tree_sitter.Parser(PYTHON).parse(data)
+
+
+def extract_facts(path: str, data: bytes, size: int = 0, mtime_ns: int = 0, tree: tree_sitter.Tree | None = None) -> FileFacts:
+    """Parse ``data`` (or reuse ``tree``) and collect the file's facts."""
+    tree = tree or parse_tree(data)
+    parsed = symbols_of_tree(data, tree)
+    captures = tree_sitter.QueryCursor(_references_query()).captures(tree.root_node)
+    scopes = _ScopeFinder(parsed.definitions)
+    return FileFacts(
+        path=path,
+        size=size or len(data),
+        mtime_ns=mtime_ns,
+        definitions=parsed.definitions,
+        imports=parsed.imports,
+        uses=_uses(captures, scopes, data),
+        bases=_owned_names(captures.get("base", []), scopes, data, _class_of_base),
+        decorators=_owned_names(captures.get("decorator", []), scopes, data, _definition_of_decorator),
+        has_errors=parsed.has_errors,
+    )
+
+
+class _ScopeFinder:
+    """The innermost definition around a byte offset (definitions come sorted by start)."""
+
+    def __init__(self, definitions: tuple[Definition, ...]) -> None:
+        self._spans = [(d.start_byte, d.end_byte, d.qualname) for d in definitions if d.kind != "constant"]
+
+    def at(self, offset: int) -> str:
+        best = ""
+        for start, end, qualname in self._spans:
+            if start > offset:
+                break
+            if offset < end:
+                best = qualname
+        return best
+
+
+def _uses(captures: dict[str, list[tree_sitter.Node]], scopes: _ScopeFinder, data: bytes) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    nodes = captures.get("reference.name", []) + captures.get("reference.attribute", [])
+    for node in nodes:
+        name = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+        found.setdefault(scopes.at(node.start_byte), set()).add(name)
+    return {scope: frozenset(names) for scope, names in found.items()}
+
+
+def _owned_names(nodes: list[tree_sitter.Node], scopes: _ScopeFinder, data: bytes, owner_of) -> dict[str, tuple[str, ...]]:
+    result: dict[str, list[str]] = {}
+    for node in nodes:
+        owner = owner_of(node)
+        if owner is None:
+            continue
+        name = data[node.start_byte : node.end_byte].decode("utf-8", "replace").rsplit(".", 1)[-1]
+        result.setdefault(scopes.at(outer_node(owner).start_byte + 1), []).append(name)
+    return {qualname: tuple(names) for qualname, names in result.items() if qualname}
+
+
+def _class_of_base(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    arguments = node.parent
+    return arguments.parent if arguments is not None else None
+
+
+def _definition_of_decorator(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    decorator = node if node.type == "decorator" else node.parent
+    while decorator is not None and decorator.type != "decorator":
+        decorator = decorator.parent
+    decorated = decorator.parent if decorator is not None else None
+    return decorated.child_by_field_name("definition") if decorated is not None else None
