@@ -1,0 +1,255 @@
+"""The workspace index: facts of every Python file, kept current, queryable while it builds.
+
+Thread-safe: one build runs on a background thread while requests read what is there so far,
+and editor changes update single files. Every mutation takes the lock; readers get copies or
+immutable facts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from lsp_server.config import IndexSettings
+from lsp_server.index import cache
+from lsp_server.index.discovery import ExcludePath, FoundFile, discover
+from lsp_server.index.editing import EditedTrees
+from lsp_server.index.facts import FileFacts
+from lsp_server.index.modules import module_names, relative_module
+from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
+from lsp_server.index.python_symbols import Import
+
+log = logging.getLogger(__name__)
+
+OnProgress = Callable[[int, int], None]
+"""Called with (files done, files in total) while the index builds."""
+
+
+@dataclass
+class BuildReport:
+    files: int = 0
+    bytes: int = 0
+    symbols: int = 0
+    parsed: int = 0
+    from_cache: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class WorkspaceIndex:
+    def __init__(
+        self,
+        roots: Iterable[Path],
+        settings: IndexSettings | None = None,
+        exclude_path: ExcludePath | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.roots = [Path(r) for r in roots]
+        self.settings = settings or IndexSettings()
+        self.exclude_path = exclude_path
+        """The hook for policies that keep files out (the privacy layer's secret-file filter)."""
+        self._cache_path = cache.cache_file(cache_dir or cache.default_cache_dir(), self.roots) if self.settings.cache else None
+        self._lock = threading.RLock()
+        self._facts: dict[str, FileFacts] = {}
+        self._modules: dict[str, str] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self._links: tuple[int, dict[str, set[str]], dict[str, set[str]]] = (-1, {}, {})
+        self._edited: dict[str, float] = {}
+        self._skipped: dict[str, str] = {}
+        self._trees = EditedTrees()
+        self.generation = 0
+        """Bumped on every change; consumers cache derived data against it."""
+        self.progress = (0, 0)
+
+    # -- building -------------------------------------------------------------------------
+
+    def build(self, on_progress: OnProgress | None = None, cancel: threading.Event | None = None) -> BuildReport:
+        """Index every file under the roots: cached facts where still valid, parsing the rest."""
+        started = time.perf_counter()
+        found, skipped = discover(self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
+        for item in skipped:
+            self._skip(str(item.path), item.reason)
+        stale = self._take_cached(found)
+        report = BuildReport(files=len(found), from_cache=len(found) - len(stale))
+        self._report(on_progress, report.from_cache, len(found))
+        done = report.from_cache
+        for batch in parse_all(stale, self._workers(), lambda: cancel is not None and cancel.is_set()):
+            for result in batch:
+                self._accept(result)
+            done += len(batch)
+            report.parsed += len(batch)
+            self._report(on_progress, done, len(found))
+        report.cancelled = cancel is not None and cancel.is_set()
+        if not report.cancelled and self._cache_path is not None:
+            cache.save(self._cache_path, self.snapshot())
+        return self._finish(report, started)
+
+    def _excludes(self) -> list[str]:
+        return [p.strip() for p in self.settings.exclude.split(",") if p.strip()]
+
+    def _workers(self) -> int:
+        return self.settings.workers or default_workers()
+
+    def _take_cached(self, found: list[FoundFile]) -> list[FoundFile]:
+        cached = cache.load(self._cache_path) if self._cache_path is not None else {}
+        stale = []
+        for item in found:
+            facts = cached.get(str(item.path))
+            if facts is not None and facts.size == item.size and facts.mtime_ns == item.mtime_ns:
+                self._store(facts)
+            else:
+                stale.append(item)
+        return stale
+
+    def _accept(self, result: FileFacts | ParseFailure) -> None:
+        if isinstance(result, ParseFailure):
+            self._skip(result.path, result.reason)
+        elif not self._trees.is_open(result.path):  # the editor's text wins over the disk
+            self._store(result)
+
+    def _report(self, on_progress: OnProgress | None, done: int, total: int) -> None:
+        self.progress = (done, total)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    def _finish(self, report: BuildReport, started: float) -> BuildReport:
+        with self._lock:
+            report.bytes = sum(f.size for f in self._facts.values())
+            report.symbols = sum(len(f.definitions) for f in self._facts.values())
+            report.skipped = dict(self._skipped)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _skip(self, path: str, reason: str) -> None:
+        with self._lock:
+            if self._skipped.get(path) != reason:
+                log.info("index: skipping %s: %s", path, reason)
+                self._skipped[path] = reason
+
+    # -- single-file updates --------------------------------------------------------------
+
+    def update_text(self, path: Path, text: str) -> FileFacts:
+        """Index the editor's text of ``path`` (incremental re-parse when it was seen before)."""
+        facts = self._trees.update(str(path), text)
+        with self._lock:
+            self._edited[str(path)] = time.time()
+        self._store(facts)
+        return facts
+
+    def close_document(self, path: Path) -> None:
+        """The editor closed ``path``: forget its tree and re-read the file as it is on disk."""
+        self._trees.forget(str(path))
+        self.refresh(path)
+
+    def refresh(self, path: Path) -> None:
+        """Re-read ``path`` from disk (a change made outside the editor), or drop it when gone."""
+        key = str(path)
+        if self._trees.is_open(key):
+            return
+        found, skipped = discover([path.parent], self._excludes(), self.settings.max_file_bytes, self.exclude_path)
+        match = next((f for f in found if f.path == path), None)
+        if match is None or not self._under_roots(path):
+            self.remove(path)
+            return
+        self._accept(next(iter(parse_all([match], 1)))[0])
+
+    def remove(self, path: Path) -> None:
+        with self._lock:
+            self._unstore(str(path))
+            self.generation += 1
+
+    def _under_roots(self, path: Path) -> bool:
+        return any(path == r or r in path.parents for r in self.roots)
+
+    # -- storage and derived maps ---------------------------------------------------------
+
+    def _store(self, facts: FileFacts) -> None:
+        with self._lock:
+            self._unstore(facts.path)
+            self._facts[facts.path] = facts
+            self._skipped.pop(facts.path, None)
+            for name in module_names(Path(facts.path), self.roots):
+                self._modules.setdefault(name, facts.path)
+            for definition in facts.definitions:
+                self._by_name.setdefault(definition.name, set()).add(facts.path)
+            self.generation += 1
+
+    def _unstore(self, path: str) -> None:
+        old = self._facts.pop(path, None)
+        if old is None:
+            return
+        for definition in old.definitions:
+            self._by_name.get(definition.name, set()).discard(path)
+        for name in module_names(Path(path), self.roots):
+            if self._modules.get(name) == path:
+                del self._modules[name]
+
+    def _import_targets(self, imp: Import, path: str) -> list[str]:
+        module = relative_module(imp, Path(path), self.roots)
+        if module is None:
+            return []
+        targets = [self._modules.get(module)]
+        targets += [self._modules.get(f"{module}.{name}" if module else name) for name in imp.names]
+        return [t for t in targets if t is not None and t != path]
+
+    # -- queries (valid on a partly built index) ------------------------------------------
+
+    def facts(self, path: Path | str) -> FileFacts | None:
+        with self._lock:
+            return self._facts.get(str(path))
+
+    def snapshot(self) -> dict[str, FileFacts]:
+        with self._lock:
+            return dict(self._facts)
+
+    def module_file(self, dotted: str) -> str | None:
+        with self._lock:
+            return self._modules.get(dotted)
+
+    def resolve_import(self, imp: Import, path: Path | str) -> str | None:
+        """The workspace file an import's module names, if it is in the index."""
+        module = relative_module(imp, Path(path), self.roots)
+        return self.module_file(module) if module is not None else None
+
+    def files_defining(self, name: str) -> list[str]:
+        with self._lock:
+            return sorted(self._by_name.get(name, ()))
+
+    def imports_of(self, path: Path | str) -> list[str]:
+        """Workspace files that ``path`` imports (modules, and submodules named in from-imports)."""
+        return sorted(self._import_links()[0].get(str(path), ()))
+
+    def importers_of(self, path: Path | str) -> list[str]:
+        return sorted(self._import_links()[1].get(str(path), ()))
+
+    def _import_links(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        # Derived lazily: during a build a file may import modules not indexed yet, so links are
+        # recomputed from the facts whenever the index changed since the last query.
+        with self._lock:
+            if self._links[0] != self.generation:
+                imports = {path: {t for imp in f.imports for t in self._import_targets(imp, path)} for path, f in self._facts.items()}
+                importers: dict[str, set[str]] = {}
+                for source, targets in imports.items():
+                    for target in targets:
+                        importers.setdefault(target, set()).add(source)
+                self._links = (self.generation, imports, importers)
+            return self._links[1], self._links[2]
+
+    def edited_recently(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._edited)
+
+    def skipped(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._skipped)
+
+    def ensure_indexed(self, paths: Iterable[Path]) -> None:
+        """Index these files now if the background build has not reached them yet."""
+        for path in paths:
+            if self.facts(path) is None and path.is_file() and str(path) not in self.skipped():
+                self.refresh(path)
