@@ -18,7 +18,7 @@ from lsp_server.config import IndexSettings
 from lsp_server.index import cache
 from lsp_server.index.discovery import ExcludePath, FoundFile, discover
 from lsp_server.index.editing import EditedTrees
-from lsp_server.index.facts import FileFacts
+from lsp_server.index.facts import FileFacts, extract_facts
 from lsp_server.index.modules import module_names, relative_module
 from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
 from lsp_server.index.python_symbols import Import
@@ -64,6 +64,8 @@ class WorkspaceIndex:
         self._trees = EditedTrees()
         self.generation = 0
         """Bumped on every change; consumers cache derived data against it."""
+        self.shape = 0
+        """Bumped when files or the names they define change (not for edits inside bodies)."""
         self.progress = (0, 0)
 
     # -- building -------------------------------------------------------------------------
@@ -133,11 +135,22 @@ class WorkspaceIndex:
 
     # -- single-file updates --------------------------------------------------------------
 
-    def update_text(self, path: Path, text: str) -> FileFacts:
-        """Index the editor's text of ``path`` (incremental re-parse when it was seen before)."""
+    def update_text(self, path: Path, text: str, edited: bool = True) -> FileFacts:
+        """Index the editor's text of ``path`` (incremental re-parse when it was seen before).
+
+        ``edited``: the user changed it (didChange), which ranks the file as recently edited.
+        """
         facts = self._trees.update(str(path), text)
-        with self._lock:
-            self._edited[str(path)] = time.time()
+        if edited:
+            with self._lock:
+                self._edited[str(path)] = time.time()
+        self._store(facts)
+        return facts
+
+    def index_text(self, path: Path, text: str) -> FileFacts:
+        """Index ``text`` as the content of ``path`` without tracking it as an open document."""
+        data = text.encode("utf-8", "surrogatepass")
+        facts = extract_facts(str(path), data, len(data), 0)
         self._store(facts)
         return facts
 
@@ -162,6 +175,7 @@ class WorkspaceIndex:
         with self._lock:
             self._unstore(str(path))
             self.generation += 1
+            self.shape += 1
 
     def _under_roots(self, path: Path) -> bool:
         return any(path == r or r in path.parents for r in self.roots)
@@ -170,6 +184,9 @@ class WorkspaceIndex:
 
     def _store(self, facts: FileFacts) -> None:
         with self._lock:
+            old = self._facts.get(facts.path)
+            if old is None or [d.qualname for d in old.definitions] != [d.qualname for d in facts.definitions]:
+                self.shape += 1
             self._unstore(facts.path)
             self._facts[facts.path] = facts
             self._skipped.pop(facts.path, None)
