@@ -90,9 +90,9 @@ def pack_context(
     remaining = budget - estimate_tokens(target_text)
     file_text, file_title, window = _fit_file(file_text, target, remaining, settings.file_share)
     remaining -= estimate_tokens(file_text) if file_text else 0
-    plan = _plan(related, target.path, window, remaining, settings.repo_map_share)
-    final_target = target if target_text == target.text else replace(target, text=target_text)
     show = _shower(relative_to)
+    plan = _plan(related, target.path, window, remaining, settings.repo_map_share, show)
+    final_target = target if target_text == target.text else replace(target, text=target_text)
     packed = _assemble(final_target, plan, (file_title, file_text, window), show, budget)
     return _check_exact(packed, plan, count_tokens, (file_title, file_text, window), show) if count_tokens else packed
 
@@ -123,7 +123,7 @@ def _fit_file(text: str, target: Target, remaining: int, share: float) -> tuple[
     return window, "current file, around the target", best
 
 
-def _plan(related: list[Related], current: Path, window: tuple[int, int], remaining: int, map_share: float) -> _Plan:
+def _plan(related: list[Related], current: Path, window: tuple[int, int], remaining: int, map_share: float, show) -> _Plan:
     plan = _Plan()
     map_room = int(max(remaining, 0) * map_share)
     whole_room = max(remaining, 0) - map_room
@@ -140,7 +140,7 @@ def _plan(related: list[Related], current: Path, window: tuple[int, int], remain
     map_room += whole_room
     kept = []
     for item in plan.mapped:
-        size = estimate_tokens(_map_line(item, str(item.path)))
+        size = estimate_tokens(_map_line(item, show(item.path)))
         if size <= map_room:
             kept.append(item)
             map_room -= size

@@ -18,6 +18,8 @@ from lsp_server.context.resolve import Resolver, Symbol
 from lsp_server.index.workspace import WorkspaceIndex
 
 MEMBER_WEIGHT = 0.3
+MIN_SCORE = 1e-3
+"""PageRank leaves unreachable nodes a rounding-error score; below this they are not related."""
 
 
 @dataclass
@@ -95,7 +97,7 @@ def _pagerank(graph: networkx.DiGraph, target: Symbol, settings: ContextSettings
     scores = networkx.pagerank(graph, alpha=settings.pagerank_alpha, personalization={s: 1.0 for s in seeds}, weight="weight")
     top = max(scores.values()) or 1.0
     # Normalised so the best non-seed scores 1: comparable with the direct-edge weights.
-    return {symbol: score / top for symbol, score in scores.items() if symbol.qualname}
+    return {symbol: score / top for symbol, score in scores.items() if symbol.qualname and score / top >= MIN_SCORE}
 
 
 def direct_edges(resolver: Resolver, target: Symbol, files: list[str], settings: ContextSettings):

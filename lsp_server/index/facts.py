@@ -14,7 +14,7 @@ import tree_sitter
 
 from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, symbols_of_tree
 
-TEST_PREFIXES = ("test_",)
+DEFINING = {"function_definition": "name", "class_definition": "name", "assignment": "left"}
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,19 @@ def _uses(captures: dict[str, list[tree_sitter.Node]], scopes: _ScopeFinder, dat
     found: dict[str, set[str]] = {}
     nodes = captures.get("reference.name", []) + captures.get("reference.attribute", [])
     for node in nodes:
+        if _is_being_defined(node):
+            continue
         name = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
         found.setdefault(scopes.at(node.start_byte), set()).add(name)
     return {scope: frozenset(names) for scope, names in found.items()}
+
+
+def _is_being_defined(node: tree_sitter.Node) -> bool:
+    """The name of a def/class, or the target of an assignment: a definition, not a use."""
+    parent = node.parent
+    if parent is None or parent.type not in DEFINING:
+        return False
+    return parent.child_by_field_name(DEFINING[parent.type]) == node
 
 
 def _owned_names(nodes: list[tree_sitter.Node], scopes: _ScopeFinder, data: bytes, owner_of) -> dict[str, tuple[str, ...]]:
