@@ -16,6 +16,7 @@ from lsp_server.context.imports import ReadText
 from lsp_server.context.pack import PackedContext
 from lsp_server.context.resolve import Resolver
 from lsp_server.index.discovery import ExcludePath
+from lsp_server.index.git_facts import GitFacts, RecentFiles
 from lsp_server.index.workspace import WorkspaceIndex
 from lsp_server.model.backend import Backend, CancelToken, OnText
 from lsp_server.model.fit import answer_budget
@@ -41,6 +42,9 @@ class Assistant:
         self._resolver: Resolver | None = None
         self.exclude_path: ExcludePath | None = None
         """Files that must never be indexed nor enter a prompt (the privacy layer plugs in here)."""
+        self.git: GitFacts | None = None
+        self.watcher = None
+        self._recent = RecentFiles()
 
     @property
     def backend(self) -> Backend:
@@ -84,6 +88,7 @@ class Assistant:
         return build_context(
             path, text, start, end, index, self.context_budget(),
             count_tokens=count, settings=self.settings.context, read_text=read_text, resolver=self._resolver,
+            recent=self._recent.get(self.git),
         )
 
     def mark_model_loaded(self) -> None:
@@ -112,6 +117,9 @@ class Assistant:
         return result
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self._backend is not None:
             self._backend.close()
             self._backend = None

@@ -18,7 +18,7 @@ from pygls.protocol import LanguageServerProtocol
 from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, PositionOutOfRange
-from lsp_server.features import code_actions, commands, settings
+from lsp_server.features import code_actions, commands, indexing, settings
 from lsp_server.model.backend import CancelToken
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,23 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GemmaLanguageServer, params: types.InitializedParams) -> None:
         await settings.pull(ls)
+        await indexing.start(ls)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: GemmaLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        indexing.document_changed(ls, params.text_document.uri, edited=False)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: GemmaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        indexing.document_changed(ls, params.text_document.uri, edited=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: GemmaLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        indexing.document_closed(ls, params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: GemmaLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        indexing.watched_files_changed(ls, params)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: GemmaLanguageServer, params: types.DidChangeConfigurationParams) -> None:

@@ -7,6 +7,7 @@ A workspace that is not a git repository (or a machine without git) gets ``None`
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,18 @@ class GitFacts:
         except Exception as exc:  # an empty repo has no HEAD; history is then simply empty
             log.info("git %s failed: %s", args[0], exc.__class__.__name__)
             return ""
+
+
+class RecentFiles:
+    """Uncommitted files, asked of git at most every ``ttl`` seconds (it is on the request path)."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self._ttl, self._at, self._paths = ttl, 0.0, frozenset()
+
+    def get(self, git: GitFacts | None) -> frozenset[str]:
+        if git is None:
+            return frozenset()
+        if time.monotonic() - self._at > self._ttl:
+            self._paths = frozenset(str(p) for p in git.uncommitted())
+            self._at = time.monotonic()
+        return self._paths
