@@ -36,7 +36,7 @@ class ContextItem:
     text: str
     reason: str
     section: str = "related"
-    """"repo map", "related" or "current file"."""
+    """"repo map", "related" or "current file" (manifest entries also say "covered", "left out", "target")."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def _assemble(target: Target, plan: _Plan, file_part: tuple, show, budget: int) 
     for item in sorted(plan.whole, key=_place):
         items.append(ContextItem(f"{show(item.path)}: {item.symbol}", item.text, item.reason, "related"))
         manifest.append(_entry(item, show, "related", estimate_tokens(item.text), True))
-    manifest += [_entry(item, show, "current file", 0, True, " (inside the current file or an item above)") for item in plan.covered]
+    manifest += [_entry(item, show, "covered", 0, True, " (already inside the current file or another item)") for item in plan.covered]
     manifest += [_entry(item, show, "left out", estimate_tokens(item.text), False) for item in plan.left_out]
     title, text, window = file_part
     if text:

@@ -42,8 +42,9 @@ def rank(index: WorkspaceIndex, target: Symbol, settings: ContextSettings, resol
     ranked: dict[Symbol, Ranked] = {}
     for symbol, weight, why in direct_edges(resolver, target, files, settings):
         entry = ranked.setdefault(symbol, Ranked(symbol, 0.0, direct=True))
-        entry.score += weight
-        entry.reasons.append(why)
+        if why not in entry.reasons:  # nested scopes of the target name the same symbol again
+            entry.score += weight
+            entry.reasons.append(why)
     for symbol, score in _pagerank(graph, target, settings).items():
         entry = ranked.setdefault(symbol, Ranked(symbol, 0.0))
         entry.score += settings.pagerank_weight * score
