@@ -1,7 +1,7 @@
 """The workspace index over LSP: a background build with ``$/progress``, and keeping it current.
 
-Serves ``initialized`` (starts the build), ``textDocument/didOpen|didChange|didSave|didClose`` and
-``workspace/didChangeWatchedFiles``; a watchdog observer covers clients that watch nothing.
+Serves ``initialized`` (starts the build), ``textDocument/didOpen|didChange|didClose`` and
+``workspace/didChangeWatchedFiles`` when a client sends it; a watchdog observer follows the rest.
 The build runs on a worker thread and never blocks requests: actions asked before it ends use
 what is indexed so far. ``$/progress`` is sent only to clients that advertise
 ``window.workDoneProgress``; cancelling it stops the build where it is.
@@ -89,24 +89,10 @@ async def _build(ls, roots) -> None:
     settings = ls.assistant.settings.index
     if settings.git:
         ls.assistant.git = await asyncio.to_thread(GitFacts.open, roots[0])
-    if settings.watch and not await _client_watches(ls):
+    if settings.watch:
+        # watchdog rather than registering workspace/didChangeWatchedFiles: not every client
+        # handles client/registerCapability, and a watcher here covers them all alike.
         ls.assistant.watcher = watch(roots, index.refresh)
-
-
-async def _client_watches(ls) -> bool:
-    """Ask the client to watch Python files for us; False when it cannot (watchdog does it then)."""
-    workspace = ls.client_capabilities.workspace
-    watched = workspace.did_change_watched_files if workspace else None
-    if not (watched and watched.dynamic_registration):
-        return False
-    options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern="**/*.py")])
-    registration = types.Registration(id=f"gemma-watch-{uuid.uuid4()}", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options)
-    try:
-        await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
-    except Exception as exc:
-        log.info("client refused to watch files (%s); using watchdog", exc)
-        return False
-    return True
 
 
 def document_changed(ls, uri: str, edited: bool) -> None:
