@@ -69,26 +69,21 @@ def neighbourhood(index: WorkspaceIndex, path: str, limit: int) -> list[str]:
 
 
 def symbol_graph(resolver: Resolver, files: list[str]) -> networkx.DiGraph:
-    graph = networkx.DiGraph()
+    weights: dict[tuple[Symbol, Symbol], float] = {}
     for path in files:
         for scope, used in resolver.scope_uses(path).items():
-            source = Symbol(path, scope) if scope else Symbol(path, "")
+            source = Symbol(path, scope)
             for symbol in used:
-                _add(graph, source, symbol, 1.0)
+                weights[source, symbol] = weights.get((source, symbol), 0.0) + 1.0
         facts = resolver.index.facts(path)
         for definition in facts.definitions if facts else ():
             if "." in definition.qualname:
-                owner = Symbol(path, definition.qualname.rsplit(".", 1)[0])
-                _add(graph, owner, Symbol(path, definition.qualname), MEMBER_WEIGHT)
-                _add(graph, Symbol(path, definition.qualname), owner, MEMBER_WEIGHT)
+                member, owner = Symbol(path, definition.qualname), Symbol(path, definition.qualname.rsplit(".", 1)[0])
+                weights[owner, member] = weights.get((owner, member), 0.0) + MEMBER_WEIGHT
+                weights[member, owner] = weights.get((member, owner), 0.0) + MEMBER_WEIGHT
+    graph = networkx.DiGraph()
+    graph.add_weighted_edges_from((a, b, w) for (a, b), w in weights.items() if a != b)
     return graph
-
-
-def _add(graph: networkx.DiGraph, a: Symbol, b: Symbol, weight: float) -> None:
-    if a == b:
-        return
-    previous = graph.get_edge_data(a, b, {}).get("weight", 0.0)
-    graph.add_edge(a, b, weight=previous + weight)
 
 
 def _pagerank(graph: networkx.DiGraph, target: Symbol, settings: ContextSettings) -> dict[Symbol, float]:

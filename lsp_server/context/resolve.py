@@ -8,8 +8,8 @@ objects resolve to same-named methods of those classes, which is what a reader w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from lsp_server.index.facts import FileFacts
 from lsp_server.index.workspace import WorkspaceIndex
@@ -17,24 +17,56 @@ from lsp_server.index.workspace import WorkspaceIndex
 REEXPORT_DEPTH = 3
 
 
-@dataclass(frozen=True, order=True)
-class Symbol:
+class Symbol(NamedTuple):
+    """A definition: its file and dotted name ("" for a module's top level).
+
+    A tuple, not a dataclass: graphs hash tens of thousands of these per request."""
+
     path: str
     qualname: str
 
 
 class Resolver:
-    """Resolves names per file; results are cached for the index's current shape."""
+    """Resolves names per file, caching each result with the facts it read.
+
+    A cached result stays valid while every file it read still has the same facts object and no
+    file came or went; so an edit re-resolves the edited file and the files that read it only.
+    """
 
     def __init__(self, index: WorkspaceIndex) -> None:
         self.index = index
-        self._cache: dict[str, tuple[FileFacts, dict[str, Symbol]]] = {}
-        self._shape = index.shape
+        self._names_cache: dict[str, tuple[int, dict, dict[str, Symbol]]] = {}
+        self._uses_cache: dict[str, tuple[int, dict, dict[str, set[Symbol]]]] = {}
+        self._reads: dict[str, FileFacts | None] | None = None
+
+    def _facts(self, path: str) -> FileFacts | None:
+        facts = self.index.facts(path)
+        if self._reads is not None:
+            self._reads[path] = facts
+        return facts
+
+    def _cached(self, store: dict, path: str, compute):
+        entry = store.get(path)
+        if entry is not None and entry[0] == self.index.files_shape and all(self.index.facts(p) is f for p, f in entry[1].items()):
+            if self._reads is not None:
+                self._reads.update(entry[1])
+            return entry[2]
+        outer, self._reads = self._reads, {}
+        try:
+            value = compute()
+        finally:
+            reads, self._reads = self._reads, outer
+        if outer is not None:
+            outer.update(reads)
+        store[path] = (self.index.files_shape, reads, value)
+        return value
 
     def scope_uses(self, path: str) -> dict[str, set[Symbol]]:
-        """Each scope of ``path`` -> the workspace definitions its names resolve to."""
-        names = self._names(path)
-        facts = self.index.facts(path)
+        """Each scope of ``path`` -> the workspace definitions its names resolve to (cached)."""
+        return self._cached(self._uses_cache, path, lambda: self._resolve_uses(path))
+
+    def _resolve_uses(self, path: str) -> dict[str, set[Symbol]]:
+        facts, names = self._facts(path), self._names(path)
         if facts is None:
             return {}
         return {
@@ -45,11 +77,15 @@ class Resolver:
     def _method_uses(self, facts: FileFacts, names: dict[str, Symbol]) -> dict[str, set[Symbol]]:
         """Inside a method, ``self.x`` names members of its class and of the bases."""
         result: dict[str, set[Symbol]] = {}
+        classes = {d.qualname for d in facts.definitions if d.kind == "class"}
+        members_of: dict[str, dict[str, Symbol]] = {}
         for scope, used in facts.uses.items():
             owner = scope.rsplit(".", 1)[0] if "." in scope else None
-            if owner is None or facts.find(owner) is None:
+            if owner not in classes:
                 continue
-            members = {m.qualname.rsplit(".", 1)[-1]: m for m in self.class_members(Symbol(facts.path, owner))}
+            if owner not in members_of:
+                members_of[owner] = {m.qualname.rsplit(".", 1)[-1]: m for m in reversed(self.class_members(Symbol(facts.path, owner)))}
+            members = members_of[owner]
             found = {members[n] for n in used if n in members}
             found |= {names[n] for n in used if n in names}
             result[scope] = {s for s in found if s != Symbol(facts.path, scope)}
@@ -57,7 +93,7 @@ class Resolver:
 
     def class_members(self, cls: Symbol, depth: int = 0) -> list[Symbol]:
         """Methods and attributes of ``cls`` and its workspace bases (nearest first)."""
-        facts = self.index.facts(cls.path)
+        facts = self._facts(cls.path)
         if facts is None or depth > REEXPORT_DEPTH:
             return []
         prefix = cls.qualname + "."
@@ -67,7 +103,7 @@ class Resolver:
         return own
 
     def bases(self, cls: Symbol) -> list[Symbol]:
-        facts = self.index.facts(cls.path)
+        facts = self._facts(cls.path)
         if facts is None:
             return []
         names = self._names(cls.path)
@@ -75,16 +111,12 @@ class Resolver:
 
     def _names(self, path: str) -> dict[str, Symbol]:
         """Every name visible in ``path`` that means a workspace definition."""
-        if self.index.shape != self._shape:
-            self._cache.clear()
-            self._shape = self.index.shape
-        facts = self.index.facts(path)
-        if facts is None:
-            return {}
-        cached = self._cache.get(path)
-        if cached is None or cached[0] is not facts:
-            cached = self._cache[path] = (facts, self._visible_names(facts, 0))
-        return cached[1]
+
+        def compute() -> dict[str, Symbol]:
+            facts = self._facts(path)
+            return self._visible_names(facts, 0) if facts is not None else {}
+
+        return self._cached(self._names_cache, path, compute)
 
     def _visible_names(self, facts: FileFacts, depth: int) -> dict[str, Symbol]:
         names: dict[str, Symbol] = {}
@@ -103,7 +135,7 @@ class Resolver:
 
     def _members_of_module(self, module_file: str) -> dict[str, Symbol]:
         """Members an attribute on the module or on its classes' instances may name."""
-        facts = self.index.facts(module_file)
+        facts = self._facts(module_file)
         if facts is None:
             return {}
         members = {d.name: Symbol(module_file, d.qualname) for d in facts.definitions if d.qualname.count(".") == 1 and d.kind == "method"}
@@ -112,7 +144,7 @@ class Resolver:
 
     def _exported(self, module_file: str, name: str, depth: int) -> Symbol | None:
         """``name`` as defined in ``module_file``, following ``from x import name`` re-exports."""
-        facts = self.index.facts(module_file)
+        facts = self._facts(module_file)
         if facts is None or depth > REEXPORT_DEPTH:
             return None
         definition = facts.find(name)

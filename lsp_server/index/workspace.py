@@ -58,14 +58,14 @@ class WorkspaceIndex:
         self._facts: dict[str, FileFacts] = {}
         self._modules: dict[str, str] = {}
         self._by_name: dict[str, set[str]] = {}
-        self._links: tuple[int, dict[str, set[str]], dict[str, set[str]]] = (-1, {}, {})
+        self._links = _ImportLinks()
         self._edited: dict[str, float] = {}
         self._skipped: dict[str, str] = {}
         self._trees = EditedTrees()
         self.generation = 0
         """Bumped on every change; consumers cache derived data against it."""
-        self.shape = 0
-        """Bumped when files or the names they define change (not for edits inside bodies)."""
+        self.files_shape = 0
+        """Bumped when files come or go (the module map changes); not for edits inside files."""
         self.progress = (0, 0)
 
     # -- building -------------------------------------------------------------------------
@@ -173,9 +173,11 @@ class WorkspaceIndex:
 
     def remove(self, path: Path) -> None:
         with self._lock:
+            if str(path) in self._facts:
+                self.files_shape += 1
             self._unstore(str(path))
+            self._links.dirty.add(str(path))
             self.generation += 1
-            self.shape += 1
 
     def _under_roots(self, path: Path) -> bool:
         return any(path == r or r in path.parents for r in self.roots)
@@ -184,9 +186,9 @@ class WorkspaceIndex:
 
     def _store(self, facts: FileFacts) -> None:
         with self._lock:
-            old = self._facts.get(facts.path)
-            if old is None or [d.qualname for d in old.definitions] != [d.qualname for d in facts.definitions]:
-                self.shape += 1
+            if facts.path not in self._facts:
+                self.files_shape += 1
+            self._links.dirty.add(facts.path)
             self._unstore(facts.path)
             self._facts[facts.path] = facts
             self._skipped.pop(facts.path, None)
@@ -245,17 +247,18 @@ class WorkspaceIndex:
         return sorted(self._import_links()[1].get(str(path), ()))
 
     def _import_links(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-        # Derived lazily: during a build a file may import modules not indexed yet, so links are
-        # recomputed from the facts whenever the index changed since the last query.
+        # Kept lazily: during a build a file may import modules not indexed yet, so all links are
+        # recomputed when files came or went; an edit inside a file recomputes only its own.
         with self._lock:
-            if self._links[0] != self.generation:
-                imports = {path: {t for imp in f.imports for t in self._import_targets(imp, path)} for path, f in self._facts.items()}
-                importers: dict[str, set[str]] = {}
-                for source, targets in imports.items():
-                    for target in targets:
-                        importers.setdefault(target, set()).add(source)
-                self._links = (self.generation, imports, importers)
-            return self._links[1], self._links[2]
+            links = self._links
+            if links.files_shape != self.files_shape:
+                links.reset(self.files_shape, self._facts)
+            for path in links.dirty:
+                facts = self._facts.get(path)
+                targets = {t for imp in facts.imports for t in self._import_targets(imp, path)} if facts else set()
+                links.set(path, targets)
+            links.dirty.clear()
+            return links.imports, links.importers
 
     def edited_recently(self) -> dict[str, float]:
         with self._lock:
@@ -270,3 +273,25 @@ class WorkspaceIndex:
         for path in paths:
             if self.facts(path) is None and path.is_file() and str(path) not in self.skipped():
                 self.refresh(path)
+
+
+class _ImportLinks:
+    """Which workspace file imports which, both ways; ``dirty`` files are recomputed on read."""
+
+    def __init__(self) -> None:
+        self.files_shape = -1
+        self.imports: dict[str, set[str]] = {}
+        self.importers: dict[str, set[str]] = {}
+        self.dirty: set[str] = set()
+
+    def reset(self, files_shape: int, facts: dict) -> None:
+        self.files_shape, self.imports, self.importers = files_shape, {}, {}
+        self.dirty = set(facts)
+
+    def set(self, path: str, targets: set[str]) -> None:
+        for old in self.imports.pop(path, set()) - targets:
+            self.importers.get(old, set()).discard(path)
+        if targets:
+            self.imports[path] = targets
+        for target in targets:
+            self.importers.setdefault(target, set()).add(path)
