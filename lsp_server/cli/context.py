@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from lsp_server.config import Settings
 from lsp_server.context.build import build_context, read_file

@@ -8,7 +8,6 @@ objects resolve to same-named methods of those classes, which is what a reader w
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 from lsp_server.index.facts import FileFacts
@@ -156,7 +155,3 @@ class Resolver:
                 if target is not None:
                     return self._exported(target, imp.local_names()[name], depth + 1)
         return None
-
-
-def symbol_path(symbol: Symbol) -> Path:
-    return Path(symbol.path)

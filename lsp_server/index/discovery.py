@@ -95,6 +95,33 @@ def discover(
     return sorted(found.values(), key=lambda f: str(f.path)), skipped
 
 
+def examine(
+    path: Path,
+    roots: Iterable[Path],
+    excludes: Iterable[str] = (),
+    max_bytes: int = 1_000_000,
+    exclude_path: ExcludePath | None = None,
+) -> FoundFile | Skipped | None:
+    """One file by the rules of ``discover`` (for watcher events): None when it is not ours."""
+    root = next((Path(r) for r in roots if Path(r) in path.parents), None)
+    if root is None or not path.name.endswith(SUFFIXES) or not path.is_file():
+        return None
+    ignores = _Ignores(root, [".git/", *excludes])
+    folder = root
+    for part in path.relative_to(root).parts[:-1]:
+        ignores.read_folder(str(folder))
+        folder = folder / part
+        if ignores.ignored(str(folder), True):
+            return None
+    ignores.read_folder(str(folder))
+    if ignores.ignored(str(path), False):
+        return None
+    if exclude_path is not None and exclude_path(path):
+        return Skipped(path, "excluded by policy")
+    stat = path.stat()
+    return FoundFile(path, stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
+
+
 def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
     ignores = _Ignores(root, [".git/", *patterns])
     stack = [str(root)]

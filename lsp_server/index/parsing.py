@@ -28,8 +28,6 @@ class ParseFailure:
     reason: str
 
 
-ParseResult = "FileFacts | ParseFailure"
-
 
 def decode_source(data: bytes) -> str | None:
     """The text of a source file, or None when it is binary or not UTF-8."""

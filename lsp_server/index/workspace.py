@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from lsp_server.config import IndexSettings
 from lsp_server.index import cache
-from lsp_server.index.discovery import ExcludePath, FoundFile, discover
+from lsp_server.index.discovery import ExcludePath, FoundFile, Skipped, discover, examine
 from lsp_server.index.editing import EditedTrees
 from lsp_server.index.facts import FileFacts, extract_facts
 from lsp_server.index.modules import module_names, relative_module
@@ -161,15 +161,18 @@ class WorkspaceIndex:
 
     def refresh(self, path: Path) -> None:
         """Re-read ``path`` from disk (a change made outside the editor), or drop it when gone."""
-        key = str(path)
-        if self._trees.is_open(key):
+        if self._trees.is_open(str(path)):
             return
-        found, skipped = discover([path.parent], self._excludes(), self.settings.max_file_bytes, self.exclude_path)
-        match = next((f for f in found if f.path == path), None)
-        if match is None or not self._under_roots(path):
+        try:
+            found = examine(path, self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
+        except OSError:
+            found = None
+        if isinstance(found, Skipped):
+            self._skip(str(found.path), found.reason)
+        if not isinstance(found, FoundFile):
             self.remove(path)
             return
-        self._accept(next(iter(parse_all([match], 1)))[0])
+        self._accept(next(iter(parse_all([found], 1)))[0])
 
     def remove(self, path: Path) -> None:
         with self._lock:
@@ -178,9 +181,6 @@ class WorkspaceIndex:
             self._unstore(str(path))
             self._links.dirty.add(str(path))
             self.generation += 1
-
-    def _under_roots(self, path: Path) -> bool:
-        return any(path == r or r in path.parents for r in self.roots)
 
     # -- storage and derived maps ---------------------------------------------------------
 

@@ -54,3 +54,15 @@ def test_symlink_loops_and_broken_links_do_not_trap_the_walk(tmp_path):
 def test_an_empty_or_missing_workspace_yields_nothing(tmp_path):
     assert discover([tmp_path]) == ([], [])
     assert discover([tmp_path / "absent"]) == ([], [])
+
+
+def test_examine_applies_the_same_rules_to_one_file(tmp_path):
+    from lsp_server.index.discovery import FoundFile, Skipped, examine
+
+    write(tmp_path, ".gitignore", "build/\n")
+    kept, ignored = write(tmp_path, "pkg/a.py"), write(tmp_path, "build/b.py")
+    big = write(tmp_path, "big.py", "x = 1\n" * 100)
+    assert isinstance(examine(kept, [tmp_path]), FoundFile)
+    assert examine(ignored, [tmp_path]) is None
+    assert examine(tmp_path.parent / "outside.py", [tmp_path]) is None
+    assert isinstance(examine(big, [tmp_path], max_bytes=100), Skipped)
