@@ -20,7 +20,7 @@ from lsp_server.index.facts import FileFacts
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 
 
 def default_cache_dir() -> Path:

@@ -57,7 +57,7 @@ class _Ignores:
     def ignored(self, path: str, is_dir: bool) -> bool:
         for base, spec in self._specs:
             if _is_inside(path, base):
-                relative = os.path.relpath(path, base).replace(os.sep, "/")
+                relative = path[len(base.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
                 if spec.match_file(relative + "/" if is_dir else relative):
                     return True
         return False

@@ -79,6 +79,19 @@ class _ScopeFinder:
     def __init__(self, definitions: tuple[Definition, ...]) -> None:
         self._spans = [(d.start_byte, d.end_byte, d.qualname) for d in definitions if d.kind != "constant"]
 
+    def sweep(self, offsets: list[int]) -> list[str]:
+        """The scope of each offset (sorted ascending) in one pass: spans nest, so a stack does."""
+        stack: list[tuple[int, int, str]] = []
+        result, spans, next_span = [], self._spans, 0
+        for offset in offsets:
+            while next_span < len(spans) and spans[next_span][0] <= offset:
+                stack.append(spans[next_span])
+                next_span += 1
+            while stack and stack[-1][1] <= offset:
+                stack.pop()
+            result.append(stack[-1][2] if stack else "")
+        return result
+
     def at(self, offset: int) -> str:
         best = ""
         for start, end, qualname in self._spans:
@@ -90,14 +103,12 @@ class _ScopeFinder:
 
 
 def _uses(captures: dict[str, list[tree_sitter.Node]], scopes: _ScopeFinder, data: bytes) -> dict[str, frozenset[str]]:
-    found: dict[str, set[str]] = {}
+    found: dict[str, set[bytes]] = {}
     nodes = captures.get("reference.name", []) + captures.get("reference.attribute", [])
-    for node in nodes:
-        if _is_being_defined(node):
-            continue
-        name = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
-        found.setdefault(scopes.at(node.start_byte), set()).add(name)
-    return {scope: frozenset(names) for scope, names in found.items()}
+    spans = sorted((node.start_byte, node.end_byte) for node in nodes if not _is_being_defined(node))
+    for (start, end), scope in zip(spans, scopes.sweep([start for start, _ in spans])):
+        found.setdefault(scope, set()).add(data[start:end])
+    return {scope: frozenset(name.decode("utf-8", "replace") for name in names) for scope, names in found.items()}
 
 
 def _is_being_defined(node: tree_sitter.Node) -> bool:

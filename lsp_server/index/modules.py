@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable
 
 from lsp_server.index.python_symbols import Import
 
 
-def module_names(path: Path, roots: Iterable[Path]) -> list[str]:
+def module_names(path: Path | str, roots: Iterable[Path]) -> list[str]:
     """The dotted names ``path`` is importable as from each root (and each root's src/)."""
-    names = []
+    names, text = [], str(path)
     for root in roots:
-        for base in (root, root / "src"):
-            try:
-                parts = list(path.relative_to(base).with_suffix("").parts)
-            except ValueError:
+        for base in (str(root), os.path.join(root, "src")):
+            if not text.startswith(base.rstrip(os.sep) + os.sep):
                 continue
+            parts = os.path.splitext(text[len(base.rstrip(os.sep)) + 1 :])[0].split(os.sep)
             if parts and parts[-1] == "__init__":
                 parts.pop()
             if parts and all(p.isidentifier() for p in parts):

@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -72,25 +73,35 @@ def parse_all(
                 return
             yield parse_batch(batch)
         return
-    yield from _parse_in_pool(batches, workers, should_stop)
+    finished: set[int] = set()
+    try:
+        for number, results in _parse_in_pool(batches, workers, should_stop):
+            finished.add(number)
+            yield results
+    except (BrokenProcessPool, OSError) as exc:  # e.g. a host script without a __main__ guard
+        log.warning("parsing in worker processes failed (%s); going on in this process", exc)
+        for number, batch in enumerate(batches):
+            if number not in finished and not should_stop():
+                yield parse_batch(batch)
 
 
-def _parse_in_pool(batches: list, workers: int, should_stop: Callable[[], bool]) -> Iterator[list]:
+def _parse_in_pool(batches: list, workers: int, should_stop: Callable[[], bool]) -> Iterator[tuple[int, list]]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: set[Future] = set()
-        queue = iter(batches)
-        for batch in _take(queue, workers * 2):
-            pending.add(pool.submit(parse_batch, batch))
+        pending: dict[Future, int] = {}
+        queue = iter(enumerate(batches))
+        for number, batch in _take(queue, workers * 2):
+            pending[pool.submit(parse_batch, batch)] = number
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             if should_stop():
                 for future in pending:
                     future.cancel()
                 return
             for future in done:
-                yield future.result()
-                pending.update(pool.submit(parse_batch, batch) for batch in _take(queue, 1))
+                yield pending.pop(future), future.result()
+                for number, batch in _take(queue, 1):
+                    pending[pool.submit(parse_batch, batch)] = number
 
 
 def _take(iterator: Iterator, count: int) -> list:

@@ -67,6 +67,7 @@ class WorkspaceIndex:
         self.files_shape = 0
         """Bumped when files come or go (the module map changes); not for edits inside files."""
         self.progress = (0, 0)
+        self._cached_count = 0
 
     # -- building -------------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class WorkspaceIndex:
             report.parsed += len(batch)
             self._report(on_progress, done, len(found))
         report.cancelled = cancel is not None and cancel.is_set()
-        if not report.cancelled and self._cache_path is not None:
+        if not report.cancelled and self._cache_path is not None and (report.parsed or len(found) != self._cached_count):
             cache.save(self._cache_path, self.snapshot())
         return self._finish(report, started)
 
@@ -99,6 +100,7 @@ class WorkspaceIndex:
 
     def _take_cached(self, found: list[FoundFile]) -> list[FoundFile]:
         cached = cache.load(self._cache_path) if self._cache_path is not None else {}
+        self._cached_count = len(cached)
         stale = []
         for item in found:
             facts = cached.get(str(item.path))
@@ -192,7 +194,7 @@ class WorkspaceIndex:
             self._unstore(facts.path)
             self._facts[facts.path] = facts
             self._skipped.pop(facts.path, None)
-            for name in module_names(Path(facts.path), self.roots):
+            for name in module_names(facts.path, self.roots):
                 self._modules.setdefault(name, facts.path)
             for definition in facts.definitions:
                 self._by_name.setdefault(definition.name, set()).add(facts.path)
@@ -204,7 +206,7 @@ class WorkspaceIndex:
             return
         for definition in old.definitions:
             self._by_name.get(definition.name, set()).discard(path)
-        for name in module_names(Path(path), self.roots):
+        for name in module_names(path, self.roots):
             if self._modules.get(name) == path:
                 del self._modules[name]
 
