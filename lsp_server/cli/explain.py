@@ -9,6 +9,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
 from lsp_server.context.build import read_file
 from lsp_server.errors import DocumentNotFound, GemmaLspError, PositionOutOfRange
+from lsp_server.index.git_facts import GitFacts
 from lsp_server.model.backend import CancelToken
 
 ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
@@ -47,6 +48,7 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     assistant = Assistant(settings)
     root = workspace_root(path)
     report = assistant.index_for([root]).build()
+    assistant.git = GitFacts.open(root) if settings.index.git else None
     print(f"Indexed {report.files} files under {root} in {report.seconds:.2f} s", file=sys.stderr)
     info = assistant.backend.load()
     assistant.mark_model_loaded()

@@ -32,6 +32,7 @@ OnProgress = Callable[[int, int], None]
 @dataclass
 class BuildReport:
     files: int = 0
+    """Files in the index (skipped ones left out)."""
     bytes: int = 0
     symbols: int = 0
     parsed: int = 0
@@ -123,6 +124,7 @@ class WorkspaceIndex:
 
     def _finish(self, report: BuildReport, started: float) -> BuildReport:
         with self._lock:
+            report.files = len(self._facts)
             report.bytes = sum(f.size for f in self._facts.values())
             report.symbols = sum(len(f.definitions) for f in self._facts.values())
             report.skipped = dict(self._skipped)
