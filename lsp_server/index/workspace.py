@@ -86,10 +86,12 @@ class WorkspaceIndex:
             for result in batch:
                 self._accept(result)
             done += len(batch)
-            report.parsed += len(batch)
+            report.parsed += sum(isinstance(result, FileFacts) for result in batch)
             self._report(on_progress, done, len(found))
         report.cancelled = cancel is not None and cancel.is_set()
-        if not report.cancelled and self._cache_path is not None and (report.parsed or len(found) != self._cached_count):
+        # Rewriting the cache costs seconds on a large tree: only when it would say something new.
+        # (Files that fail to parse are never cached, so they alone do not count.)
+        if not report.cancelled and self._cache_path is not None and (report.parsed or report.from_cache != self._cached_count):
             cache.save(self._cache_path, self.snapshot())
         return self._finish(report, started)
 
