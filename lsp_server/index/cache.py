@@ -1,7 +1,9 @@
 """The persistent facts cache: one pickle per workspace in the user cache dir.
 
 Entries are keyed by path and validated by size and mtime, so a warm start only stats files.
-The file carries a format version and the grammar's version; any mismatch starts cold.
+Each entry keeps its facts as a pickled blob, unpickled only when a request reads that file:
+a warm start loads bytes, not hundreds of thousands of objects. The file carries a format
+version and the grammar's version; any mismatch starts cold.
 """
 
 from __future__ import annotations
@@ -12,15 +14,33 @@ import os
 import pickle
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import platformdirs
 
 from lsp_server.index.facts import FileFacts
+from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
+
+
+class CachedFile(NamedTuple):
+    size: int
+    mtime_ns: int
+    imports: tuple[Import, ...]
+    """Kept outside the blob: import links are computed for every file at startup."""
+    symbols: int
+    blob: bytes
+
+
+def pack(facts: FileFacts) -> CachedFile:
+    return CachedFile(facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL))
+
+
+def unpack(entry: CachedFile) -> FileFacts:
+    return pickle.loads(entry.blob)
 
 
 def default_cache_dir() -> Path:
@@ -40,7 +60,7 @@ def cache_file(folder: Path, roots: Iterable[Path]) -> Path:
     return folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pickle"
 
 
-def load(path: Path) -> dict[str, FileFacts]:
+def load(path: Path) -> dict[str, CachedFile]:
     """The cached facts, or an empty dict when there is no usable cache."""
     try:
         with open(path, "rb") as handle:
@@ -53,7 +73,7 @@ def load(path: Path) -> dict[str, FileFacts]:
     return facts if stamp == _stamp() and isinstance(facts, dict) else {}
 
 
-def save(path: Path, facts: dict[str, FileFacts]) -> None:
+def save(path: Path, facts: dict[str, CachedFile]) -> None:
     """Write atomically, so a crash mid-write leaves the previous cache intact."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

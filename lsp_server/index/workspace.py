@@ -57,8 +57,9 @@ class WorkspaceIndex:
         self._cache_path = cache.cache_file(cache_dir or cache.default_cache_dir(), self.roots) if self.settings.cache else None
         self._lock = threading.RLock()
         self._facts: dict[str, FileFacts] = {}
+        self._packed: dict[str, cache.CachedFile] = {}
+        """Files known from the cache whose facts were not needed yet (see ``facts``)."""
         self._modules: dict[str, str] = {}
-        self._by_name: dict[str, set[str]] = {}
         self._links = _ImportLinks()
         self._edited: dict[str, float] = {}
         self._skipped: dict[str, str] = {}
@@ -92,7 +93,7 @@ class WorkspaceIndex:
         # Rewriting the cache costs seconds on a large tree: only when it would say something new.
         # (Files that fail to parse are never cached, so they alone do not count.)
         if not report.cancelled and self._cache_path is not None and (report.parsed or report.from_cache != self._cached_count):
-            cache.save(self._cache_path, self.snapshot())
+            cache.save(self._cache_path, self._cache_entries())
         return self._finish(report, started)
 
     def _excludes(self) -> list[str]:
@@ -108,7 +109,7 @@ class WorkspaceIndex:
         for item in found:
             facts = cached.get(str(item.path))
             if facts is not None and facts.size == item.size and facts.mtime_ns == item.mtime_ns:
-                self._store(facts)
+                self._store_packed(str(item.path), facts)
             else:
                 stale.append(item)
         return stale
@@ -126,9 +127,9 @@ class WorkspaceIndex:
 
     def _finish(self, report: BuildReport, started: float) -> BuildReport:
         with self._lock:
-            report.files = len(self._facts)
-            report.bytes = sum(f.size for f in self._facts.values())
-            report.symbols = sum(len(f.definitions) for f in self._facts.values())
+            report.files = len(self._facts) + len(self._packed)
+            report.bytes = sum(f.size for f in self._facts.values()) + sum(e.size for e in self._packed.values())
+            report.symbols = sum(len(f.definitions) for f in self._facts.values()) + sum(e.symbols for e in self._packed.values())
             report.skipped = dict(self._skipped)
         report.seconds = time.perf_counter() - started
         return report
@@ -182,7 +183,7 @@ class WorkspaceIndex:
 
     def remove(self, path: Path) -> None:
         with self._lock:
-            if str(path) in self._facts:
+            if str(path) in self._facts or str(path) in self._packed:
                 self.files_shape += 1
             self._unstore(str(path))
             self._links.dirty.add(str(path))
@@ -192,24 +193,33 @@ class WorkspaceIndex:
 
     def _store(self, facts: FileFacts) -> None:
         with self._lock:
-            if facts.path not in self._facts:
-                self.files_shape += 1
-            self._links.dirty.add(facts.path)
-            self._unstore(facts.path)
+            self._register(facts.path)
             self._facts[facts.path] = facts
-            self._skipped.pop(facts.path, None)
-            for name in module_names(facts.path, self.roots):
-                self._modules.setdefault(name, facts.path)
-            for definition in facts.definitions:
-                self._by_name.setdefault(definition.name, set()).add(facts.path)
-            self.generation += 1
+
+    def _store_packed(self, path: str, entry: cache.CachedFile) -> None:
+        with self._lock:
+            self._register(path)
+            self._packed[path] = entry
+
+    def _register(self, path: str) -> None:
+        if path not in self._facts and path not in self._packed:
+            self.files_shape += 1
+        self._links.dirty.add(path)
+        self._unstore(path)
+        self._skipped.pop(path, None)
+        for name in module_names(path, self.roots):
+            self._modules.setdefault(name, path)
+        self.generation += 1
+
+    def _cache_entries(self) -> dict[str, cache.CachedFile]:
+        with self._lock:
+            fresh = {path: cache.pack(f) for path, f in self._facts.items() if f.mtime_ns}  # open documents have none
+            return {**self._packed, **fresh}
 
     def _unstore(self, path: str) -> None:
-        old = self._facts.pop(path, None)
+        old = self._facts.pop(path, None) or self._packed.pop(path, None)
         if old is None:
             return
-        for definition in old.definitions:
-            self._by_name.get(definition.name, set()).discard(path)
         for name in module_names(path, self.roots):
             if self._modules.get(name) == path:
                 del self._modules[name]
@@ -225,12 +235,17 @@ class WorkspaceIndex:
     # -- queries (valid on a partly built index) ------------------------------------------
 
     def facts(self, path: Path | str) -> FileFacts | None:
+        key = str(path)
         with self._lock:
-            return self._facts.get(str(path))
+            found = self._facts.get(key)
+            if found is None and key in self._packed:
+                found = self._facts[key] = cache.unpack(self._packed.pop(key))
+            return found
 
     def snapshot(self) -> dict[str, FileFacts]:
+        """Every file's facts (unpacks the whole cache: for tools and benchmarks, not requests)."""
         with self._lock:
-            return dict(self._facts)
+            return {path: self.facts(path) for path in [*self._facts, *self._packed]}
 
     def module_file(self, dotted: str) -> str | None:
         with self._lock:
@@ -242,8 +257,8 @@ class WorkspaceIndex:
         return self.module_file(module) if module is not None else None
 
     def files_defining(self, name: str) -> list[str]:
-        with self._lock:
-            return sorted(self._by_name.get(name, ()))
+        """Files with a definition called ``name`` (a scan of every file: for tools, not requests)."""
+        return sorted(path for path, facts in self.snapshot().items() if any(d.name == name for d in facts.definitions))
 
     def imports_of(self, path: Path | str) -> list[str]:
         """Workspace files that ``path`` imports (modules, and submodules named in from-imports)."""
@@ -258,10 +273,10 @@ class WorkspaceIndex:
         with self._lock:
             links = self._links
             if links.files_shape != self.files_shape:
-                links.reset(self.files_shape, self._facts)
+                links.reset(self.files_shape, [*self._facts, *self._packed])
             for path in links.dirty:
-                facts = self._facts.get(path)
-                targets = {t for imp in facts.imports for t in self._import_targets(imp, path)} if facts else set()
+                known = self._facts.get(path) or self._packed.get(path)
+                targets = {t for imp in known.imports for t in self._import_targets(imp, path)} if known else set()
                 links.set(path, targets)
             links.dirty.clear()
             return links.imports, links.importers
@@ -290,9 +305,9 @@ class _ImportLinks:
         self.importers: dict[str, set[str]] = {}
         self.dirty: set[str] = set()
 
-    def reset(self, files_shape: int, facts: dict) -> None:
+    def reset(self, files_shape: int, paths: list[str]) -> None:
         self.files_shape, self.imports, self.importers = files_shape, {}, {}
-        self.dirty = set(facts)
+        self.dirty = set(paths)
 
     def set(self, path: str, targets: set[str]) -> None:
         for old in self.imports.pop(path, set()) - targets:
