@@ -79,6 +79,7 @@ class WorkspaceIndex:
         found, skipped = discover(self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
         for item in skipped:
             self._skip(str(item.path), item.reason)
+        self._forget_missing({str(f.path) for f in found})
         stale = self._take_cached(found)
         report = BuildReport(files=len(found), from_cache=len(found) - len(stale))
         self._report(on_progress, report.from_cache, len(found))
@@ -95,6 +96,13 @@ class WorkspaceIndex:
         if not report.cancelled and self._cache_path is not None and (report.parsed or report.from_cache != self._cached_count):
             cache.save(self._cache_path, self._cache_entries())
         return self._finish(report, started)
+
+    def _forget_missing(self, present: set[str]) -> None:
+        """A rebuild drops files that are gone from the disk (open documents stay)."""
+        with self._lock:
+            gone = [p for p in [*self._facts, *self._packed] if p not in present and not self._trees.is_open(p)]
+        for path in gone:
+            self.remove(Path(path))
 
     def _excludes(self) -> list[str]:
         return [p.strip() for p in self.settings.exclude.split(",") if p.strip()]

@@ -119,3 +119,12 @@ def test_removed_files_leave_no_trace(tmp_path):
     index.refresh(shapes)
     assert index.facts(shapes) is None and index.files_defining("area") == []
     assert index.imports_of(root / "pkg" / "main.py") == []
+
+
+def test_a_rebuild_forgets_files_deleted_meanwhile(tmp_path):
+    root = make_repo(tmp_path / "w")
+    index = new_index(root)
+    index.build()
+    (root / "pkg" / "main.py").unlink()
+    report = index.build()
+    assert index.facts(root / "pkg" / "main.py") is None and report.files == 3
