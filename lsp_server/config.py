@@ -92,6 +92,64 @@ class HoverSettings:
 
 
 @dataclass
+class IndexSettings:
+    """Which workspace files the index reads, and how it keeps them current."""
+
+    exclude: str = ""
+    """Extra gitignore-style patterns, comma separated, on top of every .gitignore (e.g. "build/, *_pb2.py")."""
+
+    max_file_bytes: int = 1_000_000
+    """Files larger than this are skipped (generated code, data dumps); the skip is logged once."""
+
+    workers: int = 0
+    """Processes that parse files on a cold start. 0: one per core."""
+
+    cache: bool = True
+    """Keep the parsed facts in the user cache dir, so a restart only checks file sizes and times."""
+
+    watch: bool = True
+    """Follow changes made outside the editor (git checkout, generated files) with a file watcher."""
+
+    git: bool = True
+    """Use git history: uncommitted and recently changed files rank higher."""
+
+
+@dataclass
+class ContextSettings:
+    """How related code is ranked and packed into the prompt."""
+
+    uses_weight: float = 3.0
+    """Score of a definition the target uses directly (calls, names, attributes it resolves to)."""
+
+    base_weight: float = 3.0
+    """Score of a base class of the target's class, and of the method the target overrides."""
+
+    caller_weight: float = 2.0
+    """Score of a definition that calls or names the target."""
+
+    test_weight: float = 2.0
+    """Score of a test function that uses the target."""
+
+    recent_weight: float = 0.5
+    """Extra score of definitions in files changed but not committed, or edited in this session."""
+
+    pagerank_weight: float = 1.0
+    """Weight of personalized PageRank over the symbol graph, seeded at the target (ranks the rest)."""
+
+    pagerank_alpha: float = 0.85
+    """PageRank damping: lower values keep the walk closer to the target."""
+
+    neighbourhood_files: int = 300
+    """The most files (nearest by imports first) whose symbols enter the graph of one request."""
+
+    file_share: float = 0.35
+    """Share of the budget the current file may take when it does not fit whole."""
+
+    repo_map_share: float = 0.15
+    """Share of the budget kept for the repository map (signatures and docstrings)."""
+
+
+@dataclass
 class Settings:
     """All settings of gemma-lsp (the ``gemmaLsp`` section in editors)."""
 
@@ -103,6 +161,12 @@ class Settings:
 
     verify: VerifySettings = field(default_factory=VerifySettings)
     """Verification of proposed edits."""
+
+    index: IndexSettings = field(default_factory=IndexSettings)
+    """The workspace index."""
+
+    context: ContextSettings = field(default_factory=ContextSettings)
+    """Ranking and packing of the code the model sees."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """How much the server logs to the client's output channel."""

@@ -19,7 +19,7 @@ from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
 from lsp_server.actions.hover import ExplanationCache
-from lsp_server.features import code_actions, commands, hover, settings
+from lsp_server.features import code_actions, commands, hover, indexing, settings
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 from lsp_server.protocol import GemmaProtocol
@@ -104,6 +104,23 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
         ls.log_handler.attach(asyncio.get_running_loop())
         logging.getLogger("lsp_server").addHandler(ls.log_handler)
         await settings.pull(ls)
+        await indexing.start(ls)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: GemmaLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        indexing.document_changed(ls, params.text_document.uri, edited=False)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: GemmaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        indexing.document_changed(ls, params.text_document.uri, edited=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: GemmaLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        indexing.document_closed(ls, params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: GemmaLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        indexing.watched_files_changed(ls, params)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: GemmaLanguageServer, params: types.DidChangeConfigurationParams) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``gemma-lsp serve | explain | doctor | bench``."""
+"""Command line: ``gemma-lsp serve | explain | index | context | doctor | bench``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("location", metavar="FILE:LINE[:COLUMN]")
     explain.add_argument("--context", action="store_true", help="print what was sent to the model (the manifest) to stderr")
     _model_options(explain)
+
+    index = sub.add_parser("index", help="index the Python files under PATH (default: .) and report files, definitions, time")
+    index.add_argument("path", nargs="?", metavar="PATH")
+    index.add_argument("--json", action="store_true", help="print files, bytes, symbols, seconds and skipped files as JSON")
+
+    context = sub.add_parser("context", help="show the context Explain would pack for FILE:LINE[:COLUMN] (the manifest)")
+    context.add_argument("location", metavar="FILE:LINE[:COLUMN]")
+    context.add_argument("--budget", type=int, default=8192, help="token budget (default 8192)")
+    context.add_argument("--json", action="store_true", help="print tokens, budget and items as JSON")
+    context.add_argument("--text", action="store_true", help="also print the packed sections")
 
     doctor = sub.add_parser("doctor", help="check the model, GPU offload and versions")
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
@@ -74,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
             from lsp_server.cli.explain import explain
 
             return explain(settings, args.location, args.context)
+        if args.command == "index":
+            from lsp_server.cli.index import index_command
+
+            return index_command(settings, args.path, args.json)
+        if args.command == "context":
+            from lsp_server.cli.context import context_command
+
+            return context_command(settings, args.location, args.budget, args.json, args.text)
         if args.command == "doctor":
             from lsp_server.cli.doctor import doctor
 

@@ -9,6 +9,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
 from lsp_server.context.build import read_file
 from lsp_server.errors import DocumentNotFound, GemmaLspError, PositionOutOfRange
+from lsp_server.index.git_facts import GitFacts
 from lsp_server.model.backend import CancelToken
 
 ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
@@ -45,8 +46,13 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     if line >= line_count:
         raise PositionOutOfRange(f"{path.name} has {line_count} lines; line {line + 1} is outside it.")
     assistant = Assistant(settings)
-    packed = assistant.explain_context(path, text, (line, column), (line, column), [workspace_root(path)])
+    root = workspace_root(path)
+    report = assistant.index_for([root]).build()
+    assistant.git = GitFacts.open(root) if settings.index.git else None
+    print(f"Indexed {report.files} files under {root} in {report.seconds:.2f} s", file=sys.stderr)
     info = assistant.backend.load()
+    assistant.mark_model_loaded()
+    packed = assistant.explain_context(path, text, (line, column), (line, column), [root])
     target = packed.target
     print(f"Explaining {target.name} ({target.kind}, lines {target.start_line + 1}-{target.end_line + 1}) with {info.name} [{info.source}]", file=sys.stderr)
     if show_context:

@@ -1,18 +1,27 @@
-"""The context of a request: find the target, gather related code, pack it into the budget.
+"""The context of a request: find the target, rank related code with the index, pack it.
 
-This is the seam the workspace index plugs into: for now the related code is the definitions the
-current file imports from the workspace, found with tree-sitter.
+``build_context`` is the single seam the actions call. It works on a partly built index: the
+current file is indexed from the given text, and the files its imports name are indexed on the
+spot when the background build has not reached them yet.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lsp_server.context.imports import ReadText, imported_definitions
-from lsp_server.context.pack import CountTokens, PackedContext, estimate_tokens, pack_context
-from lsp_server.context.target import find_target
+from lsp_server.config import ContextSettings
+from lsp_server.context.imports import ReadText, module_candidates
+from lsp_server.context.pack import CountTokens, PackedContext, Related, pack_context
+from lsp_server.context.rank import Ranked, rank
+from lsp_server.context.resolve import Resolver, Symbol
+from lsp_server.context.target import Target, find_target
 from lsp_server.errors import NoTarget
+from lsp_server.index.parsing import decode_source
 from lsp_server.index.python_symbols import parse_python
+from lsp_server.index.workspace import WorkspaceIndex
+
+RANKED_LIMIT = 400
+"""More candidates than any budget holds whole: the tail only feeds the repository map."""
 
 
 def build_context(
@@ -20,18 +29,63 @@ def build_context(
     text: str,
     start: tuple[int, int],
     end: tuple[int, int],
-    roots: list[Path],
-    read_text: ReadText,
+    index: WorkspaceIndex,
     budget: int,
-    count: CountTokens = estimate_tokens,
+    *,
+    count_tokens: CountTokens | None = None,
+    settings: ContextSettings | None = None,
+    read_text: ReadText | None = None,
+    resolver: Resolver | None = None,
+    recent: frozenset[str] = frozenset(),
 ) -> PackedContext:
+    """Pack the code around ``start..end`` of ``path`` (0-based line, column) into ``budget`` tokens."""
+    settings = settings or ContextSettings()
+    read_text = read_text or read_file
     parsed = parse_python(text)
     target = find_target(path, text, parsed, start, end)
     if target is None:
         raise NoTarget(f"No function, class or selection at line {start[0] + 1} of {path.name}: put the cursor inside a definition or select code.")
-    related = imported_definitions(parsed.imports, path, roots, read_text)
-    root = next((r for r in roots if _is_under(path, r)), None)
-    return pack_context(target, text, related, budget, count, relative_to=root)
+    _index_current(index, path, text, parsed.imports)
+    ranked = rank(index, target_symbol(target), settings, resolver or Resolver(index), recent | set(index.edited_recently()) - {str(path)})
+    related = related_definitions(index, ranked[:RANKED_LIMIT], read_text)
+    root = next((r for r in index.roots if _is_under(path, r)), None)
+    return pack_context(target, text, related, budget, count_tokens, settings, relative_to=root)
+
+
+def target_symbol(target: Target) -> Symbol:
+    """The definition a target is, or lies in; module level ("") for a selection outside any."""
+    return Symbol(str(target.path), target.definition.qualname if target.definition is not None else "")
+
+
+def _index_current(index: WorkspaceIndex, path: Path, text: str, imports) -> None:
+    facts = index.facts(path)
+    if facts is None or facts.size != len(text.encode("utf-8", "surrogatepass")):
+        index.index_text(path, text)
+    wanted = [c for imp in imports for c in module_candidates(imp, path, index.roots)]
+    index.ensure_indexed([c for c in wanted if any(_is_under(c, r) for r in index.roots)])
+
+
+def related_definitions(index: WorkspaceIndex, ranked: list[Ranked], read_text: ReadText) -> list[Related]:
+    """The ranked symbols with their current text, in rank order; vanished ones are dropped."""
+    texts: dict[str, list[str] | None] = {}
+    result = []
+    for entry in ranked:
+        facts = index.facts(entry.symbol.path)
+        definition = facts.find(entry.symbol.qualname) if facts is not None else None
+        if definition is None:
+            continue
+        if entry.symbol.path not in texts:
+            source = read_text(Path(entry.symbol.path))
+            texts[entry.symbol.path] = source.splitlines(keepends=True) if source is not None else None
+        lines = texts[entry.symbol.path]
+        if lines is None:
+            continue
+        body = "".join(lines[definition.start_line : definition.end_line + 1])
+        result.append(
+            Related(Path(entry.symbol.path), definition.qualname, definition.kind, definition.start_line, definition.end_line,
+                    body, definition.signature, definition.docstring, entry.reason)
+        )
+    return result
 
 
 def _is_under(path: Path, root: Path) -> bool:
@@ -45,12 +99,6 @@ def _is_under(path: Path, root: Path) -> bool:
 def read_file(path: Path) -> str | None:
     """Read a workspace file as UTF-8, or None when it is missing, unreadable or binary."""
     try:
-        data = path.read_bytes()
+        return decode_source(path.read_bytes())
     except OSError:
-        return None
-    if b"\0" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
         return None

@@ -1,17 +1,25 @@
-"""Pack context into a token budget, most stable part first.
+"""Pack ranked code into a token budget, most stable part first.
 
-Order (stable to volatile): related definitions from other files, then the current file, then the
-target. Whatever does not fit is cut by one rule: related definitions are dropped from the last
-(least related) backwards, then the current file shrinks to a window around the target, then the
-target keeps its head and tail. The manifest says what went in, why, and at what size.
+Layout (stable to volatile): the repository map (signatures and docstrings), related definitions,
+the current file, then the target; the action adds its system text before and the question
+after. Sections are ordered by path and line, not by score, so the same workspace state gives
+the same prefix and llama.cpp reuses its KV cache.
+
+What does not fit is cut by one rule, in this order: the target keeps its head and tail; the
+current file shrinks to a window around the target (at most ``file_share`` of the budget);
+related definitions go in whole in rank order while they fit (a share is kept for the map);
+the rest enter the map as signatures. Sizes are fast estimates; an exact ``count_tokens`` then
+checks the whole and drops the lowest-ranked items until it fits. The manifest says what went
+in, why, and at what size.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
-from lsp_server.context.imports import ImportedDefinition
+from lsp_server.config import ContextSettings
 from lsp_server.context.target import Target
 
 CountTokens = Callable[[str], int]
@@ -27,6 +35,24 @@ class ContextItem:
     title: str
     text: str
     reason: str
+    section: str = "related"
+    """"repo map", "related" or "current file" (manifest entries also say "covered", "left out", "target")."""
+
+
+@dataclass(frozen=True)
+class Related:
+    """A ranked definition offered to the packer."""
+
+    path: Path
+    symbol: str
+    kind: str
+    start_line: int
+    end_line: int
+    """0-based, inclusive."""
+    text: str
+    signature: str
+    docstring: str | None
+    reason: str
 
 
 @dataclass
@@ -35,60 +61,170 @@ class PackedContext:
     items: list[ContextItem]
     """Stable first; the target is not among them."""
     manifest: list[dict] = field(default_factory=list)
+    """Per item: title, section, path, start_line/end_line (1-based, inclusive), symbol, tokens, reason, included."""
+    tokens: int = 0
+    budget: int = 0
+    exact: bool = False
+    """Whether ``tokens`` was counted with the model's tokenizer (else estimated)."""
+
+
+@dataclass
+class _Plan:
+    whole: list[Related] = field(default_factory=list)
+    mapped: list[Related] = field(default_factory=list)
+    left_out: list[Related] = field(default_factory=list)
+    covered: list[Related] = field(default_factory=list)
 
 
 def pack_context(
     target: Target,
     file_text: str,
-    related: list[ImportedDefinition],
+    related: list[Related],
     budget: int,
-    count: CountTokens = estimate_tokens,
-    relative_to=None,
+    count_tokens: CountTokens | None = None,
+    settings: ContextSettings | None = None,
+    relative_to: Path | None = None,
 ) -> PackedContext:
-    def show(path) -> str:
+    settings = settings or ContextSettings()
+    target_text = _cut_middle(target.text, budget, estimate_tokens)
+    remaining = budget - estimate_tokens(target_text)
+    file_text, file_title, window = _fit_file(file_text, target, remaining, settings.file_share)
+    remaining -= estimate_tokens(file_text) if file_text else 0
+    show = _shower(relative_to)
+    plan = _plan(related, target.path, window, remaining, settings.repo_map_share, show)
+    final_target = target if target_text == target.text else replace(target, text=target_text)
+    packed = _assemble(final_target, plan, (file_title, file_text, window), show, budget)
+    return _check_exact(packed, plan, count_tokens, (file_title, file_text, window), show) if count_tokens else packed
+
+
+def _shower(root: Path | None) -> Callable[[Path], str]:
+    def show(path: Path) -> str:
         try:
-            return str(path.relative_to(relative_to)) if relative_to else str(path)
+            return str(path.relative_to(root)) if root else str(path)
         except ValueError:
             return str(path)
 
-    target_text = _cut_middle(target.text, budget, count)
-    remaining = budget - count(target_text)
-    file_item = ContextItem(f"{show(target.path)} (current file)", file_text, "the file the target is in")
-    file_item = _fit_file(file_item, target, max(remaining // 2, 0), count) if count(file_text) > remaining else file_item
-    remaining -= count(file_item.text) if file_item.text else 0
-    items, manifest = [], []
-    for definition in related:
-        item = ContextItem(f"{show(definition.path)}: {definition.qualname}", definition.text, "imported by the current file")
-        size = count(item.text)
-        included = size <= remaining
-        manifest.append({"title": item.title, "reason": item.reason, "tokens": size, "included": included})
-        if included:
-            items.append(item)
-            remaining -= size
-    if file_item.text:
-        items.append(file_item)
-        manifest.append({"title": file_item.title, "reason": file_item.reason, "tokens": count(file_item.text), "included": True})
-    manifest.append({"title": f"target: {target.name}", "reason": "what was asked about", "tokens": count(target_text), "included": True})
-    final_target = target if target_text == target.text else _replace_text(target, target_text)
-    return PackedContext(final_target, items, manifest)
+    return show
 
 
-def _fit_file(item: ContextItem, target: Target, budget: int, count: CountTokens) -> ContextItem:
-    """Keep the lines around the target, growing the window while it fits."""
-    lines = item.text.splitlines(keepends=True)
-    low, high = target.start_line, target.end_line + 1
-    best = ""
-    step = 8
-    while True:
-        window = "".join(lines[low:high])
-        if count(window) > budget:
-            break
-        best = window
+def _fit_file(text: str, target: Target, remaining: int, share: float) -> tuple[str, str, tuple[int, int]]:
+    """The current file whole when it fits, else the largest window around the target that does."""
+    lines = text.splitlines(keepends=True)
+    if estimate_tokens(text) <= remaining:
+        return text, "current file", (0, max(len(lines) - 1, 0))
+    cap = int(max(remaining, 0) * share)
+    low, high, best = target.start_line, target.end_line + 1, (target.start_line, target.start_line - 1)
+    while estimate_tokens("".join(lines[low:high])) <= cap:
+        best = (low, high - 1)
         if low == 0 and high >= len(lines):
             break
-        low, high = max(0, low - step), min(len(lines), high + step)
-    title = item.title.replace("(current file)", "(current file, around the target)")
-    return ContextItem(title, best, item.reason)
+        low, high = max(0, low - 8), min(len(lines), high + 8)
+    window = "".join(lines[best[0] : best[1] + 1])
+    return window, "current file, around the target", best
+
+
+def _plan(related: list[Related], current: Path, window: tuple[int, int], remaining: int, map_share: float, show) -> _Plan:
+    plan = _Plan()
+    map_room = int(max(remaining, 0) * map_share)
+    whole_room = max(remaining, 0) - map_room
+    for item in related:
+        if item.path == current and window[0] <= item.start_line and item.end_line <= window[1]:
+            plan.covered.append(item)
+        elif any(_inside(item, taken) for taken in plan.whole):
+            plan.covered.append(item)
+        elif estimate_tokens(item.text) <= whole_room:
+            plan.whole.append(item)
+            whole_room -= estimate_tokens(item.text)
+        else:
+            plan.mapped.append(item)
+    map_room += whole_room
+    kept = []
+    for item in plan.mapped:
+        size = estimate_tokens(_map_line(item, show(item.path)))
+        if size <= map_room:
+            kept.append(item)
+            map_room -= size
+        else:
+            plan.left_out.append(item)
+    plan.mapped = kept
+    return plan
+
+
+def _inside(item: Related, outer: Related) -> bool:
+    return item.path == outer.path and outer.start_line <= item.start_line and item.end_line <= outer.end_line
+
+
+def _map_line(item: Related, shown_path: str) -> str:
+    doc = (item.docstring or "").strip().split("\n", 1)[0]
+    return f"{shown_path}:{item.start_line + 1}: {item.signature}" + (f"  # {doc}" if doc else "") + "\n"
+
+
+def _assemble(target: Target, plan: _Plan, file_part: tuple, show, budget: int) -> PackedContext:
+    items, manifest = [], []
+    if plan.mapped:
+        ordered = sorted(plan.mapped, key=_place)
+        text = "".join(_map_line(item, show(item.path)) for item in ordered)
+        items.append(ContextItem("repository map (signatures)", text, "ranked related, no room for the whole text", "repo map"))
+    manifest += [_entry(item, show, "repo map", estimate_tokens(_map_line(item, show(item.path))), True) for item in plan.mapped]
+    for item in sorted(plan.whole, key=_place):
+        items.append(ContextItem(f"{show(item.path)}: {item.symbol}", item.text, item.reason, "related"))
+        manifest.append(_entry(item, show, "related", estimate_tokens(item.text), True))
+    manifest += [_entry(item, show, "covered", 0, True, " (already inside the current file or another item)") for item in plan.covered]
+    manifest += [_entry(item, show, "left out", estimate_tokens(item.text), False) for item in plan.left_out]
+    title, text, window = file_part
+    if text:
+        items.append(ContextItem(f"{show(target.path)} ({title})", text, "the file the target is in", "current file"))
+        manifest.append(_file_entry(target, show, title, window, estimate_tokens(text)))
+    manifest.append(_target_entry(target, show, estimate_tokens(target.text)))
+    tokens = sum(estimate_tokens(item.text) for item in items) + estimate_tokens(target.text)
+    return PackedContext(target, items, manifest, tokens, budget, exact=False)
+
+
+def _place(item: Related) -> tuple[str, int]:
+    return (str(item.path), item.start_line)
+
+
+def _entry(item: Related, show, section: str, tokens: int, included: bool, note: str = "") -> dict:
+    return {
+        "title": f"{show(item.path)}: {item.symbol}",
+        "section": section,
+        "path": show(item.path),
+        "start_line": item.start_line + 1,
+        "end_line": item.end_line + 1,
+        "symbol": item.symbol,
+        "tokens": tokens,
+        "reason": item.reason + note,
+        "included": included,
+    }
+
+
+def _file_entry(target: Target, show, title: str, window: tuple[int, int], tokens: int) -> dict:
+    return {
+        "title": f"{show(target.path)} ({title})", "section": "current file", "path": show(target.path),
+        "start_line": window[0] + 1, "end_line": window[1] + 1, "symbol": None, "tokens": tokens,
+        "reason": "the file the target is in", "included": True,
+    }
+
+
+def _target_entry(target: Target, show, tokens: int) -> dict:
+    return {
+        "title": f"target: {target.name}", "section": "target", "path": show(target.path),
+        "start_line": target.start_line + 1, "end_line": target.end_line + 1, "symbol": target.name,
+        "tokens": tokens, "reason": "what was asked about", "included": True,
+    }
+
+
+def _check_exact(packed: PackedContext, plan: _Plan, count: CountTokens, file_part: tuple, show) -> PackedContext:
+    """Count with the model's tokenizer; drop the lowest-ranked items until the whole fits."""
+    while True:
+        total = sum(count(item.text) for item in packed.items) + count(packed.target.text)
+        if total <= packed.budget or not (plan.whole or plan.mapped):
+            break
+        victim = (plan.mapped or plan.whole).pop()
+        plan.left_out.append(victim)
+        packed = _assemble(packed.target, plan, file_part, show, packed.budget)
+    packed.tokens, packed.exact = total, True
+    return packed
 
 
 def _cut_middle(text: str, budget: int, count: CountTokens) -> str:
@@ -103,9 +239,3 @@ def _cut_middle(text: str, budget: int, count: CountTokens) -> str:
         if count(candidate) <= budget:
             return candidate
     return text[: budget * 3]
-
-
-def _replace_text(target: Target, text: str) -> Target:
-    from dataclasses import replace
-
-    return replace(target, text=text)

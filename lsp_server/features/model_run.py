@@ -32,7 +32,9 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
     document = documents.get_document(ls.workspace, uri)
     version = document.version
     start, end = documents.server_range(document, rng)
-    packed = ls.assistant.explain_context(
+    # Ranking reads the index (thread-safe) and can take a while on a large workspace.
+    packed = await asyncio.to_thread(
+        ls.assistant.explain_context,
         documents.document_path(document),
         document.source,
         start,
@@ -44,6 +46,7 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
     await streamer.begin()
     try:
         info = await asyncio.to_thread(ls.assistant.backend.load)
+        ls.assistant.mark_model_loaded()
         request = make_request(packed, info.prompt_style)
         generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
     except (asyncio.CancelledError, GenerationCancelled):

@@ -47,7 +47,7 @@ def test_innermost_definition_at_a_line():
 def test_imports_absolute_relative_and_aliased():
     parsed = parse_python(SOURCE)
     assert parsed.imports == (
-        Import("models", 1, ("User", "Group")),
+        Import("models", 1, ("User", "Group"), ("U", "Group")),
         Import("pkg.sub", 0, ("thing",)),
         Import("os.path", 0, ()),
         Import("json", 0, ()),

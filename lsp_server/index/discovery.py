@@ -1,0 +1,143 @@
+"""Which files the index reads: Python files under the workspace roots, minus what is ignored.
+
+Honours every .gitignore on the way down (pathspec's git semantics), extra exclude patterns from
+the settings, and an ``exclude_path`` hook where callers plug in policies of their own (the
+privacy layer's secret-file filter belongs there). Directory symlinks are not followed, so a
+symlink loop cannot trap the walk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import pathspec
+
+log = logging.getLogger(__name__)
+
+ExcludePath = Callable[[Path], bool]
+"""Returns True for a file that must never be indexed (nor enter a prompt)."""
+
+SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+class _Ignores:
+    """The .gitignore specs met so far on the walk, each matched relative to its own folder."""
+
+    def __init__(self, root: Path, extra: Iterable[str]) -> None:
+        self._specs: list[tuple[str, pathspec.PathSpec]] = []
+        extra = [p for p in extra if p.strip()]
+        if extra:
+            self._specs.append((str(root), pathspec.GitIgnoreSpec.from_lines(extra)))
+
+    def read_folder(self, folder: str) -> None:
+        try:
+            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return
+        self._specs.append((folder, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        for base, spec in self._specs:
+            if _is_inside(path, base):
+                relative = path[len(base.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+                if spec.match_file(relative + "/" if is_dir else relative):
+                    return True
+        return False
+
+
+def _is_inside(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def discover(
+    roots: Iterable[Path],
+    excludes: Iterable[str] = (),
+    max_bytes: int = 1_000_000,
+    exclude_path: ExcludePath | None = None,
+) -> tuple[list[FoundFile], list[Skipped]]:
+    """Python files to index under ``roots`` (sorted, deduplicated) and the ones skipped, with why."""
+    found: dict[Path, FoundFile] = {}
+    skipped: list[Skipped] = []
+    patterns = list(excludes)
+    for root in roots:
+        for entry in _walk(Path(root), patterns):
+            path = Path(entry.path)
+            if exclude_path is not None and exclude_path(path):
+                skipped.append(Skipped(path, "excluded by policy"))
+                continue
+            try:
+                stat = entry.stat()
+            except OSError as exc:
+                skipped.append(Skipped(path, f"cannot stat ({exc.__class__.__name__})"))
+                continue
+            if stat.st_size > max_bytes:
+                skipped.append(Skipped(path, f"larger than {max_bytes} bytes"))
+                continue
+            found.setdefault(path, FoundFile(path, stat.st_size, stat.st_mtime_ns))
+    return sorted(found.values(), key=lambda f: str(f.path)), skipped
+
+
+def examine(
+    path: Path,
+    roots: Iterable[Path],
+    excludes: Iterable[str] = (),
+    max_bytes: int = 1_000_000,
+    exclude_path: ExcludePath | None = None,
+) -> FoundFile | Skipped | None:
+    """One file by the rules of ``discover`` (for watcher events): None when it is not ours."""
+    root = next((Path(r) for r in roots if Path(r) in path.parents), None)
+    if root is None or not path.name.endswith(SUFFIXES) or not path.is_file():
+        return None
+    ignores = _Ignores(root, [".git/", *excludes])
+    folder = root
+    for part in path.relative_to(root).parts[:-1]:
+        ignores.read_folder(str(folder))
+        folder = folder / part
+        if ignores.ignored(str(folder), True):
+            return None
+    ignores.read_folder(str(folder))
+    if ignores.ignored(str(path), False):
+        return None
+    if exclude_path is not None and exclude_path(path):
+        return Skipped(path, "excluded by policy")
+    stat = path.stat()
+    return FoundFile(path, stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
+
+
+def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
+    ignores = _Ignores(root, [".git/", *patterns])
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        ignores.read_folder(folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            log.info("cannot list %s: %s", folder, exc)
+            continue
+        for entry in entries:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if ignores.ignored(entry.path, is_dir):
+                continue
+            if is_dir:
+                stack.append(entry.path)
+            elif entry.name.endswith(SUFFIXES) and entry.is_file():
+                yield entry

@@ -1,0 +1,40 @@
+"""Dotted module names <-> workspace files, and imports resolved to files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from lsp_server.index.python_symbols import Import
+
+
+def module_names(path: Path | str, roots: Iterable[Path]) -> list[str]:
+    """The dotted names ``path`` is importable as from each root (and each root's src/)."""
+    names, text = [], str(path)
+    for root in roots:
+        for base in (str(root), os.path.join(root, "src")):
+            if not text.startswith(base.rstrip(os.sep) + os.sep):
+                continue
+            parts = os.path.splitext(text[len(base.rstrip(os.sep)) + 1 :])[0].split(os.sep)
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(p.isidentifier() for p in parts):
+                names.append(".".join(parts))
+    return names
+
+
+def relative_module(imp: Import, current: Path, roots: Iterable[Path]) -> str | None:
+    """The absolute dotted name of a relative import, or the module as written."""
+    if not imp.level:
+        return imp.module
+    names = module_names(current, roots)
+    if not names:
+        return None
+    package = names[0].split(".")
+    if current.name != "__init__.py":
+        package = package[:-1]
+    keep = len(package) - (imp.level - 1)
+    if keep < 0:
+        return None
+    return ".".join([*package[:keep], *([imp.module] if imp.module else [])])

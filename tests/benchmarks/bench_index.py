@@ -1,0 +1,111 @@
+"""Index speed: cold build vs raw tree-sitter parsing, warm start, one edit, one context request.
+
+Not pass/fail: prints numbers. Default tree: this interpreter's standard library plus the
+site-packages of the running venv. Everything in one run, so the raw parse throughput (the
+ceiling) and our numbers share the machine's load.
+
+Usage: python -m tests.benchmarks.bench_index [ROOT ...] [--workers N] [--edits N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import tree_sitter
+
+from lsp_server.config import IndexSettings
+from lsp_server.context.build import build_context
+from lsp_server.context.resolve import Resolver
+from lsp_server.index.discovery import discover
+from lsp_server.index.python_symbols import PYTHON
+from lsp_server.index.workspace import WorkspaceIndex
+
+
+def raw_parse(files) -> tuple[int, float]:
+    """Bytes and seconds to read and parse every file on one core, extracting nothing."""
+    parser = tree_sitter.Parser(PYTHON)
+    total, started = 0, time.perf_counter()
+    for item in files:
+        data = item.path.read_bytes()
+        parser.parse(data)
+        total += len(data)
+    return total, time.perf_counter() - started
+
+
+def timed_build(roots, cache_dir: Path, workers: int):
+    index = WorkspaceIndex(roots, IndexSettings(workers=workers), cache_dir=cache_dir)
+    return index, index.build()
+
+
+def edit_latencies(index: WorkspaceIndex, path: Path, edits: int) -> list[float]:
+    """Milliseconds per keystroke-sized change of an open document (re-parse + facts)."""
+    text = path.read_text()
+    index.update_text(path, text)
+    middle = len(text) // 2
+    times = []
+    for i in range(edits):
+        changed = text[:middle] + "x" * (i + 1) + text[middle:]
+        started = time.perf_counter()
+        index.update_text(path, changed)
+        times.append(1000 * (time.perf_counter() - started))
+    index.update_text(path, text)
+    return times
+
+
+def context_latencies(index: WorkspaceIndex, path: Path, requests: int) -> list[float]:
+    text, resolver = path.read_text(), Resolver(index)
+    facts = index.facts(path)
+    lines = [d.start_line for d in facts.definitions if d.kind in ("function", "method")][:requests]
+    times = []
+    for line in lines:
+        started = time.perf_counter()
+        build_context(path, text, (line, 0), (line, 0), index, 8192, resolver=resolver)
+        times.append(1000 * (time.perf_counter() - started))
+    return times
+
+
+def p99(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.99) - 1)] if values else 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("roots", nargs="*", type=Path)
+    parser.add_argument("--workers", type=int, default=0, help="0: one per core")
+    parser.add_argument("--edits", type=int, default=50)
+    args = parser.parse_args(argv)
+    roots = args.roots or [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    cores = len(os.sched_getaffinity(0))
+    print(f"machine: {platform.processor() or platform.machine()}, {cores} cores usable, load {os.getloadavg()[0]:.1f}; python {platform.python_version()}")
+    found, _ = discover(roots)
+    size, raw_seconds = raw_parse(found)
+    print(f"tree: {', '.join(map(str, roots))}: {len(found)} files, {size / 1e6:.0f} MB")
+    print(f"raw tree-sitter parse, 1 core: {raw_seconds:.1f} s = {size / 1e6 / raw_seconds:.1f} MB/s")
+    with tempfile.TemporaryDirectory() as cache:
+        index, cold = timed_build(roots, Path(cache), args.workers)
+        workers = args.workers or cores
+        ceiling = size / 1e6 / raw_seconds * workers
+        print(f"cold index, {workers} workers: {cold.seconds:.1f} s = {cold.bytes / 1e6 / cold.seconds:.1f} MB/s "
+              f"({100 * cold.bytes / 1e6 / cold.seconds / ceiling:.0f}% of raw parse x {workers}); {cold.symbols} definitions, {len(cold.skipped)} skipped")
+        _, warm = timed_build(roots, Path(cache), args.workers)
+        print(f"warm start: {warm.seconds:.2f} s ({warm.from_cache} from cache, {warm.parsed} parsed)")
+    sample = max((f for f in found if f.size < 200_000), key=lambda f: f.size)
+    edits = edit_latencies(index, sample.path, args.edits)
+    print(f"one edit of {sample.path.name} ({sample.size // 1000} KB): median {statistics.median(edits):.1f} ms, p99 {p99(edits):.1f} ms")
+    typical = sorted(found, key=lambda f: f.size)[len(found) // 2]
+    edits = edit_latencies(index, typical.path, args.edits)
+    print(f"one edit of a median-size file {typical.path.name} ({typical.size // 1000} KB): median {statistics.median(edits):.1f} ms, p99 {p99(edits):.1f} ms")
+    hub = next((f.path for f in found if f.path.name == "_client.py" and f.path.parent.name == "httpx"), sample.path)
+    requests = context_latencies(index, hub, 20)
+    print(f"build_context (8K budget) in {hub.parent.name}/{hub.name}: median {statistics.median(requests):.0f} ms, max {max(requests):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
