@@ -46,7 +46,7 @@ async def indexing_finished(client: LanguageClient, timeout: float = 30.0) -> ty
 @pytest.mark.e2e
 async def test_explain_manifest_includes_the_test_and_caller_found_by_the_index(client: LanguageClient, workspace: Path):
     end = await indexing_finished(client)
-    assert end.message.startswith("5 files")
+    assert end.message.startswith("7 files")  # the 5 of the fixture workspace and the 2 above
     uri = open_file(client, workspace / "shop" / "cart.py")
     explain = next(a for a in await actions_at(client, uri, line=12) if a.title == "Explain Cart.total")
     await run_action(client, explain)
