@@ -1,7 +1,8 @@
 """The context of a request: find the target, gather related code, pack it into the budget.
 
 This is the seam the workspace index plugs into: for now the related code is the definitions the
-current file imports from the workspace, found with tree-sitter.
+current file imports from the workspace, found with tree-sitter. Secret files (privacy.secrets)
+are refused as the current file and read as missing when imported.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from lsp_server.context.pack import CountTokens, PackedContext, estimate_tokens,
 from lsp_server.context.target import find_target
 from lsp_server.errors import NoTarget
 from lsp_server.index.python_symbols import parse_python
+from lsp_server.privacy.secrets import refuse_if_secret, without_secrets
 
 
 def build_context(
@@ -25,11 +27,12 @@ def build_context(
     budget: int,
     count: CountTokens = estimate_tokens,
 ) -> PackedContext:
+    refuse_if_secret(path, roots)
     parsed = parse_python(text)
     target = find_target(path, text, parsed, start, end)
     if target is None:
         raise NoTarget(f"No function, class or selection at line {start[0] + 1} of {path.name}: put the cursor inside a definition or select code.")
-    related = imported_definitions(parsed.imports, path, roots, read_text)
+    related = imported_definitions(parsed.imports, path, roots, without_secrets(read_text, roots))
     root = next((r for r in roots if _is_under(path, r)), None)
     return pack_context(target, text, related, budget, count, relative_to=root)
 
