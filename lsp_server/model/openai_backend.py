@@ -133,6 +133,7 @@ class OpenAIBackend:
         self._info: ModelInfo | None = None
         self._tokenizer: tuple[str, str] | None = None
         self._total_slots = 1
+        self._active_cancel: CancelToken | None = None
         log.warning("Code packed into prompts is sent to %s (backend openai).", self.destination.describe())
 
     # -- loading -------------------------------------------------------------------------------
@@ -202,12 +203,16 @@ class OpenAIBackend:
         slot = slot_for(request.cache_key, self._total_slots) if self.remote.llama_server_cache else None
         path, body = request_body(request, info.name, slot)
         started = time.perf_counter()
-        response = self._with_retries(lambda: self._open_stream(path, body), cancel)
-        stream = TextStream(request.stop, request.answer_prefix)
-        if request.answer_prefix:
-            on_text(request.answer_prefix)
-        with _closed_on_cancel(response, cancel):
-            outcome = self._read(response, stream, on_text, cancel)
+        self._active_cancel = cancel
+        try:
+            response = self._with_retries(lambda: self._open_stream(path, body), cancel)
+            stream = TextStream(request.stop, request.answer_prefix)
+            if request.answer_prefix:
+                on_text(request.answer_prefix)
+            with _closed_on_cancel(response, cancel):
+                outcome = self._read(response, stream, on_text, cancel)
+        finally:
+            self._active_cancel = None
         return self._generation(request, stream, outcome, started)
 
     def _open_stream(self, path: str, body: dict) -> httpx.Response:
@@ -323,6 +328,13 @@ class OpenAIBackend:
         return GenerationFailed(f"The team server at {self.destination.url} answered HTTP {status}: {detail.strip()}")
 
     def close(self) -> None:
+        """Cancel the running request (its stream closes), then stop the worker and the client.
+
+        Does not wait for the worker: a connection attempt to a silent host could take the whole
+        timeout, and this runs on the server's event loop when settings change."""
+        active = self._active_cancel
+        if active is not None:
+            active.cancel()
         self._worker.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 

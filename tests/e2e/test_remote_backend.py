@@ -83,3 +83,13 @@ def test_unreachable_server_is_one_typed_error_naming_the_url():
         backend.load()
     assert url in str(failure.value) and "running" in str(failure.value)
     backend.close()
+
+
+def test_closing_the_backend_cancels_the_running_request(remote_engine: str):
+    backend = OpenAIBackend(RemoteSettings(url=remote_engine, model=REMOTE_MODEL, retries=0), ModelSettings(prompt_style="completion"))
+    started = threading.Event()
+    future = backend.submit(GenerationRequest(text="Count: 1, 2, 3,", max_tokens=400), lambda piece: started.set(), CancelToken())
+    assert started.wait(60)
+    backend.close()
+    with pytest.raises(GenerationCancelled):
+        future.result(timeout=5)
