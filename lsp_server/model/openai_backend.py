@@ -92,6 +92,24 @@ def parse_chunk(payload: str) -> Chunk:
     return Chunk(text, choice.get("finish_reason"), obj.get("usage"), obj.get("timings"))
 
 
+@dataclass
+class _Outcome:
+    """What the stream said besides the text."""
+
+    reason: str = "length"
+    pieces: int = 0
+    first: float = 0.0
+    usage: dict | None = None
+    timings: dict | None = None
+
+    def add(self, chunk: Chunk) -> None:
+        self.first = self.first or time.perf_counter()
+        self.usage = chunk.usage or self.usage
+        self.timings = chunk.timings or self.timings
+        if chunk.finish_reason:
+            self.reason = "length" if chunk.finish_reason == "length" else "stop"
+
+
 def request_body(request: GenerationRequest, model: str, slot: int | None) -> tuple[str, dict]:
     """The endpoint (relative to the API base) and JSON body for ``request``."""
     body: dict = {"model": model, "max_tokens": request.max_tokens, "temperature": request.temperature, "stream": True}
@@ -223,17 +241,13 @@ class OpenAIBackend:
             raise self._status_error(response.status_code, detail)
         return response
 
-    def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> dict:
-        outcome: dict = {"reason": "length", "pieces": 0, "first": 0.0, "usage": None, "timings": None, "t0": time.perf_counter()}
+    def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> _Outcome:
+        outcome = _Outcome()
         try:
             for payload in sse_events(response.iter_lines()):
                 cancel.raise_if_cancelled()
                 chunk = parse_chunk(payload)
-                outcome["first"] = outcome["first"] or time.perf_counter()
-                outcome["usage"] = chunk.usage or outcome["usage"]
-                outcome["timings"] = chunk.timings or outcome["timings"]
-                if chunk.finish_reason:
-                    outcome["reason"] = "length" if chunk.finish_reason == "length" else "stop"
+                outcome.add(chunk)
                 if chunk.text and self._emit(chunk.text, stream, on_text, outcome):
                     break
         except GemmaLspError:
@@ -248,30 +262,30 @@ class OpenAIBackend:
         return outcome
 
     @staticmethod
-    def _emit(text: str, stream: TextStream, on_text: OnText, outcome: dict) -> bool:
+    def _emit(text: str, stream: TextStream, on_text: OnText, outcome: _Outcome) -> bool:
         """Pass a piece on; True when a stop string ended the answer."""
-        outcome["pieces"] += 1
+        outcome.pieces += 1
         piece = stream.feed(text.encode("utf-8"))
         if piece:
             on_text(piece)
         if stream.stopped:
-            outcome["reason"] = "stop"
+            outcome.reason = "stop"
         return stream.stopped
 
-    def _generation(self, request: GenerationRequest, stream: TextStream, outcome: dict, started: float) -> Generation:
-        usage, timings = outcome["usage"] or {}, outcome["timings"] or {}
+    def _generation(self, request: GenerationRequest, stream: TextStream, outcome: _Outcome, started: float) -> Generation:
+        usage, timings = outcome.usage or {}, outcome.timings or {}
         cached = int(timings.get("cache_n") or (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         prompt_tokens = usage.get("prompt_tokens") or (timings.get("prompt_n", 0) + cached if timings else 0)
         if not prompt_tokens:
             prompt_tokens = estimate_tokens((request.text or "".join(m.content for m in request.messages)) + request.answer_prefix)
         done = time.perf_counter()
-        first = outcome["first"] or done
+        first = outcome.first or done
         return Generation(
             text=stream.text,
             prompt_tokens=int(prompt_tokens),
             cached_tokens=cached,
-            completion_tokens=int(usage.get("completion_tokens") or outcome["pieces"]),
-            stop_reason=outcome["reason"],
+            completion_tokens=int(usage.get("completion_tokens") or outcome.pieces),
+            stop_reason=outcome.reason,
             prefill_seconds=first - started,
             decode_seconds=done - first,
             first_token_seconds=first - started,
