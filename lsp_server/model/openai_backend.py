@@ -173,6 +173,8 @@ class OpenAIBackend:
         self._total_slots = int(props.get("total_slots") or 1)
         self._tokenizer = self._find_tokenizer(name)
         n_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or self.model_settings.n_ctx)
+        if n_ctx < self.model_settings.n_ctx:
+            log.warning("The team server's context is %d tokens, model.n_ctx says %d: set model.n_ctx to %d.", n_ctx, self.model_settings.n_ctx, n_ctx)
         style = self.model_settings.prompt_style
         log.info("Team server %s serves %r (n_ctx %d, %d slot(s))", self.destination.url, name, n_ctx, self._total_slots)
         return ModelInfo(
@@ -339,7 +341,8 @@ class OpenAIBackend:
                 f"No OpenAI API at {self.destination.url} (HTTP 404: {detail.strip()[:120]}). remote.url must be the API "
                 "base, e.g. http://host:8080/v1, and remote.model a model the server serves."
             )
-        return GenerationFailed(f"The team server at {self.destination.url} answered HTTP {status}: {detail.strip()}")
+        hint = " If the prompt is too long for it, set model.n_ctx to the server's context size." if status == 400 else ""
+        return GenerationFailed(f"The team server at {self.destination.url} answered HTTP {status}: {detail.strip()}.{hint}")
 
     def close(self) -> None:
         """Cancel the running request (its stream closes), then stop the worker and the client.

@@ -10,7 +10,7 @@ import pytest
 from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GenerationCancelled
 from lsp_server.model.backend import CancelToken, GenerationRequest
-from lsp_server.model.openai_backend import OpenAIBackend, RemoteUnreachable
+from lsp_server.model.openai_backend import OpenAIBackend, RemoteConfigError, RemoteUnreachable
 from tests.e2e.conftest import REMOTE_MODEL, free_port
 
 pytestmark = pytest.mark.e2e
@@ -93,3 +93,22 @@ def test_closing_the_backend_cancels_the_running_request(remote_engine: str):
     backend.close()
     with pytest.raises(GenerationCancelled):
         future.result(timeout=5)
+
+
+def test_proxy_variables_are_ignored(remote_engine: str, monkeypatch):
+    """Code goes to remote.url itself: a proxy from the environment (here a dead one) is not used."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    backend = OpenAIBackend(RemoteSettings(url=remote_engine, retries=0, timeout_seconds=5), ModelSettings())
+    assert backend.load().source == "remote"
+    backend.close()
+
+
+def test_a_url_without_the_api_base_says_what_to_set(remote_engine: str):
+    backend = OpenAIBackend(RemoteSettings(url=remote_engine.removesuffix("/v1"), retries=0), ModelSettings())
+    with pytest.raises(RemoteConfigError, match=r"HTTP 404.*must be the API base"):
+        backend.load()
+    backend.close()

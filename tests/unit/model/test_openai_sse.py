@@ -66,3 +66,17 @@ def test_slots_are_stable_per_workspace_and_in_range():
     assert slot_for("/home/a/project", 4) == slot_for("/home/a/project", 4)
     assert {slot_for(f"/w/{i}", 4) for i in range(50)} == {0, 1, 2, 3}
     assert slot_for("/anything", 0) == 0
+
+
+def test_the_api_key_comes_from_the_named_variable_only(monkeypatch):
+    from lsp_server.config import ModelSettings, RemoteSettings
+    from lsp_server.model.openai_backend import OpenAIBackend, RemoteConfigError
+
+    remote = RemoteSettings(url="http://127.0.0.1:9/v1", api_key_env="GEMMA_TEST_KEY")
+    monkeypatch.delenv("GEMMA_TEST_KEY", raising=False)
+    with pytest.raises(RemoteConfigError, match="GEMMA_TEST_KEY.*not set"):
+        OpenAIBackend(remote, ModelSettings())
+    monkeypatch.setenv("GEMMA_TEST_KEY", "k-123")
+    backend = OpenAIBackend(remote, ModelSettings())  # nothing is contacted before the first request
+    assert backend._client.headers["authorization"] == "Bearer k-123"
+    backend.close()
