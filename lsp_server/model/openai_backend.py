@@ -16,9 +16,10 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -58,7 +59,7 @@ def sse_events(lines: Iterable[str]) -> Iterator[str]:
         if line:
             name, _, value = line.partition(":")
             if name == "data":
-                data.append(value[1:] if value.startswith(" ") else value)
+                data.append(value.removeprefix(" "))
             continue
         if data:
             payload, data = "\n".join(data), []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from lsp_server.errors import GemmaLspError

@@ -22,9 +22,9 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pathspec
 
@@ -53,7 +53,7 @@ class SecretFilter:
         self._spec = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_PATTERNS, *extra_patterns])
 
     @classmethod
-    def for_root(cls, root: Path) -> "SecretFilter":
+    def for_root(cls, root: Path) -> SecretFilter:
         """The filter of ``root`` with its project file, re-read when that file changes."""
         project = Path(root) / PROJECT_FILE
         return _cached_filter(str(root), _mtime(project))
@@ -100,7 +100,7 @@ def refuse_if_secret(path: Path, roots: Iterable[Path]) -> None:
         )
 
 
-def without_secrets(read_text: Callable[[Path], "str | None"], roots: list[Path]) -> Callable[[Path], "str | None"]:
+def without_secrets(read_text: Callable[[Path], str | None], roots: list[Path]) -> Callable[[Path], str | None]:
     """Wrap a file reader so that secret files read as missing."""
 
     def read(path: Path) -> str | None:

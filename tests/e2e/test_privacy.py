@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.e2e.conftest import SERVER, free_port, initialize_params, open_file, remote_options
@@ -34,7 +35,7 @@ async def explain_cart_total(client: LanguageClient, workspace: Path) -> list[st
     uri = open_file(client, workspace / "shop" / "cart.py")
     actions = await actions_at(client, uri, line=12)
     assert "Explain Cart.total" in [a.title for a in actions], "code actions are offered without the model"
-    with pytest.raises(Exception):
+    with pytest.raises(JsonRpcException):
         await client.code_action_resolve_async(next(a for a in actions if a.title == "Explain Cart.total"))
     return [m.message for m in client.messages if m.type == types.MessageType.Error]
 
@@ -73,7 +74,7 @@ async def test_a_secret_file_is_refused_with_a_clear_message(lsp: LanguageClient
     await lsp.initialize_session(initialize_params(CLIENT, workspace))
     uri = open_file(lsp, secret)
     actions = await actions_at(lsp, uri, line=1)
-    with pytest.raises(Exception):
+    with pytest.raises(JsonRpcException):
         await lsp.code_action_resolve_async(next(a for a in actions if a.title == "Explain vendor_key"))
     errors = messages(lsp, types.MessageType.Error, "does not send secret_prices.py")
     assert len(errors) == 1 and ".gemma-lsp-secrets" in errors[0]
