@@ -5,6 +5,7 @@ No pygls here: the server's features call these plain functions and translate to
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import Future
 from pathlib import Path
@@ -18,9 +19,12 @@ from lsp_server.context.resolve import Resolver
 from lsp_server.index.discovery import ExcludePath
 from lsp_server.index.git_facts import GitFacts, RecentFiles
 from lsp_server.index.workspace import WorkspaceIndex
+from lsp_server.errors import GemmaLspError
 from lsp_server.model.backend import Backend, CancelToken, OnText
 from lsp_server.model.fit import answer_budget
 from lsp_server.model.llama_backend import LlamaCppBackend
+from lsp_server.privacy.egress import Destination, check_destination
+from lsp_server.privacy.secrets import is_secret, root_of
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +32,33 @@ PROMPT_OVERHEAD_TOKENS = 400
 """Room kept for the instructions and examples around the packed context."""
 
 
+class RemoteConfigMissing(GemmaLspError):
+    """The remote backend was chosen but its optional dependency is not installed."""
+
+
 def make_backend(settings: Settings) -> Backend:
+    """The in-process model by default; the team server when ``backend`` is ``openai``."""
+    if settings.backend == "openai":
+        try:
+            from lsp_server.model.openai_backend import OpenAIBackend
+        except ImportError as exc:
+            raise RemoteConfigMissing(
+                f"backend openai needs the HTTP client httpx ({exc}): pip install 'gemma-lsp[team-server]'."
+            ) from exc
+        return OpenAIBackend(settings.remote, settings.model)
     return LlamaCppBackend(settings.model)
+
+
+def destination(settings: Settings) -> Destination | None:
+    """Where prompts go: None for the in-process model; RemoteNotAllowed for a refused host."""
+    if settings.backend != "openai":
+        return None
+    return check_destination(settings.remote.url, settings.remote.allowed_hosts)
+
+
+def secret_in(roots: list[Path]) -> ExcludePath:
+    """Secret files are never indexed (and so never reach a prompt through ranking)."""
+    return lambda path: is_secret(path, root_of(path, roots))
 
 
 class Assistant:
@@ -45,6 +74,7 @@ class Assistant:
         self.git: GitFacts | None = None
         self.watcher = None
         self._recent = RecentFiles()
+        self._roots: list[Path] = []
 
     @property
     def backend(self) -> Backend:
@@ -53,10 +83,11 @@ class Assistant:
         return self._backend
 
     def update_settings(self, settings: Settings) -> None:
-        """Apply new settings; a changed model section reloads the model on next use."""
-        model_changed = settings.model != self.settings.model
+        """Apply new settings; a changed model, backend or remote section reloads on next use."""
+        sections = ("model", "backend", "remote")
+        changed = any(getattr(settings, name) != getattr(self.settings, name) for name in sections)
         self.settings = settings
-        if model_changed and self._backend is not None:
+        if changed and self._backend is not None:
             old, self._backend = self._backend, None
             self._model_loaded = False
             old.close()
@@ -64,7 +95,7 @@ class Assistant:
     def index_for(self, roots: list[Path]) -> WorkspaceIndex:
         """The workspace index of ``roots`` (created empty; the server or CLI builds it)."""
         if self.index is None or self.index.roots != [Path(r) for r in roots]:
-            self.index = WorkspaceIndex(roots, self.settings.index, exclude_path=self.exclude_path)
+            self.index = WorkspaceIndex(roots, self.settings.index, exclude_path=self.exclude_path or secret_in(roots))
             self._resolver = Resolver(self.index)
         return self.index
 
@@ -81,6 +112,7 @@ class Assistant:
         roots: list[Path],
         read_text: ReadText = read_file,
     ) -> PackedContext:
+        self._roots = roots
         index = self.index_for(roots)
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.
@@ -101,6 +133,8 @@ class Assistant:
         self._model_loaded = True
         model = self.settings.model
         request = explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature)
+        workspace = root_of(packed.target.path, self._roots)
+        request = dataclasses.replace(request, cache_key=str(workspace))
         generation = self.backend.submit(request, on_text, cancel)
         result: Future[explain.Explanation] = Future()
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping, get_args, get_origin
 
 PromptStyle = Literal["auto", "chat", "completion"]
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
+BackendName = Literal["llama_cpp", "openai"]
 
 
 @dataclass
@@ -150,11 +151,49 @@ class ContextSettings:
 
 
 @dataclass
+class RemoteSettings:
+    """A team server with an OpenAI-compatible API (llama-server, llama-cpp-python's server, vLLM)."""
+
+    url: str = "http://127.0.0.1:8080/v1"
+    """The server's OpenAI API base (ending in /v1). A loopback address is allowed as it is; any
+    other host must also be listed in allowed_hosts."""
+
+    model: str = ""
+    """The model name the server knows. Empty: the first model the server lists."""
+
+    api_key_env: str = ""
+    """The name of an environment variable holding the API key (never the key itself). Empty: no key."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts other than this machine that code may be sent to, e.g. ["gpu-box.internal"]."""
+
+    timeout_seconds: float = 60.0
+    """The longest wait to connect, or for the next piece of an answer."""
+
+    retries: int = 2
+    """Extra attempts when the server cannot be reached (never once an answer has started)."""
+
+    verify_tls: bool = True
+    """Check the server's HTTPS certificate. Turn off only for a self-signed server you trust."""
+
+    llama_server_cache: bool = False
+    """The server is llama.cpp's llama-server: send cache_prompt and a stable id_slot per workspace
+    so it reuses the prompt prefix."""
+
+
+@dataclass
 class Settings:
     """All settings of gemma-lsp (the ``gemmaLsp`` section in editors)."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
-    """The model and how to run it."""
+    """The model and how to run it (n_ctx, max_tokens, temperature and prompt_style apply to every backend)."""
+
+    backend: BackendName = "llama_cpp"
+    """llama_cpp: the model runs in this process, no sockets. openai: prompts go to the server of
+    remote.url over HTTP."""
+
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
+    """The team server, used when backend is openai."""
 
     hover: HoverSettings = field(default_factory=HoverSettings)
     """Hover over code."""
@@ -229,6 +268,11 @@ def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
         return (ok, float(value) if ok else None)
     if hint is str:
         return (isinstance(value, str), value)
+    if origin is tuple and args[1:] == (Ellipsis,):
+        if not isinstance(value, (list, tuple)):
+            return False, None
+        converted = [_convert(item, args[0]) for item in value]
+        return (all(ok for ok, _ in converted), tuple(item for _, item in converted))
     return False, None
 
 
@@ -236,6 +280,8 @@ def _describe(hint: Any) -> str:
     origin, args = get_origin(hint), get_args(hint)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        return f"a list of {args[0].__name__} values"
     if args:
         return " or ".join(_describe(a) for a in args)
     return "null" if hint is type(None) else f"a {hint.__name__}"

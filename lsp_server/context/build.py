@@ -2,7 +2,8 @@
 
 ``build_context`` is the single seam the actions call. It works on a partly built index: the
 current file is indexed from the given text, and the files its imports name are indexed on the
-spot when the background build has not reached them yet.
+spot when the background build has not reached them yet. Secret files
+(privacy.secrets) are refused as the current file and read as missing everywhere else.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lsp_server.index.workspace import WorkspaceIndex
 
 RANKED_LIMIT = 400
 """More candidates than any budget holds whole: the tail only feeds the repository map."""
+from lsp_server.privacy.secrets import refuse_if_secret, without_secrets
 
 
 def build_context(
@@ -40,7 +42,8 @@ def build_context(
 ) -> PackedContext:
     """Pack the code around ``start..end`` of ``path`` (0-based line, column) into ``budget`` tokens."""
     settings = settings or ContextSettings()
-    read_text = read_text or read_file
+    refuse_if_secret(path, index.roots)
+    read_text = without_secrets(read_text or read_file, index.roots)
     parsed = parse_python(text)
     target = find_target(path, text, parsed, start, end)
     if target is None:

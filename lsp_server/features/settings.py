@@ -11,6 +11,7 @@ import logging
 from lsprotocol import types
 
 from lsp_server.config import settings_from_mapping
+from lsp_server.features import egress
 from lsp_server.features.capabilities import configuration_supported
 
 SECTION = "gemmaLsp"
@@ -51,3 +52,4 @@ def _apply(ls, data, origin: str) -> None:
     logging.getLogger("lsp_server").setLevel(settings.log_level.upper())
     if problems:
         ls.show_problem(f"gemma-lsp settings ({origin}): " + "; ".join(problems), types.MessageType.Warning)
+    egress.announce(ls)

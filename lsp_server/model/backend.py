@@ -50,6 +50,8 @@ class GenerationRequest:
     answer_prefix: str = ""
     """Text the answer starts with, written into the prompt (base models follow it far better)
     and given back as the start of the answer."""
+    cache_key: str = ""
+    """Names the workspace: a remote server keeps one prompt-cache slot per key."""
 
 
 @dataclass

@@ -1,0 +1,418 @@
+"""The remote backend: an OpenAI-compatible HTTP server (llama-server, llama-cpp-python's server, vLLM).
+
+The only module of gemma-lsp that opens network connections, and only to the URL that
+``privacy.egress`` allowed: no proxy from the environment, no redirects followed. Chat requests
+stream from ``/chat/completions``; raw completion text (few-shot prompts for base models) streams
+from ``/completions``. A cancelled request shuts the connection down, which stops the server's
+work. Connection failures are retried ``remote.retries`` times, never once text has arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+
+from lsp_server.config import ModelSettings, RemoteSettings
+from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
+from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.text_stream import TextStream
+from lsp_server.privacy.egress import Destination, check_destination
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_STATUS = {502, 503, 504}
+TOKENIZERS = (("tokenize", "content"), ("extras/tokenize/count", "input"))
+"""Token counting endpoints, relative to the server root: llama-server and vLLM, llama-cpp-python."""
+
+
+class RemoteUnreachable(GemmaLspError):
+    """The team server did not answer."""
+
+
+class RemoteConfigError(GemmaLspError):
+    """The remote settings cannot work as they are (missing key variable, wrong URL, refused key)."""
+
+
+class _Retryable(Exception):
+    """A status the server gives while starting or overloaded."""
+
+
+# -- server-sent events (pure) ------------------------------------------------------------------
+
+
+def sse_events(lines: Iterable[str]) -> Iterator[str]:
+    """The ``data`` of each server-sent event, up to ``[DONE]``; comments and other fields skipped."""
+    data: list[str] = []
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if line:
+            name, _, value = line.partition(":")
+            if name == "data":
+                data.append(value.removeprefix(" "))
+            continue
+        if data:
+            payload, data = "\n".join(data), []
+            if payload.strip() == "[DONE]":
+                return
+            yield payload
+    if data and "\n".join(data).strip() != "[DONE]":
+        yield "\n".join(data)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    finish_reason: str | None
+    usage: dict | None
+    timings: dict | None
+
+
+def parse_chunk(payload: str) -> Chunk:
+    """One streamed chunk of a chat or text completion; an error event raises GenerationFailed."""
+    try:
+        obj = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise GenerationFailed(f"The team server sent something that is not JSON: {payload[:200]!r}") from exc
+    if "error" in obj:
+        error = obj["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise GenerationFailed(f"The team server failed while generating: {message}")
+    choice = (obj.get("choices") or [{}])[0]
+    text = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
+    return Chunk(text, choice.get("finish_reason"), obj.get("usage"), obj.get("timings"))
+
+
+@dataclass
+class _Outcome:
+    """What the stream said besides the text."""
+
+    reason: str = "length"
+    pieces: int = 0
+    first: float = 0.0
+    usage: dict | None = None
+    timings: dict | None = None
+
+    def add(self, chunk: Chunk) -> None:
+        self.first = self.first or time.perf_counter()
+        self.usage = chunk.usage or self.usage
+        self.timings = chunk.timings or self.timings
+        if chunk.finish_reason:
+            self.reason = "length" if chunk.finish_reason == "length" else "stop"
+
+
+def request_body(request: GenerationRequest, model: str, slot: int | None) -> tuple[str, dict]:
+    """The endpoint (relative to the API base) and JSON body for ``request``."""
+    body: dict = {"model": model, "max_tokens": request.max_tokens, "temperature": request.temperature, "stream": True}
+    body["stream_options"] = {"include_usage": True}
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if slot is not None:
+        body.update(cache_prompt=True, id_slot=slot)
+    if request.text is not None:
+        return "completions", {**body, "prompt": request.text + request.answer_prefix}
+    messages = [{"role": m.role, "content": m.content} for m in request.messages]
+    if request.answer_prefix:  # servers that support it continue a final assistant message
+        messages.append({"role": "assistant", "content": request.answer_prefix})
+    return "chat/completions", {**body, "messages": messages}
+
+
+def slot_for(cache_key: str, total_slots: int) -> int:
+    """A stable slot for a workspace: the same key always lands in the same slot."""
+    return zlib.crc32(cache_key.encode("utf-8")) % max(1, total_slots)
+
+
+def estimate_tokens(text: str) -> int:
+    """About 3 characters a token for code, on the high side."""
+    return len(text) // 3 + 1
+
+
+# -- the backend --------------------------------------------------------------------------------
+
+
+class OpenAIBackend:
+    def __init__(self, remote: RemoteSettings, model: ModelSettings) -> None:
+        self.remote = remote
+        self.model_settings = model
+        self.destination: Destination = check_destination(remote.url, remote.allowed_hosts)
+        self._root = self.destination.url.removesuffix("/v1")
+        self._client = _http_client(remote, self.destination)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-remote")
+        self._lock = threading.Lock()
+        self._info: ModelInfo | None = None
+        self._tokenizer: tuple[str, str] | None = None
+        self._total_slots = 1
+        self._active_cancel: CancelToken | None = None
+        log.warning("Code packed into prompts is sent to %s (backend openai).", self.destination.describe())
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self) -> ModelInfo:
+        """Ask the server what it serves; RemoteUnreachable when it does not answer."""
+        with self._lock:
+            if self._info is None:
+                self._info = self._probe()
+            return self._info
+
+    def _probe(self) -> ModelInfo:
+        served = self._with_retries(lambda: self._get_json(f"{self.destination.url}/models"))
+        ids = [m.get("id", "") for m in served.get("data", []) if isinstance(m, dict)]
+        name = self.remote.model or (ids[0] if ids else "")
+        if self.remote.model and ids and self.remote.model not in ids:
+            log.warning("remote.model %r is not among the models %s lists: %s", self.remote.model, self.destination.url, ids)
+        props = self._optional_json("GET", f"{self._root}/props")
+        self._total_slots = int(props.get("total_slots") or 1)
+        self._tokenizer = self._find_tokenizer(name)
+        n_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or self.model_settings.n_ctx)
+        if n_ctx < self.model_settings.n_ctx:
+            log.warning("The team server's context is %d tokens, model.n_ctx says %d: set model.n_ctx to %d.", n_ctx, self.model_settings.n_ctx, n_ctx)
+        style = self.model_settings.prompt_style
+        log.info("Team server %s serves %r (n_ctx %d, %d slot(s))", self.destination.url, name, n_ctx, self._total_slots)
+        return ModelInfo(
+            path=self.destination.url,
+            source="remote",
+            architecture="remote",
+            name=name,
+            n_ctx=n_ctx,
+            n_ctx_train=0,
+            n_gpu_layers=0,
+            gpu_offload_supported=False,
+            has_chat_template=bool(props.get("chat_template", True)),
+            prompt_style="chat" if style == "auto" else style,
+            size_bytes=0,
+            extra={"url": self.destination.url, "tokenizer": self._tokenizer[0] if self._tokenizer else "estimate"},
+        )
+
+    def _find_tokenizer(self, model: str) -> tuple[str, str] | None:
+        for path, key in TOKENIZERS:
+            answer = self._optional_json("POST", f"{self._root}/{path}", {key: "def f(): pass", "prompt": "x", "model": model})
+            if "count" in answer or "tokens" in answer:
+                return path, key
+        return None
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """The server's own count when it has a tokenizer endpoint, else an estimate."""
+        self.load()
+        if self._tokenizer is None:
+            return estimate_tokens(text)
+        path, key = self._tokenizer
+        answer = self._optional_json("POST", f"{self._root}/{path}", {key: text, "prompt": text, "model": self._info.name})
+        if "count" in answer:
+            return int(answer["count"])
+        return len(answer["tokens"]) if "tokens" in answer else estimate_tokens(text)
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
+        return self._worker.submit(self._generate, request, on_text, cancel)
+
+    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+        cancel.raise_if_cancelled()
+        info = self.load()
+        slot = slot_for(request.cache_key, self._total_slots) if self.remote.llama_server_cache else None
+        path, body = request_body(request, info.name, slot)
+        started = time.perf_counter()
+        self._active_cancel = cancel
+        try:
+            response = self._with_retries(lambda: self._open_stream(path, body), cancel)
+            stream = TextStream(request.stop, request.answer_prefix)
+            if request.answer_prefix:
+                on_text(request.answer_prefix)
+            with _closed_on_cancel(response, cancel):
+                outcome = self._read(response, stream, on_text, cancel)
+        finally:
+            self._active_cancel = None
+        return self._generation(request, stream, outcome, started)
+
+    def _open_stream(self, path: str, body: dict) -> httpx.Response:
+        response = self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+        if response.status_code != 200:
+            detail = response.read().decode("utf-8", "replace")[:300]
+            response.close()
+            raise self._status_error(response.status_code, detail)
+        return response
+
+    def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> _Outcome:
+        outcome = _Outcome()
+        try:
+            for payload in sse_events(response.iter_lines()):
+                cancel.raise_if_cancelled()
+                chunk = parse_chunk(payload)
+                outcome.add(chunk)
+                if chunk.text and self._emit(chunk.text, stream, on_text, outcome):
+                    break
+        except GemmaLspError:
+            raise
+        except Exception as exc:  # a shut-down socket surfaces as any of httpx's read errors
+            if cancel.cancelled:
+                raise GenerationCancelled("The request was cancelled.") from exc
+            raise GenerationFailed(f"The connection to {self.destination.url} broke during the answer ({exc}); try again.") from exc
+        tail = stream.finish()
+        if tail:
+            on_text(tail)
+        return outcome
+
+    @staticmethod
+    def _emit(text: str, stream: TextStream, on_text: OnText, outcome: _Outcome) -> bool:
+        """Pass a piece on; True when a stop string ended the answer."""
+        outcome.pieces += 1
+        piece = stream.feed(text.encode("utf-8"))
+        if piece:
+            on_text(piece)
+        if stream.stopped:
+            outcome.reason = "stop"
+        return stream.stopped
+
+    def _generation(self, request: GenerationRequest, stream: TextStream, outcome: _Outcome, started: float) -> Generation:
+        usage, timings = outcome.usage or {}, outcome.timings or {}
+        cached = int(timings.get("cache_n") or (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        prompt_tokens = usage.get("prompt_tokens") or (timings.get("prompt_n", 0) + cached if timings else 0)
+        if not prompt_tokens:
+            prompt_tokens = estimate_tokens((request.text or "".join(m.content for m in request.messages)) + request.answer_prefix)
+        done = time.perf_counter()
+        first = outcome.first or done
+        return Generation(
+            text=stream.text,
+            prompt_tokens=int(prompt_tokens),
+            cached_tokens=cached,
+            completion_tokens=int(usage.get("completion_tokens") or outcome.pieces),
+            stop_reason=outcome.reason,
+            prefill_seconds=first - started,
+            decode_seconds=done - first,
+            first_token_seconds=first - started,
+        )
+
+    # -- HTTP helpers --------------------------------------------------------------------------
+
+    def _with_retries(self, attempt: Callable[[], T], cancel: CancelToken | None = None) -> T:
+        tries = max(0, self.remote.retries) + 1
+        for number in range(1, tries + 1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            try:
+                return attempt()
+            except (httpx.TransportError, _Retryable) as exc:
+                reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+                log.info("Team server %s, attempt %d of %d: %s", self.destination.url, number, tries, reason)
+            if number < tries:
+                time.sleep(min(0.5 * 2 ** (number - 1), 4.0))
+        raise RemoteUnreachable(
+            f"The team server at {self.destination.url} did not answer ({reason}) after {tries} attempt(s). "
+            "Check that the server is running and listening at that address, that remote.url is right "
+            "(the OpenAI API base, ending in /v1), and for HTTPS that its certificate is valid. "
+            "Code actions are still listed; the model is needed only to run them."
+        )
+
+    def _get_json(self, url: str) -> dict:
+        response = self._client.get(url)
+        if response.status_code != 200:
+            raise self._status_error(response.status_code, response.text[:300])
+        return response.json()
+
+    def _optional_json(self, method: str, url: str, body: dict | None = None) -> dict:
+        """An endpoint some servers lack: any failure reads as an empty answer."""
+        try:
+            response = self._client.request(method, url, json=body)
+            return response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    def _status_error(self, status: int, detail: str) -> Exception:
+        if status in RETRY_STATUS:
+            return _Retryable(f"HTTP {status}")
+        if status in (401, 403):
+            return RemoteConfigError(
+                f"The team server at {self.destination.url} refused the request (HTTP {status}): set the API key in the "
+                f"environment variable that remote.api_key_env names ({self.remote.api_key_env or 'none set'})."
+            )
+        if status == 404:
+            return RemoteConfigError(
+                f"No OpenAI API at {self.destination.url} (HTTP 404: {detail.strip()[:120]}). remote.url must be the API "
+                "base, e.g. http://host:8080/v1, and remote.model a model the server serves."
+            )
+        hint = " If the prompt is too long for it, set model.n_ctx to the server's context size." if status == 400 else ""
+        return GenerationFailed(f"The team server at {self.destination.url} answered HTTP {status}: {detail.strip()}.{hint}")
+
+    def close(self) -> None:
+        """Cancel the running request (its stream closes), then stop the worker and the client.
+
+        Does not wait for the worker: a connection attempt to a silent host could take the whole
+        timeout, and this runs on the server's event loop when settings change."""
+        active = self._active_cancel
+        if active is not None:
+            active.cancel()
+        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+
+def _http_client(remote: RemoteSettings, destination: Destination) -> httpx.Client:
+    headers = {}
+    if remote.api_key_env:
+        key = os.environ.get(remote.api_key_env)
+        if not key:
+            raise RemoteConfigError(
+                f"remote.api_key_env names {remote.api_key_env}, but that variable is not set for the gemma-lsp "
+                "process: set it in the environment the editor starts gemma-lsp with, or clear remote.api_key_env."
+            )
+        headers["Authorization"] = f"Bearer {key}"
+    # trust_env=False: no proxy variables and no .netrc, so the code goes to this URL and nowhere else.
+    return httpx.Client(
+        base_url=destination.url + "/",
+        headers=headers,
+        timeout=httpx.Timeout(remote.timeout_seconds),
+        verify=_tls_verification(remote.verify_tls),
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+def _tls_verification(verify: bool):
+    """certifi's CA bundle, or the one named by SSL_CERT_FILE (a company CA); False when turned off."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    if not verify or not cafile:
+        return verify
+    import ssl
+
+    return ssl.create_default_context(cafile=cafile)
+
+
+class _closed_on_cancel:
+    """While the body streams, a watcher shuts the socket down as soon as ``cancel`` is set.
+
+    Shutting down (not closing) wakes a read blocked in another thread at once; the server then
+    sees the client gone and stops generating.
+    """
+
+    def __init__(self, response: httpx.Response, cancel: CancelToken) -> None:
+        self._response, self._cancel, self._done = response, cancel, threading.Event()
+
+    def __enter__(self) -> None:
+        threading.Thread(target=self._watch, name="gemma-remote-cancel", daemon=True).start()
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._response.close()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.05):
+            if self._cancel.cancelled:
+                stream = self._response.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                try:
+                    if sock is not None:
+                        sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
