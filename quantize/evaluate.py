@@ -104,7 +104,8 @@ def evaluate(base: Path, quant: Path, workspace: Path, *, n_ctx: int = 256, max_
     base_model, quant_model = _load(base, n_ctx, threads), _load(quant, n_ctx, threads)
     try:
         tokens = base_model.tokenize(text.encode("utf-8"), add_bos=False)
-        parts = chunks(tokens, n_ctx, max_chunks)
+        # Gemma goes astray without its BOS token: every chunk starts with one.
+        parts = [[base_model.token_bos(), *part] for part in chunks(tokens, n_ctx - 1, max_chunks)]
         if not parts:
             raise BadInput(f"The code under {workspace} is shorter than one {n_ctx}-token chunk: lower --ctx.")
         kls, nb, nq, agree = [], [], [], []
