@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     except (QuantizeError, ValueError) as exc:
         _print_error(args, str(exc))
         return 2
-    print(json.dumps(result, indent=2) if args.json else result["text"])
+    text = result.pop("text")
+    print(json.dumps(result, indent=2) if args.json else text)
     return 0
 
 
