@@ -1,4 +1,4 @@
-"""plan's KV cache and compute buffer sizes against what llama.cpp itself allocates (its log)."""
+"""plan's KV cache (exactly) and compute buffer (within 2%) against what llama.cpp itself allocates."""
 
 import contextlib
 import io
@@ -34,7 +34,7 @@ def _check(path, n_ctx):
     shape = read_summary(path).shape
     kv, compute = llama_cpp_sizes(path, n_ctx)
     assert kv_cache_bytes(shape, n_ctx) / 2**20 == pytest.approx(kv, abs=0.01)
-    assert compute_buffer_bytes(shape, n_ctx) / 2**20 == pytest.approx(compute, rel=0.10)
+    assert compute_buffer_bytes(shape, n_ctx) / 2**20 == pytest.approx(compute, rel=0.02)
 
 
 def test_bundled_gemma3_270m(bundled_gguf):
