@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     except (QuantizeError, ValueError) as exc:
         _print_error(args, str(exc))
         return 2
-    print(json.dumps(result, indent=2) if args.json else result["text"])
+    text = "\n".join(filter(None, [result.pop("text"), result.pop("measure_text", None)]))
+    print(json.dumps(result, indent=2) if args.json else text)
     return 0
 
 
@@ -51,6 +52,9 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctx", type=int, help="context size you want (default: the longest that fits, from 32768)")
     p.add_argument("--kv-type", help="KV cache type (f16, q8_0, q4_0...); default: f16, else q8_0")
     p.add_argument("--no-flash-attn", action="store_true", help="plan without flash attention")
+    p.add_argument("--measure", action="store_true",
+                   help="load it with the planned settings and compare with what llama.cpp allocates "
+                        "(a shape is synthesized first: as big as the real file)")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=_plan)
 
@@ -62,7 +66,22 @@ def _plan(args) -> dict:
     free = parse_size(args.gpu_mem)
     rec = recommend(args.model, free, ctx=args.ctx, kv_type=args.kv_type, flash_attn=not args.no_flash_attn)
     table = quant_table(rec.shape, free, flash_attn=not args.no_flash_attn)
-    return {**plan_json(rec, table), "text": plan_text(rec, table)}
+    result = {**plan_json(rec, table), "text": plan_text(rec, table)}
+    if args.measure:
+        result.update(_measure(rec, args.model))
+    return result
+
+
+def _measure(rec, model: str) -> dict:
+    from quantize.measure import measure, measure_shape
+    from quantize.report import jsonable
+    from quantize.shapes import looks_like_file
+
+    m = measure(rec, Path(model)) if looks_like_file(model) else measure_shape(rec, _bundled())
+    text = (f"Measured with llama.cpp: KV cache {m.kv_llama_cpp / 2**20:.1f} MiB (estimate "
+            f"{m.kv_estimate / 2**20:.1f}), compute buffer {m.compute_llama_cpp / 2**20:.1f} MiB "
+            f"(estimate {m.compute_estimate / 2**20:.1f})")
+    return {"measured": jsonable(m), "measure_text": text}
 
 
 def _synth_args(p: argparse.ArgumentParser) -> None:

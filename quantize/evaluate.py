@@ -20,16 +20,27 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+ROWS_AT_ONCE = 16
+"""Rows of 262,144 logits are worked on in float64 this many at a time (32 MiB per array)."""
+
+
 def kl_per_token(base_logits: np.ndarray, quant_logits: np.ndarray) -> np.ndarray:
     """KL(P_base || P_quant) in nats at each position (rows are positions)."""
-    p_log, q_log = log_softmax(base_logits.astype(np.float64)), log_softmax(quant_logits.astype(np.float64))
-    return (np.exp(p_log) * (p_log - q_log)).sum(axis=-1)
+    out = np.empty(len(base_logits))
+    for i in range(0, len(base_logits), ROWS_AT_ONCE):
+        p_log = log_softmax(base_logits[i:i + ROWS_AT_ONCE].astype(np.float64))
+        q_log = log_softmax(quant_logits[i:i + ROWS_AT_ONCE].astype(np.float64))
+        out[i:i + ROWS_AT_ONCE] = (np.exp(p_log) * (p_log - q_log)).sum(axis=-1)
+    return out
 
 
 def nll_per_token(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """Negative log-likelihood of tokens[1:] given the logits at positions [:-1]."""
-    logp = log_softmax(logits[:-1].astype(np.float64))
-    return -logp[np.arange(len(tokens) - 1), tokens[1:]]
+    out = np.empty(len(tokens) - 1)
+    for i in range(0, len(tokens) - 1, ROWS_AT_ONCE):
+        rows = log_softmax(logits[i:min(i + ROWS_AT_ONCE, len(tokens) - 1)].astype(np.float64))
+        out[i:i + len(rows)] = -rows[np.arange(len(rows)), tokens[i + 1:i + 1 + len(rows)]]
+    return out
 
 
 def chunks(tokens: list[int], n_ctx: int, max_chunks: int) -> list[list[int]]:
@@ -93,7 +104,8 @@ def evaluate(base: Path, quant: Path, workspace: Path, *, n_ctx: int = 256, max_
     base_model, quant_model = _load(base, n_ctx, threads), _load(quant, n_ctx, threads)
     try:
         tokens = base_model.tokenize(text.encode("utf-8"), add_bos=False)
-        parts = chunks(tokens, n_ctx, max_chunks)
+        # Gemma goes astray without its BOS token: every chunk starts with one.
+        parts = [[base_model.token_bos(), *part] for part in chunks(tokens, n_ctx - 1, max_chunks)]
         if not parts:
             raise BadInput(f"The code under {workspace} is shorter than one {n_ctx}-token chunk: lower --ctx.")
         kls, nb, nq, agree = [], [], [], []

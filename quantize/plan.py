@@ -85,16 +85,26 @@ def kv_cache_bytes(shape: ModelShape, n_ctx: int, kv_type: str = "f16", *,
 
 
 def compute_buffer_bytes(shape: ModelShape, n_ctx: int, n_ubatch: int = 512, flash_attn: bool = True) -> int:
-    """Scratch for one ubatch: logits, FFN and attention activations (f32).
+    """llama.cpp's compute buffer for one ubatch: the f32 logits plus two hidden-state rows.
 
-    Without flash attention the KQ score matrix (n_ubatch x n_ctx per head) is materialised too.
+    With flash attention this is exactly what llama.cpp reserved for Gemma 3 270M (CPU, 514.5 MiB)
+    and a Gemma-4-31B shape (CUDA, 533.0 MiB). Without it the KQ scores (n_ubatch x n_ctx per
+    head) are materialised too.
     """
-    width = shape.n_vocab + 4 * shape.n_embd + 2 * max(shape.n_ff * 2, shape.n_ff_expert * shape.n_expert_used)
-    width += 3 * shape.n_head * max(shape.head_dim, shape.head_dim_global)
-    scratch = 4 * n_ubatch * width
+    scratch = 4 * n_ubatch * (shape.n_vocab + 2 * shape.n_embd)
     if not flash_attn:
         scratch += 4 * n_ubatch * pad(n_ctx) * shape.n_head
     return scratch
+
+
+def dequant_scratch_bytes(shape: ModelShape, n_ctx: int, kv_type: str, n_ubatch: int = 512) -> int:
+    """CUDA flash attention over a quantized KV cache converts the largest layer's K and V to f16
+    first (measured on an H100: +0.8 GiB at 128K and +1.9 GiB at 256K for a Gemma-4-31B shape)."""
+    if kv_type.lower() in ("f16", "bf16", "f32"):
+        return 0
+    per_layer = (kv_cells(shape, il, n_ctx, n_ubatch) * shape.kv_heads(il) * shape.head_size(il)
+                 for il in range(shape.n_layer))
+    return 2 * 2 * max(per_layer, default=0)
 
 
 INPUT_TENSORS = ("token_embd.weight", "per_layer_token_embd.weight")
@@ -181,9 +191,14 @@ def estimate(shape: ModelShape, weights: Weights, s: Settings) -> MemoryEstimate
         weights_host=weights.file_bytes - weights_gpu,
         kv_gpu=sum(kv[il] for il in on_gpu),
         kv_host=sum(kv) - sum(kv[il] for il in on_gpu),
-        compute_gpu=compute_buffer_bytes(shape, s.n_ctx, s.n_ubatch, s.flash_attn) if uses_gpu else 0,
+        compute_gpu=_gpu_scratch(shape, s) if uses_gpu else 0,
         reserve_gpu=CUDA_RESERVE if uses_gpu else 0,
     )
+
+
+def _gpu_scratch(shape: ModelShape, s: Settings) -> int:
+    scratch = compute_buffer_bytes(shape, s.n_ctx, s.n_ubatch, s.flash_attn)
+    return scratch + (dequant_scratch_bytes(shape, s.n_ctx, s.kv_type, s.n_ubatch) if s.flash_attn else 0)
 
 
 def fits(shape: ModelShape, weights: Weights, s: Settings, free_bytes: int) -> bool:

@@ -7,7 +7,7 @@ from quantize.plan import recommend
 from quantize.synth import synth
 from quantize.tensors import model_tensors
 
-from .conftest import generate
+from .conftest import generate, reduced_gemma4
 
 
 def test_synth_writes_a_file_llama_cpp_loads_and_runs(tmp_path, bundled_gguf, tiny_shape):
@@ -45,26 +45,9 @@ def test_synth_names_the_types_it_writes(tmp_path, bundled_gguf, tiny_shape):
         synth(tiny_shape, tmp_path / "x.gguf", "Q3_K_XL", tokenizer_from=bundled_gguf)
 
 
-def _reduced_gemma4(name):
-    """A Gemma 4 shape cut down to a few small layers, keeping what makes it that variant
-    (global heads of a different size, MoE, per-layer embeddings with KV-shared layers)."""
-    from quantize.shapes import load_shape, shape_with
-
-    base = load_shape(name)
-    changes = dict(name=f"{name}-tiny", n_layer=6, n_embd=256, n_ff=512, n_head=2, n_head_kv=1, head_dim=128,
-                   head_dim_global=256, n_swa=64, n_ctx_train=2048)
-    if base.n_head_kv_global:
-        changes["n_head_kv_global"] = 1
-    if base.n_expert:
-        changes.update(n_expert=8, n_expert_used=2, n_ff_expert=128)
-    if base.n_kv_shared_layers:  # llama.cpp reuses the last own-KV layers: global at own-1, sliding at own-2
-        changes.update(n_layer=10, n_kv_shared_layers=5)
-    return shape_with(base, **changes)
-
-
 @pytest.mark.parametrize("name", ["gemma4-31b", "gemma4-26b-a4b", "gemma4-e2b"])
 def test_gemma4_variants_load_and_run(tmp_path, bundled_gguf, name):
-    shape = _reduced_gemma4(name)
+    shape = reduced_gemma4(name)
     out = tmp_path / f"{name}.gguf"
     synth(shape, out, "Q8_0", tokenizer_from=bundled_gguf)
     summary = read_summary(out)

@@ -38,3 +38,13 @@ def test_errors_exit_2_with_the_message(capsys):
     assert "Known shapes" in capsys.readouterr().err
     assert main(["plan", "--model", "gemma4-31b", "--gpu-mem", "lots", "--json"]) == 2
     assert "24GiB" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_allocation_is_read_from_llama_cpp_log_lines():
+    from quantize.measure import parse_allocation
+
+    log = ("llama_kv_cache: size =   24.00 MiB (  8192 cells, ...)\n"
+           "llama_kv_cache: size =   15.00 MiB (  1024 cells, ...)\n"
+           "sched_reserve:      CUDA0 compute buffer size =   533.00 MiB\n"
+           "sched_reserve:  CUDA_Host compute buffer size =    54.52 MiB\n")
+    assert parse_allocation(log) == (39 * 2**20, 533 * 2**20)

@@ -4,7 +4,7 @@ import pytest
 
 from quantize.errors import UnknownQuantType, UnknownShape
 from quantize.plan import (
-    GiB, MiB, Settings, compute_buffer_bytes, estimate, gpu_layer_ids, kv_bytes_per_element,
+    GiB, MiB, Settings, compute_buffer_bytes, dequant_scratch_bytes, estimate, gpu_layer_ids, kv_bytes_per_element,
     kv_cache_bytes, kv_cells, max_context, max_gpu_layers, recommend, weights_for_quant,
 )
 from quantize.shapes import load_shape, shape_names
@@ -74,14 +74,21 @@ def test_parameter_counts_match_the_model_cards(name, billions):
 def test_gemma4_31b_parameter_count_exactly():
     sliding = 5376 * 24576 + 2 * 256 + 4 * 5376 + 3 * 5376 * 21504
     glob = 5376 * 34816 + 2 * 512 + 4 * 5376 + 3 * 5376 * 21504
-    assert parameter_count(load_shape("gemma4-31b")) == 50 * sliding + 10 * glob + 5376 * 262144 + 5376
+    rope_freqs = 512 // 2
+    assert parameter_count(load_shape("gemma4-31b")) == 50 * sliding + 10 * glob + 5376 * 262144 + 5376 + rope_freqs
 
 
 def test_compute_buffer_of_270m_with_and_without_flash_attention():
     shape = load_shape("gemma3-270m")
-    width = 262144 + 4 * 640 + 2 * 4096 + 3 * 4 * 256
-    assert compute_buffer_bytes(shape, 4096) == 4 * 512 * width
-    assert compute_buffer_bytes(shape, 4096, flash_attn=False) == 4 * 512 * width + 4 * 512 * 4096 * 4
+    assert compute_buffer_bytes(shape, 4096) == 4 * 512 * (262144 + 2 * 640)  # 514.5 MiB, as llama.cpp says
+    assert compute_buffer_bytes(shape, 4096, flash_attn=False) == 4 * 512 * (262144 + 1280) + 4 * 512 * 4096 * 4
+
+
+def test_quantized_kv_adds_an_f16_copy_of_the_largest_layer_on_cuda():
+    shape = load_shape("gemma4-31b")
+    assert dequant_scratch_bytes(shape, 131072, "f16") == 0
+    # The global layers are the largest: 131072 cells x 4 heads x 512, K and V, 2 bytes each.
+    assert dequant_scratch_bytes(shape, 131072, "q8_0") == 131072 * 4 * 512 * 2 * 2 == 1 * GiB
 
 
 def test_llama_cpp_offloads_the_last_layers():
