@@ -54,7 +54,7 @@ vim.api.nvim_create_autocmd("LspRequest", {
 
 gemma.setup({
   python = python,
-  settings = { model = { nCtx = 2048, maxTokens = 48, temperature = 0 }, logLevel = "info" },
+  settings = { model = { nCtx = 2048, maxTokens = tonumber(vim.env.GEMMA_MAX_TOKENS), temperature = 0 }, logLevel = "info" },
 })
 
 local function gemma_client()

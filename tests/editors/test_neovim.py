@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tests.editors.conftest import PYTHON, REPO, copy_workspace, server_env
 
 HERE = Path(__file__).parent
 NVIM_VERSION = "NVIM v0.11.4"
+MAX_TOKENS = 32
 
 
 def find_nvim() -> str:
@@ -37,7 +39,8 @@ def session(tmp_path_factory) -> dict:
     workspace = copy_workspace(root)
     results = root / "results.json"
     env = server_env(GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
-                     GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results))
+                     GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results),
+                     GEMMA_MAX_TOKENS=str(MAX_TOKENS))
     command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_session.lua")]
     done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
     recorded = json.loads(results.read_text()) if results.exists() else {}
@@ -77,6 +80,8 @@ def test_explanation_document_is_shown_and_reopened_by_gemma_context(session):
     assert "# Explanation of `Cart.total`" in markdown
     assert explain["float_text"].strip().splitlines()[0] in markdown
     assert explain["context_buffer"] == explain["document"]
+    generated = int(re.search(r"(\d+) generated", markdown).group(1))
+    assert 0 < generated <= MAX_TOKENS, "the settings given to setup() reached the server"
 
 
 @pytest.mark.editors
@@ -106,3 +111,19 @@ def test_gemma_cancel_stops_the_running_request(session):
 def test_gemma_restart_starts_a_new_server_for_the_buffer(session):
     assert session["restarted_client"] != session["first_client"]
     assert "Explain Cart.total" in session["menu_after_restart"]
+
+
+@pytest.mark.editors
+def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
+    """The vim.lsp.start path of setup() (0.8-0.10), run on 0.11 with "nvim-0.11" hidden."""
+    workspace = copy_workspace(tmp_path)
+    results = tmp_path / "legacy.json"
+    env = server_env(GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
+                     GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results))
+    command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_legacy.lua")]
+    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=180)
+    recorded = json.loads(results.read_text()) if results.exists() else {}
+    assert done.returncode == 0, f"{recorded}\n{done.stderr[-2000:]}"
+    assert recorded["enabled_by_0_11_api"] is False
+    assert recorded["root_dir"] == str(workspace)
+    assert "Explain Cart.total" in recorded["menu"]

@@ -224,6 +224,7 @@ def test_cancel_stops_a_running_explanation(session):
     step = session["cancel"]
     assert step["cancelled"] == 1
     assert step["outcome"] == {"cancelled": True}
+    assert step["document_after"] == session["explain"]["document"], "a cancelled request shows no explanation"
     assert step["status_after"].startswith("$(hubot) Gemma:")
 
 

@@ -129,7 +129,12 @@ async function drive(results, save) {
   await sleep(300);
   const cancelled = await vscode.commands.executeCommand('gemmaLsp.cancel');
   const outcome = await running;
-  step('cancel', { cancelled, outcome: outcome === undefined ? null : outcome, status_after: await waitFor('idle', () => !api.statusText().includes('$(loading~spin)') && api.statusText()) });
+  step('cancel', {
+    cancelled,
+    outcome: outcome === undefined ? null : outcome,
+    document_after: api.session.lastDocument && api.session.lastDocument.fsPath,
+    status_after: await waitFor('idle', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
+  });
 
   // 8. Gemma: Restart Server: a new server, and the light bulb works again.
   await vscode.commands.executeCommand('gemmaLsp.restart');
