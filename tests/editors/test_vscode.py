@@ -115,13 +115,15 @@ def session(tmp_path_factory) -> dict:
         "gemmaLsp.model.nCtx": 2048,
         "gemmaLsp.model.maxTokens": MAX_TOKENS,
         "gemmaLsp.model.temperature": 0,
+        "gemmaLsp.trace.server": os.environ.get("GEMMA_LSP_TRACE", "off"),
     }))
     port = free_port()
+    trace = ["--log", "trace"] if os.environ.get("GEMMA_LSP_TRACE", "off") != "off" else []
     logs = root / "logs"
     logs.mkdir()
     code_server = subprocess.Popen(
         base + ["--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
-                "--disable-update-check", "--disable-workspace-trust", str(workspace)],
+                "--disable-update-check", "--disable-workspace-trust", *trace, str(workspace)],
         env=env, stdout=(logs / "code-server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     browser = None
@@ -193,6 +195,13 @@ def test_explanation_document_honours_settings_and_show_context_opens_it(session
     generated = int(re.search(r"(\d+) generated", markdown).group(1))
     assert 0 < generated <= MAX_TOKENS, "gemmaLsp.model.maxTokens from the workspace settings reached the server"
     assert session["show_context"]["active"] == document
+
+
+@pytest.mark.editors
+def test_changed_setting_reaches_the_running_server(session):
+    markdown = Path(session["settings_change"]["document"]).read_text()
+    assert "# Explanation of `count_items`" in markdown
+    assert 0 < int(re.search(r"(\d+) generated", markdown).group(1)) <= 6
 
 
 def check_comment_edit(before: str, after: str) -> None:

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 export const SECTION = 'gemmaLsp';
 
 /** Settings that only the extension reads; the server would call them unknown. */
-const CLIENT_ONLY = ['pythonPath'];
+const CLIENT_ONLY = ['pythonPath', 'trace'];
 
 /** The server's settings as plain JSON, e.g. {model: {path, nCtx, ...}, logLevel}. */
 export function serverSettings(scope?: vscode.ConfigurationScope): Record<string, unknown> {

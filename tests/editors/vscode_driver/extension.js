@@ -44,9 +44,18 @@ function at(line, character) {
   return new vscode.Range(line, character, line, character);
 }
 
+// VS Code cancels a provider call now and then when the workbench moves on (it reports
+// "Canceled"); a user would simply ask again, so the driver does too.
 async function codeActions(uri, range, kind, resolveCount) {
-  const actions = (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, range, kind, resolveCount)) || [];
-  return actions;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, range, kind, resolveCount)) || [];
+    } catch (error) {
+      if (attempt >= 3 || !/cancel/i.test(String(error && error.message))) {
+        throw error;
+      }
+    }
+  }
 }
 
 async function revert(document) {
@@ -128,7 +137,8 @@ async function drive(results, save) {
   await waitFor('request pending', () => api.statusText().includes('$(loading~spin)'));
   await sleep(300);
   const cancelled = await vscode.commands.executeCommand('gemmaLsp.cancel');
-  const outcome = await running;
+  const outcome = await waitFor('cancelled request settles', () => Promise.race([running.then((value) => ({ value })), sleep(100).then(() => undefined)]))
+    .then((settled) => settled.value);
   step('cancel', {
     cancelled,
     outcome: outcome === undefined ? null : outcome,
@@ -136,7 +146,14 @@ async function drive(results, save) {
     status_after: await waitFor('idle', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
   });
 
-  // 8. Gemma: Restart Server: a new server, and the light bulb works again.
+  // 8. A changed setting reaches the running server (workspace/didChangeConfiguration).
+  const settings = vscode.workspace.getConfiguration('gemmaLsp');
+  await settings.update('model.maxTokens', 6, vscode.ConfigurationTarget.Workspace);
+  await sleep(500);
+  await vscode.commands.executeCommand('gemmaLsp.explain', cart, at(18, 4));
+  step('settings_change', { document: api.session.lastDocument && api.session.lastDocument.fsPath });
+
+  // 9. Gemma: Restart Server: a new server, and the light bulb works again.
   await vscode.commands.executeCommand('gemmaLsp.restart');
   await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
   const again = await waitFor('code actions after restart', async () => {
