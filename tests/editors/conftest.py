@@ -26,9 +26,15 @@ def copy_workspace(root: Path) -> Path:
     return target
 
 
-def server_env(**extra: str) -> dict[str, str]:
-    """The environment for an editor: the server it starts imports this checkout's lsp_server."""
+def server_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment for an editor: the server it starts imports this checkout's lsp_server,
+    and writes its explanations into a cache of its own under ``root`` (other tests write theirs
+    to the user cache at the same time), using the model already assembled there."""
+    from lsp_server.model.resolve import bundled_model_path
+
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.setdefault("GEMMA_LSP_MODEL", str(bundled_model_path() or ""))
+    env["XDG_CACHE_HOME"] = str(root / "cache")
     env.update(extra)
     return env

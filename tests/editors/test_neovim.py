@@ -38,7 +38,7 @@ def session(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("neovim")
     workspace = copy_workspace(root)
     results = root / "results.json"
-    env = server_env(GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
+    env = server_env(root, GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
                      GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results),
                      GEMMA_MAX_TOKENS=str(MAX_TOKENS))
     command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_session.lua")]
@@ -118,7 +118,7 @@ def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
     """The vim.lsp.start path of setup() (0.8-0.10), run on 0.11 with "nvim-0.11" hidden."""
     workspace = copy_workspace(tmp_path)
     results = tmp_path / "legacy.json"
-    env = server_env(GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
+    env = server_env(tmp_path, GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
                      GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results))
     command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_legacy.lua")]
     done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=180)

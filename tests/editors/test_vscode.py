@@ -103,7 +103,7 @@ def session(tmp_path_factory) -> dict:
     (data / "User").mkdir(parents=True)
     (data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS))
     results = root / "results.json"
-    env = server_env(PATH=node_bin + os.pathsep + os.environ["PATH"], GEMMA_DRIVER_RESULTS=str(results))
+    env = server_env(root, PATH=node_bin + os.pathsep + os.environ["PATH"], GEMMA_DRIVER_RESULTS=str(results))
     base = [tools["code_server"], "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     for extension in (vsix, driver):
         run(base + ["--install-extension", str(extension)], env=env)

@@ -45,7 +45,7 @@ export class Session implements vscode.Disposable {
     this.client = client;
     try {
       await client.start();
-    } catch (error) {
+    } catch {
       // The client has logged why; the user can fix the setting and run "Gemma: Restart Server".
       void vscode.window.showErrorMessage(`Gemma: the server did not start (${python} -m lsp_server serve). See the Gemma LSP output.`);
     }
