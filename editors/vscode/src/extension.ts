@@ -66,9 +66,8 @@ async function runAction(session: Session, command: string, uri?: vscode.Uri | s
     void vscode.window.showWarningMessage('Gemma: put the cursor in a Python function or class first.');
     return undefined;
   }
-  const converter = session.client!.code2ProtocolConverter;
   try {
-    return await session.execute(command, [converter.asUri(target), converter.asRange(where)]);
+    return await session.execute(command, target, where);
   } catch (error: any) {
     if (error?.code === -32800 || /cancel/i.test(String(error?.message))) {
       void vscode.window.showInformationMessage('Gemma: cancelled.');

@@ -75,12 +75,14 @@ export class Session implements vscode.Disposable {
     };
   }
 
-  /** workspace/executeCommand of one of the server's commands; Cancel reaches it. */
-  async execute(command: string, args: unknown[]): Promise<unknown> {
+  /** One of the server's commands on [uri, range] (workspace/executeCommand); Cancel reaches it. */
+  async execute(command: string, uri: vscode.Uri, range: vscode.Range): Promise<unknown> {
     const client = this.client;
     if (!client || client.state !== State.Running) {
       throw new Error('The gemma-lsp server is not running: see the Gemma LSP output, then run "Gemma: Restart Server".');
     }
+    const converter = client.code2ProtocolConverter;
+    const args = [converter.asUri(uri), converter.asRange(range)];
     const source = new vscode.CancellationTokenSource();
     this.running.add(source);
     this.status.request(1);
