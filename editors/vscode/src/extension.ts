@@ -1,0 +1,97 @@
+// gemma-lsp for VS Code: a thin client. Every action is a command of the server (also offered as
+// code actions in the light bulb, which VS Code resolves itself); this file only wires UI to it.
+import * as vscode from 'vscode';
+import { StreamPanel, StreamState } from './panel';
+import { Session } from './session';
+import { SECTION, modelName } from './settings';
+import { Status } from './status';
+
+/**
+ * The server's actions, one line each: the palette command (declared in package.json
+ * contributes.commands) and the server's workspace/executeCommand id, which takes [uri, range].
+ */
+const ACTIONS: { command: string; server: string }[] = [
+  { command: 'gemmaLsp.explain', server: 'gemma-lsp.explain' },
+  { command: 'gemmaLsp.explainAsComment', server: 'gemma-lsp.explainAsComment' },
+];
+
+/** What the extension hands to other extensions (and to the editor tests' driver). */
+export interface GemmaApi {
+  session: Session;
+  stream(): StreamState;
+  statusText(): string;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<GemmaApi> {
+  const panel = new StreamPanel();
+  const status = new Status(modelName);
+  const session = new Session(panel, status);
+  context.subscriptions.push(panel, status, session);
+
+  for (const action of ACTIONS) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(action.command, (uri?: vscode.Uri | string, range?: vscode.Range) =>
+        runAction(session, action.server, uri, range),
+      ),
+    );
+  }
+  context.subscriptions.push(
+    vscode.commands.registerCommand('gemmaLsp.showContext', () => showContext(session)),
+    vscode.commands.registerCommand('gemmaLsp.showPanel', () => panel.reveal(false)),
+    vscode.commands.registerCommand('gemmaLsp.cancel', () => cancel(session)),
+    vscode.commands.registerCommand('gemmaLsp.restart', () => restart(session)),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration(`${SECTION}.pythonPath`)) {
+        void restart(session);
+      } else if (event.affectsConfiguration(SECTION)) {
+        session.settingsChanged();
+      }
+    }),
+  );
+
+  await session.start();
+  return { session, stream: () => panel.state, statusText: () => status.text };
+}
+
+export function deactivate(): Promise<void> | undefined {
+  return undefined; // the session is disposed with the context's subscriptions
+}
+
+/** Runs a server action on [uri, range], or on the active editor's selection (the cursor). */
+async function runAction(session: Session, command: string, uri?: vscode.Uri | string, range?: vscode.Range): Promise<unknown> {
+  const editor = vscode.window.activeTextEditor;
+  const target = typeof uri === 'string' ? vscode.Uri.parse(uri) : uri ?? editor?.document.uri;
+  const where = range ?? editor?.selection;
+  if (!target || !where) {
+    void vscode.window.showWarningMessage('Gemma: put the cursor in a Python function or class first.');
+    return undefined;
+  }
+  try {
+    return await session.execute(command, target, where);
+  } catch (error: any) {
+    if (error?.code === -32800 || /cancel/i.test(String(error?.message))) {
+      void vscode.window.showInformationMessage('Gemma: cancelled.');
+      return { cancelled: true };
+    }
+    throw error; // the server has shown its own message for errors the user can act on
+  }
+}
+
+async function showContext(session: Session): Promise<void> {
+  if (!session.lastDocument) {
+    void vscode.window.showInformationMessage('Gemma: no explanation yet. Run "Gemma: Explain" first.');
+    return;
+  }
+  await vscode.window.showTextDocument(session.lastDocument, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+}
+
+function cancel(session: Session): number {
+  const count = session.cancel();
+  void vscode.window.showInformationMessage(count ? `Gemma: cancelling ${count} request(s).` : 'Gemma: nothing to cancel.');
+  return count;
+}
+
+async function restart(session: Session): Promise<void> {
+  await session.stop();
+  await session.start();
+}

@@ -1,0 +1,243 @@
+"""Real VS Code (code-server 4.139.1 = VS Code 1.139.1) in headless Chromium with the packaged .vsix.
+
+The .vsix is built and packaged here (npm run package), installed into code-server with the
+driver extension (vscode_driver/), and a headless Chromium opens the workspace so the extension
+host starts. The driver calls the extension's commands and VS Code's code action provider and
+writes what it saw to a file, checked below. Needs tests/editors/setup_vscode.sh to have run once.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.editors.conftest import PYTHON, REPO, copy_workspace, server_env
+
+HERE = Path(__file__).parent
+EXTENSION = REPO / "editors" / "vscode"
+CACHE = Path(os.environ.get("GEMMA_LSP_CI_CACHE", Path.home() / ".cache" / "gemma-lsp-ci"))
+READY = CACHE / "vscode-ready"
+MAX_TOKENS = 24
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+USER_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "workbench.enableExperiments": False,
+    "security.workspace.trust.enabled": False,
+}
+
+
+def installed() -> dict[str, str]:
+    if not READY.exists():
+        pytest.skip(f"VS Code test environment not installed: run tests/editors/setup_vscode.sh (it writes {READY})")
+    return dict(line.split("=", 1) for line in READY.read_text().splitlines() if "=" in line)
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+    assert done.returncode == 0, f"{command} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return done
+
+
+def package(folder: Path, out: Path, *extra: str) -> Path:
+    vsce = EXTENSION / "node_modules" / ".bin" / "vsce"
+    run([str(vsce), "package", "--no-dependencies", "--skip-license", "--allow-missing-repository", "--out", str(out), *extra], cwd=folder)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"code-server did not answer at {url}"
+            time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> dict:
+    tools = installed()
+    root = tmp_path_factory.mktemp("vscode")
+    node_bin = str(Path(tools["node"]).parent)
+
+    run(["npm", "run", "package"], cwd=EXTENSION)
+    vsix = EXTENSION / "gemma-lsp.vsix"
+    driver = package(HERE / "vscode_driver", root / "driver.vsix")
+
+    data, extensions = root / "data", root / "extensions"
+    (data / "User").mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS))
+    results = root / "results.json"
+    env = server_env(root, PATH=node_bin + os.pathsep + os.environ["PATH"], GEMMA_DRIVER_RESULTS=str(results))
+    base = [tools["code_server"], "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    for extension in (vsix, driver):
+        run(base + ["--install-extension", str(extension)], env=env)
+
+    workspace = copy_workspace(root)
+    (workspace / ".vscode").mkdir()
+    (workspace / ".vscode" / "settings.json").write_text(json.dumps({
+        "gemmaLsp.pythonPath": PYTHON,
+        "gemmaLsp.model.nCtx": 2048,
+        "gemmaLsp.model.maxTokens": MAX_TOKENS,
+        "gemmaLsp.model.temperature": 0,
+        "gemmaLsp.trace.server": os.environ.get("GEMMA_LSP_TRACE", "off"),
+    }))
+    port = free_port()
+    trace = ["--log", "trace"] if os.environ.get("GEMMA_LSP_TRACE", "off") != "off" else []
+    logs = root / "logs"
+    logs.mkdir()
+    code_server = subprocess.Popen(
+        base + ["--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
+                "--disable-update-check", "--disable-workspace-trust", *trace, str(workspace)],
+        env=env, stdout=(logs / "code-server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    browser = None
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        browser = subprocess.Popen(
+            [tools["chromium"], *CHROMIUM_FLAGS, f"--user-data-dir={root / 'chromium'}",
+             f"http://127.0.0.1:{port}/?folder={workspace}"],
+            env=env, stdout=(logs / "chromium.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        recorded = wait_results(results, code_server, timeout=420)
+    finally:
+        for process in (browser, code_server):
+            if process is not None:
+                stop(process)
+    assert recorded.get("ok"), (
+        f"driver failed after steps {recorded.get('steps')}: {recorded.get('error')}\n"
+        f"code-server log: {(logs / 'code-server.log').read_text()[-3000:]}\n{json.dumps(recorded)[-3000:]}"
+    )
+    recorded["vsix"] = str(vsix)
+    return recorded
+
+
+def wait_results(results: Path, code_server: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    recorded: dict = {}
+    while time.monotonic() < deadline and code_server.poll() is None:
+        if results.exists():
+            try:
+                recorded = json.loads(results.read_text())
+            except json.JSONDecodeError:  # being written
+                pass
+            if recorded.get("done"):
+                return recorded
+        time.sleep(0.5)
+    recorded.setdefault("error", "the driver did not finish in time (did the extension host start?)")
+    return recorded
+
+
+@pytest.mark.editors
+def test_vsix_is_packaged_and_installed(session):
+    assert Path(session["vsix"]).stat().st_size > 10_000
+    assert session["activated"]["version"] == json.loads((EXTENSION / "package.json").read_text())["version"]
+    assert session["activated"]["status"].startswith("$(hubot) Gemma:")
+
+
+@pytest.mark.editors
+def test_light_bulb_lists_the_servers_actions(session):
+    titles = session["code_actions"]["titles"]
+    assert "Explain Cart.total" in titles and "Explain Cart.total as a comment" in titles
+
+
+@pytest.mark.editors
+def test_explain_streams_into_the_panel_and_status_bar(session):
+    explain = session["explain"]
+    stream = explain["stream"]
+    assert "Cart.total" in stream["title"] and stream["done"]
+    assert "total" in stream["text"] and stream["rendered"] == stream["text"], "the webview rendered the streamed text"
+    assert any(s.startswith("$(loading~spin) Gemma:") for s in explain["status_samples"]), explain["status_samples"]
+    assert explain["status_after"].startswith("$(hubot) Gemma:")
+
+
+@pytest.mark.editors
+def test_explanation_document_honours_settings_and_show_context_opens_it(session):
+    document = session["explain"]["document"]
+    assert document in session["explain"]["visible"]
+    markdown = Path(document).read_text()
+    assert "# Explanation of `Cart.total`" in markdown
+    generated = int(re.search(r"(\d+) generated", markdown).group(1))
+    assert 0 < generated <= MAX_TOKENS, "gemmaLsp.model.maxTokens from the workspace settings reached the server"
+    assert session["show_context"]["active"] == document
+
+
+@pytest.mark.editors
+def test_changed_setting_reaches_the_running_server(session):
+    markdown = Path(session["settings_change"]["document"]).read_text()
+    assert "# Explanation of `count_items`" in markdown
+    assert 0 < int(re.search(r"(\d+) generated", markdown).group(1)) <= 6
+
+
+def check_comment_edit(before: str, after: str) -> None:
+    ast.parse(after)
+    old, new = before.splitlines(), after.splitlines()
+    definition = new.index("def count_items(cart):")
+    added = len(new) - len(old)
+    assert added > 0 and all(line.startswith("# ") for line in new[definition - added : definition])
+    assert new[: definition - added] + new[definition:] == old
+
+
+@pytest.mark.editors
+def test_light_bulb_comment_is_resolved_to_an_edit_that_parses(session):
+    step = session["resolve_comment"]
+    assert step["titles"] == ["Explain count_items as a comment"]
+    assert step["has_edit"] and step["applied"]
+    check_comment_edit(step["before"], step["after"])
+
+
+@pytest.mark.editors
+def test_explain_as_comment_command_applies_its_edit(session):
+    step = session["command_comment"]
+    assert step["result"] is True
+    check_comment_edit(step["before"], step["after"])
+
+
+@pytest.mark.editors
+def test_cancel_stops_a_running_explanation(session):
+    step = session["cancel"]
+    assert step["cancelled"] == 1
+    assert step["outcome"] == {"cancelled": True}
+    assert step["document_after"] == session["explain"]["document"], "a cancelled request shows no explanation"
+    assert step["status_after"].startswith("$(hubot) Gemma:")
+
+
+@pytest.mark.editors
+def test_restart_starts_a_new_server(session):
+    assert session["restart"]["new_client"]
+    assert "Explain Cart.total" in session["restart"]["titles"]

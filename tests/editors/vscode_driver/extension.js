@@ -1,0 +1,166 @@
+// Runs inside real VS Code (code-server) next to the installed Gemma LSP extension: calls its
+// commands and VS Code's own providers the way a user's clicks do, and records what it saw as JSON
+// in $GEMMA_DRIVER_RESULTS for test_vscode.py to check. Inactive without that variable.
+const fs = require('fs');
+const vscode = require('vscode');
+
+const EXTENSION_ID = 'gemma-lsp.gemma-lsp';
+const STEP_TIMEOUT_MS = Number(process.env.GEMMA_STEP_TIMEOUT_MS || 120000);
+
+async function activate() {
+  const out = process.env.GEMMA_DRIVER_RESULTS;
+  if (!out) {
+    return;
+  }
+  const results = { steps: [] };
+  const save = () => fs.writeFileSync(out, JSON.stringify(results, null, 1));
+  try {
+    await drive(results, save);
+    results.ok = true;
+  } catch (error) {
+    results.error = String((error && error.stack) || error);
+  }
+  results.done = true;
+  save();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(step, condition) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (;;) {
+    const value = await condition();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out: ${step}`);
+    }
+    await sleep(100);
+  }
+}
+
+function at(line, character) {
+  return new vscode.Range(line, character, line, character);
+}
+
+// VS Code cancels a provider call now and then when the workbench moves on (it reports
+// "Canceled"); a user would simply ask again, so the driver does too.
+async function codeActions(uri, range, kind, resolveCount) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, range, kind, resolveCount)) || [];
+    } catch (error) {
+      if (attempt >= 3 || !/cancel/i.test(String(error && error.message))) {
+        throw error;
+      }
+    }
+  }
+}
+
+async function revert(document) {
+  await vscode.window.showTextDocument(document);
+  await vscode.commands.executeCommand('workbench.action.files.revert');
+}
+
+/** Records the status bar text while `work` runs. */
+async function sampling(api, samples, work) {
+  const timer = setInterval(() => samples.push(api.statusText()), 50);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function drive(results, save) {
+  const step = (name, data) => {
+    results.steps.push(name);
+    results[name] = data;
+    save();
+  };
+  const folder = vscode.workspace.workspaceFolders[0].uri;
+  const cart = vscode.Uri.joinPath(folder, 'shop', 'cart.py');
+  const document = await vscode.workspace.openTextDocument(cart);
+  await vscode.window.showTextDocument(document);
+
+  // 1. The extension activates for Python and its server starts.
+  const extension = await waitFor('extension installed', () => vscode.extensions.getExtension(EXTENSION_ID));
+  const api = await extension.activate();
+  await waitFor('server running', () => api.session.client && api.session.client.isRunning());
+  const firstClient = api.session.client;
+  step('activated', { version: extension.packageJSON.version, path: extension.extensionPath, status: api.statusText() });
+
+  // 2. The light bulb: VS Code's code action provider lists the server's actions.
+  const listed = await waitFor('code actions', async () => {
+    const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
+    return titles.includes('Explain Cart.total') && titles;
+  });
+  step('code_actions', { titles: listed });
+
+  // 3. Gemma: Explain streams into the panel, shows progress in the status bar, opens the document.
+  const statusSamples = [];
+  const explainResult = await sampling(api, statusSamples, () => vscode.commands.executeCommand('gemmaLsp.explain', cart, at(12, 8)));
+  const streamed = await waitFor('panel rendered', () => {
+    const state = api.stream();
+    return state.done && state.rendered === state.text && state.text && { ...state };
+  });
+  const explanation = api.session.lastDocument;
+  step('explain', {
+    result: explainResult === undefined ? null : explainResult,
+    stream: streamed,
+    status_samples: [...new Set(statusSamples)],
+    status_after: api.statusText(),
+    document: explanation && explanation.fsPath,
+    visible: vscode.window.visibleTextEditors.map((e) => e.document.uri.fsPath),
+  });
+
+  // 4. Gemma: Show Last Explanation and Context opens that document.
+  await vscode.commands.executeCommand('gemmaLsp.showContext');
+  step('show_context', { active: vscode.window.activeTextEditor && vscode.window.activeTextEditor.document.uri.fsPath });
+
+  // 5. The light bulb's "as a comment": VS Code resolves it (codeAction/resolve) to an edit.
+  const resolved = await codeActions(cart, at(18, 4), 'refactor.rewrite', 1);
+  const comment = resolved.find((a) => a.title === 'Explain count_items as a comment');
+  const before = document.getText();
+  const applied = comment && comment.edit ? await vscode.workspace.applyEdit(comment.edit) : false;
+  step('resolve_comment', { titles: resolved.map((a) => a.title), has_edit: Boolean(comment && comment.edit), applied, before, after: document.getText() });
+  await revert(document);
+
+  // 6. Gemma: Explain as a Comment: the server's command ends in workspace/applyEdit.
+  const commandResult = await vscode.commands.executeCommand('gemmaLsp.explainAsComment', cart, at(18, 4));
+  step('command_comment', { result: commandResult === undefined ? null : commandResult, before, after: document.getText() });
+  await revert(document);
+
+  // 7. Gemma: Cancel while an explanation is running.
+  const running = vscode.commands.executeCommand('gemmaLsp.explain', cart, at(5, 6));
+  await waitFor('request pending', () => api.statusText().includes('$(loading~spin)'));
+  await sleep(300);
+  const cancelled = await vscode.commands.executeCommand('gemmaLsp.cancel');
+  const outcome = await waitFor('cancelled request settles', () => Promise.race([running.then((value) => ({ value })), sleep(100).then(() => undefined)]))
+    .then((settled) => settled.value);
+  step('cancel', {
+    cancelled,
+    outcome: outcome === undefined ? null : outcome,
+    document_after: api.session.lastDocument && api.session.lastDocument.fsPath,
+    status_after: await waitFor('idle', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
+  });
+
+  // 8. A changed setting reaches the running server (workspace/didChangeConfiguration).
+  const settings = vscode.workspace.getConfiguration('gemmaLsp');
+  await settings.update('model.maxTokens', 6, vscode.ConfigurationTarget.Workspace);
+  await sleep(500);
+  await vscode.commands.executeCommand('gemmaLsp.explain', cart, at(18, 4));
+  step('settings_change', { document: api.session.lastDocument && api.session.lastDocument.fsPath });
+
+  // 9. Gemma: Restart Server: a new server, and the light bulb works again.
+  await vscode.commands.executeCommand('gemmaLsp.restart');
+  await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
+  const again = await waitFor('code actions after restart', async () => {
+    const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
+    return titles.includes('Explain Cart.total') && titles;
+  });
+  step('restart', { new_client: api.session.client !== firstClient, titles: again });
+}
+
+module.exports = { activate, deactivate() {} };
