@@ -12,24 +12,30 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 stage=$1; shift
 
 llama_bench() {
-  local found
-  found=$(find /tmp/site /tmp/llama-bench-build -name llama-bench -type f -perm -u+x 2>/dev/null | head -1)
-  if [ -z "$found" ]; then
-    local src
-    src=$(ls -d /tmp/lcp-src/llama_cpp_python-*/vendor/llama.cpp 2>/dev/null | head -1)
-    if [ -z "$src" ]; then mkdir -p /tmp/lcp-src && tar xzf .device/llama-cpp-python-src.tar.gz -C /tmp/lcp-src; src=$(ls -d /tmp/lcp-src/llama_cpp_python-*/vendor/llama.cpp); fi
-    cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
-    cmake -S "$src" -B /tmp/llama-bench-build -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES="$cap" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF >/dev/null &&
-      cmake --build /tmp/llama-bench-build --target llama-bench -j"$(nproc)" >/tmp/llama-bench-build.log 2>&1 || { tail -20 /tmp/llama-bench-build.log; return 1; }
-    found=/tmp/llama-bench-build/bin/llama-bench
+  find /tmp/lcp-build -name llama-bench -type f -perm -u+x 2>/dev/null | head -1
+}
+
+# One CUDA compile for both: the llama-cpp-python wheel, and llama.cpp's own tools (llama-bench)
+# from the same vendored source, kept in /tmp/lcp-build.
+build() {
+  if python3 -c "import llama_cpp; assert llama_cpp.llama_supports_gpu_offload()" 2>/dev/null && [ -n "$(llama_bench)" ]; then
+    echo "already built"; return 0
   fi
-  echo "$found"
+  local work src cap start
+  work=$(mktemp -d); tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
+  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF"
+  export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+  start=$(date +%s)
+  python3 -m pip wheel -q --no-build-isolation --no-deps -C build-dir=/tmp/lcp-build -w "$work/whl" "$src" > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; return 1; }
+  echo "CUDA build with tools: $(( $(date +%s) - start )) s"
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$work"/whl/*.whl .device/whl/*.whl || return 1
+  echo "llama-bench: $(llama_bench)"
 }
 
 case "$stage" in
   build)
-    bash .device/build_llama_cuda.sh || exit 1
-    start=$(date +%s); llama_bench && echo "llama-bench ready in $(( $(date +%s) - start )) s"
+    build || exit 1
     ;;
   synth)
     shape=$1
