@@ -24,7 +24,7 @@ build() {
   local work src cap start
   work=$(mktemp -d); tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
-  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF"
+  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF"
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
   start=$(date +%s)
   python3 -m pip wheel -q --no-build-isolation --no-deps -C build-dir=/tmp/lcp-build -w "$work/whl" "$src" > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; return 1; }
@@ -39,7 +39,7 @@ case "$stage" in
     ;;
   synth)
     shape=$1
-    [ -f "/tmp/models/$shape.gguf" ] || python3 -m quantize.cli synth "$shape" "/tmp/models/$shape.gguf" --type Q4_K_M --tokenizer-from .xfer/vocab_head.gguf --json | tee "$out/synth-$shape.json"
+    [ -f "/tmp/models/$shape.gguf" ] || python3 -c "import sys; from quantize.cli import main; sys.exit(main())" synth "$shape" "/tmp/models/$shape.gguf" --type Q4_K_M --tokenizer-from .xfer/vocab_head.gguf --json | tee "$out/synth-$shape.json"
     ls -la /tmp/models
     ;;
   bench)
