@@ -85,15 +85,17 @@ async def test_a_client_without_resolve_or_show_document_gets_commands_and_a_mes
 
 async def test_cancel_stops_generation_and_frees_the_worker(bare_client: LanguageClient, workspace: Path):
     big = workspace / "shop" / "big.py"
-    big.write_text("".join(f"def step_{i}(value):\n    return value + {i}\n\n\n" for i in range(400)) + "def last(value):\n    return step_1(value)\n")
+    # The target itself is long, so its prefill (whatever the context around it) takes seconds.
+    body = "".join(f"    value = step_{i % 7}(value) * {i} - len(str(value))\n" for i in range(600))
+    big.write_text("".join(f"def step_{i}(value):\n    return value + {i}\n\n\n" for i in range(7)) + f"def last(value):\n{body}    return value\n")
     await start(bare_client, workspace, {"model": {"n_ctx": 4096, "max_tokens": 512}, "logLevel": "info"})
     uri = open_file(bare_client, big)
-    action = explain_action(await actions_at(bare_client, uri, 1601, 4), "last")
+    action = explain_action(await actions_at(bare_client, uri, 29, 4), "last")
     pending = asyncio.ensure_future(
         bare_client.protocol.send_request_async(types.CODE_ACTION_RESOLVE, action, msg_id="explain-to-cancel")
     )
     await wait_for(lambda: bare_client.stream, "the answer to start streaming")
-    await asyncio.sleep(0.5)  # well inside the prefill of about 4,000 tokens
+    await asyncio.sleep(0.3)  # the answer's first words come before the prefill of ~3,000 tokens
     cancelled_at = time.monotonic()
     bare_client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="explain-to-cancel"))
     error = await expect_error(pending)
