@@ -56,6 +56,15 @@ def destination(settings: Settings) -> Destination | None:
     return check_destination(settings.remote.url, settings.remote.allowed_hosts)
 
 
+PER_REQUEST_FIELDS = {"max_tokens", "temperature"}
+"""Model settings read per request: changing them needs no reload."""
+
+
+def _load_key(settings: Settings) -> tuple:
+    model = dataclasses.asdict(settings.model)
+    return (tuple(sorted((k, v) for k, v in model.items() if k not in PER_REQUEST_FIELDS)), settings.backend, settings.remote)
+
+
 def secret_in(roots: list[Path]) -> ExcludePath:
     """Secret files are never indexed (and so never reach a prompt through ranking)."""
     return lambda path: is_secret(path, root_of(path, roots))
@@ -83,9 +92,9 @@ class Assistant:
         return self._backend
 
     def update_settings(self, settings: Settings) -> None:
-        """Apply new settings; a changed model, backend or remote section reloads on next use."""
-        sections = ("model", "backend", "remote")
-        changed = any(getattr(settings, name) != getattr(self.settings, name) for name in sections)
+        """Apply new settings; a change that affects loading (model file, context, GPU, backend)
+        reloads on next use. Per-request values (max_tokens, temperature) apply at once."""
+        changed = _load_key(settings) != _load_key(self.settings)
         self.settings = settings
         if changed and self._backend is not None:
             old, self._backend = self._backend, None

@@ -102,7 +102,9 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GemmaLanguageServer, params: types.InitializedParams) -> None:
         ls.log_handler.attach(asyncio.get_running_loop())
-        logging.getLogger("lsp_server").addHandler(ls.log_handler)
+        server_log = logging.getLogger("lsp_server")
+        server_log.addHandler(ls.log_handler)
+        server_log.propagate = False  # the client's log has them; stderr would show them as errors
         await settings.pull(ls)
         await indexing.start(ls)
 

@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.add_argument("--stdio", action="store_true", help="speak over stdin/stdout (the default; accepted because clients pass it)")
     _model_options(serve)
 
     explain = sub.add_parser("explain", help="explain the definition at FILE:LINE[:COLUMN], streamed to the terminal")

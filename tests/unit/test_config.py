@@ -48,3 +48,22 @@ def test_every_setting_has_a_docstring():
 def test_snake_case():
     assert snake_case("nGpuLayers") == "n_gpu_layers"
     assert snake_case("kv_cache_type") == "kv_cache_type"
+
+
+def test_per_request_settings_do_not_reload_the_model():
+    from lsp_server.assistant import Assistant
+
+    closed = []
+
+    class Backend:
+        def close(self):
+            closed.append(True)
+
+    assistant = Assistant(backend_factory=lambda settings: Backend())
+    assistant.backend
+    cheaper, _ = settings_from_mapping({"model": {"maxTokens": 12, "temperature": 0.7}}, assistant.settings)
+    assistant.update_settings(cheaper)
+    assert closed == [] and assistant.settings.model.max_tokens == 12
+    bigger, _ = settings_from_mapping({"model": {"nCtx": 4096}}, assistant.settings)
+    assistant.update_settings(bigger)
+    assert closed == [True]
