@@ -57,10 +57,6 @@ class GemmaLanguageServer(LanguageServer):
     def forget_request(self) -> None:
         self._cancel_tokens.pop(self.protocol.msg_id, None)
 
-    def history_of(self, subject) -> list[str]:
-        """The last commits touching a hovered definition (filled in by the workspace index)."""
-        return []
-
     def show_problem(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))

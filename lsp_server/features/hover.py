@@ -22,7 +22,8 @@ async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
     subject = hover.subject_at(documents.document_path(document), document.source, start[0], start[1], roots, documents.read_from_workspace(ls.workspace))
     if subject is None:
         return None
-    parts = [hover.static_markdown(subject, ls.history_of(subject))]
+    history = await asyncio.to_thread(_history, ls, subject)  # git log -L can take a while
+    parts = [hover.static_markdown(subject, history)]
     explanation = await _explanation(ls, subject)
     if explanation:
         parts.append(f"---\n\n{explanation}")
@@ -64,3 +65,15 @@ def _start(ls, subject: hover.HoverSubject, style: str, key: str):
 
     generation.add_done_callback(store)
     return generation
+
+
+def _history(ls, subject: hover.HoverSubject) -> list[str]:
+    """The last commits that touched the hovered definition's lines (none without git)."""
+    git = ls.assistant.git
+    if git is None:
+        return []
+    try:
+        commits = git.history(subject.path, subject.definition.start_line + 1, subject.definition.end_line + 1, limit=3)
+    except ValueError:  # the file is outside the repository
+        return []
+    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]

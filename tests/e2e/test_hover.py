@@ -47,3 +47,20 @@ async def test_no_hover_on_whitespace_or_keywords(bare_client: LanguageClient, w
     uri = open_file(bare_client, workspace / "shop" / "cart.py")
     assert await hover_at(bare_client, uri, 1, 0) is None
     assert await hover_at(bare_client, uri, 5, 1) is None  # "class" keyword
+
+
+async def test_hover_names_the_commits_that_shaped_the_code(bare_client: LanguageClient, workspace: Path):
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.invalid", "GIT_COMMITTER_NAME": "Ada",
+           "GIT_COMMITTER_EMAIL": "ada@example.invalid", "PATH": "/usr/bin:/bin", "HOME": str(workspace)}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "Round discounted prices to cents"]):
+        subprocess.run(command, cwd=workspace, env=env, check=True)
+    await start(bare_client, workspace, {"hover": {"explain": False}})
+    uri = open_file(bare_client, workspace / "shop" / "pricing.py")
+    for _ in range(100):  # git facts are opened with the background index
+        text = (await hover_at(bare_client, uri, 3, 6)).contents.value
+        if "Last changes" in text:
+            break
+        await asyncio.sleep(0.1)
+    assert "Last changes: " in text and "Ada: Round discounted prices to cents" in text
