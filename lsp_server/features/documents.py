@@ -65,3 +65,14 @@ def read_from_workspace(workspace: Workspace):
         return open_doc.source if open_doc is not None else read_file(path)
 
     return read
+
+
+def versioned_edit(caps: types.ClientCapabilities, document: TextDocument, edits: list[types.TextEdit], annotations: dict | None = None) -> types.WorkspaceEdit:
+    """Edits to one open document, naming its version where the client supports it, so a client
+    refuses them once the file has changed."""
+    from lsp_server.features.capabilities import document_changes_supported
+
+    if document_changes_supported(caps):
+        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=document.uri, version=document.version)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, edits)], change_annotations=annotations)
+    return types.WorkspaceEdit(changes={document.uri: edits})

@@ -18,7 +18,7 @@ from lsp_server.actions import generate_tests, implement, refactor
 from lsp_server.actions.proposal import Proposal
 from lsp_server.context.build import read_file
 from lsp_server.features import documents, explain
-from lsp_server.features.capabilities import document_changes_supported, resource_create_supported
+from lsp_server.features.capabilities import resource_create_supported
 from lsp_server.features.model_run import ModelRun, run_model
 from lsp_server.model.backend import CancelToken
 from lsp_server.verify.select import tests_importing
@@ -81,10 +81,7 @@ def _workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit
         return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [edit])], change_annotations=annotations)
     document = documents.get_document(ls.workspace, uri)
     edit = types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)
-    if document_changes_supported(caps):
-        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=document.version)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])], change_annotations=annotations)
-    return types.WorkspaceEdit(changes={uri: [edit]})
+    return documents.versioned_edit(caps, document, [edit], annotations)
 
 
 def _range(document, start_line: int, end_line: int) -> types.Range:

@@ -11,7 +11,7 @@ from lsprotocol import types
 
 from lsp_server.actions import explain
 from lsp_server.features import documents
-from lsp_server.features.capabilities import document_changes_supported, show_document_supported
+from lsp_server.features.capabilities import show_document_supported
 from lsp_server.features.model_run import run_model
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
@@ -65,10 +65,7 @@ def comment_edit(ls, uri: str, result: explain.Explanation) -> types.WorkspaceEd
     if parse_python(after).has_errors and not parse_python(document.source).has_errors:
         return None
     edit = types.TextEdit(range=types.Range(types.Position(line, 0), types.Position(line, 0)), new_text=text)
-    if document_changes_supported(ls.client_capabilities):
-        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=document.version)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=identifier, edits=[edit])])
-    return types.WorkspaceEdit(changes={uri: [edit]})
+    return documents.versioned_edit(ls.client_capabilities, document, [edit])
 
 
 def _cache_file(name: str):
