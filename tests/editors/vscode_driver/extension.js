@@ -49,7 +49,13 @@ function at(line, character) {
 async function codeActions(uri, range, kind, resolveCount) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, range, kind, resolveCount)) || [];
+      const actions = (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, range, kind, resolveCount)) || [];
+      // VS Code answers an empty list when it cancelled the request itself (another editor took
+      // focus meanwhile, as after "Show context"): ask again, as the light bulb would.
+      if (actions.length > 0 || attempt >= 3) {
+        return actions;
+      }
+      await sleep(500);
     } catch (error) {
       if (attempt >= 3 || !/cancel/i.test(String(error && error.message))) {
         throw error;
