@@ -42,9 +42,22 @@ class ModelSettings:
     """Tokens per physical micro-batch inside a batch (larger is faster on big GPUs, uses more memory)."""
 
     swa_full: bool = True
-    """Keep the whole context in the sliding-window layers' cache. True lets a changed suffix reuse
-    the cached prefix; False saves much memory on long contexts (Gemma's local layers then keep
-    only their window) but a changed prompt is prefilled again."""
+    """Keep the whole context in the sliding-window layers' cache. False saves much memory on long
+    contexts (Gemma's local layers then keep only their window: what lets 128K fit a 24 GB card);
+    a changed prompt then reuses the cached prefix through swa_checkpoints."""
+
+    swa_checkpoints: int = 3
+    """With swa_full off: how many snapshots of the sliding-window layers to keep in host memory,
+    taken where prompts part, so the next prompt that parts there reuses the prefix before it."""
+
+    keep_kv_state: bool = True
+    """Save the KV cache of the stable prompt prefix (repository map, related code) to the user
+    cache directory when the server stops, and restore it when it starts: no cold prefill after
+    a restart."""
+
+    prompt_lookup: bool = True
+    """Edits (refactor, implement) guess their next tokens from the prompt they rewrite and check
+    a batch of guesses at once (prompt-lookup decoding): the same answer, faster."""
 
     kv_cache_type: KvCacheType = "f16"
     """KV cache precision: f16, q8_0 (half the memory) or q4_0."""

@@ -52,6 +52,11 @@ class GenerationRequest:
     and given back as the start of the answer."""
     cache_key: str = ""
     """Names the workspace: a remote server keeps one prompt-cache slot per key."""
+    speculative: bool = False
+    """The answer copies much of the prompt (an edit of code it shows): guess the next tokens
+    from the prompt and check them in one batch (prompt-lookup decoding; same output)."""
+    on_prefill: Callable[[int, int], None] | None = field(default=None, compare=False)
+    """Called from the model worker with (tokens prefilled, prompt tokens) after each batch."""
 
 
 @dataclass

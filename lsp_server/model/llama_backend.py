@@ -8,6 +8,7 @@ that is being computed, so a cancelled request frees the worker at once.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
 import os
 import threading
@@ -20,10 +21,15 @@ from lsp_server.errors import GenerationCancelled, GenerationFailed, ModelLoadFa
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
 from lsp_server.model.chat import gemma_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
-from lsp_server.model.resolve import ResolvedModel, resolve_model
+from lsp_server.model.prefix_plan import common_prefix
+from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
 
 log = logging.getLogger(__name__)
+
+def state_dir() -> Path:
+    return cache_dir() / "kv-state"
+
 
 KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
 
@@ -94,6 +100,7 @@ class LlamaCppBackend:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-model")
         self._active_cancel: CancelToken | None = None
         self._abort_callback = None
+        self._engine = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -121,8 +128,54 @@ class LlamaCppBackend:
                 "model.n_gpu_layers."
             ) from exc
         self._install_abort_callback()
+        from lsp_server.model.llama_engine import Engine  # llama_cpp loads its libraries on import
+
+        self._engine = Engine(self._llm, kwargs["swa_full"], self.settings.swa_checkpoints)
         self._info = self._describe(resolved, kwargs)
+        self._restore_state()
         return self._info
+
+    # -- the KV state across restarts ----------------------------------------------------------
+
+    def _state_path(self) -> Path:
+        """One state file per model file and cache layout (a different n_ctx or KV type cannot
+        load another's state)."""
+        info, model = self._info, Path(self._info.path)
+        stat = model.stat()
+        key = repr((str(model.resolve()), stat.st_size, stat.st_mtime_ns, info.n_ctx, self.settings.kv_cache_type,
+                    self.settings.swa_full, self.settings.flash_attn))
+        return state_dir() / f"{model.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.kvstate"
+
+    def _restore_state(self) -> None:
+        path = self._state_path() if self.settings.keep_kv_state else None
+        if path is None or not path.is_file():
+            return
+        started = time.perf_counter()
+        try:
+            restored = self._engine.load(path)
+        except Exception as exc:  # a state file is only a cache: never fail a load over it
+            log.warning("Could not restore the KV state from %s: %s", path, exc)
+            restored = 0
+        seconds = time.perf_counter() - started
+        self._info.extra.update({"restored_tokens": restored, "restore_seconds": round(seconds, 3)})
+        if restored:
+            log.info("Restored the KV cache of a %d-token prompt prefix from %s in %.2f s", restored, path, seconds)
+        else:
+            log.warning("The KV state file %s did not fit this model or context; removed it", path)
+            path.unlink(missing_ok=True)
+
+    def _save_state(self) -> None:
+        if not self.settings.keep_kv_state or self._engine is None or not self._engine.tokens:
+            return
+        started = time.perf_counter()
+        try:
+            self._engine.keep_stable()
+            written = self._engine.save(self._state_path())
+        except Exception as exc:
+            log.warning("Could not save the KV state: %s", exc)
+            return
+        log.info("Saved the KV cache of %d prompt tokens (%d bytes) in %.2f s", len(self._engine.tokens), written,
+                 time.perf_counter() - started)
 
     def _describe(self, resolved: ResolvedModel, kwargs: dict) -> ModelInfo:
         meta = self._llm.metadata
@@ -209,30 +262,38 @@ class LlamaCppBackend:
     def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
         import llama_cpp
 
-        llm = self._llm
-        max_tokens = answer_budget(llm.n_ctx(), request.max_tokens)
-        tokens, cut = fit_tokens(self.prompt_tokens(request), llm.n_ctx() - max_tokens, request.keep_head_tokens)
+        from lsp_server.model.llama_engine import Sampling
+
+        engine = self._engine
+        max_tokens = answer_budget(engine.n_ctx, request.max_tokens)
+        tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
-        cached = self._prefill(tokens, cancel)
+        cached = self._prefill(tokens, cancel, request.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
         if request.answer_prefix:
             on_text(request.answer_prefix)
-        for token in llm.generate(tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1):
-            first = first or time.perf_counter() - started
-            cancel.raise_if_cancelled()
-            if not request.ignore_eog and llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
-                reason = "eog"
-                break
-            count += 1
-            piece = stream.feed(llm.detokenize([token]))
-            if piece:
-                on_text(piece)
-            if stream.stopped:
-                reason = "stop"
-                break
-            if count >= max_tokens:
-                break
+        sampling = Sampling(temperature=request.temperature)
+        speculative = request.speculative and self.settings.prompt_lookup
+        generated = engine.generate(sampling, speculative)
+        try:
+            for token in generated:
+                first = first or time.perf_counter() - started
+                cancel.raise_if_cancelled()
+                if not request.ignore_eog and llama_cpp.llama_vocab_is_eog(engine.vocab, token):
+                    reason = "eog"
+                    break
+                count += 1
+                piece = stream.feed(self._llm.detokenize([token]))
+                if piece:
+                    on_text(piece)
+                if stream.stopped:
+                    reason = "stop"
+                    break
+                if count >= max_tokens:
+                    break
+        finally:
+            generated.close()
         tail = stream.finish()
         if tail:
             on_text(tail)
@@ -249,31 +310,30 @@ class LlamaCppBackend:
             first_token_seconds=first,
         )
 
-    def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
-        """Evaluate all but the last prompt token, reusing the KV cache of a common prefix.
+    def _prefill(self, tokens: list[int], cancel: CancelToken, on_progress=None) -> int:
+        """Evaluate the prompt, reusing the KV cache of the longest common prefix. Returns how
+        many tokens were reused.
 
-        ``Llama.generate`` then finds the prefix in place and evaluates only the last token.
-        Returns how many tokens were reused.
+        Where this prompt parts from the cached one is where the stable part of the context
+        ends (repository map, related code); a checkpoint there lets the next prompt, which
+        parts there too, restore the sliding-window layers instead of prefilling it all again.
         """
-        llm = self._llm
-        previous = llm.input_ids[: llm.n_tokens]
-        reused = 0
-        for old, new in zip(previous, tokens[:-1]):
-            if old != new:
-                break
-            reused += 1
-        if reused < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
-            reused = 0  # this cache cannot drop a suffix: start over
-        llm.n_tokens = reused
+        engine = self._engine
+        parts_at = common_prefix(engine.tokens, tokens[:-1])
+        reused = engine.reuse(tokens)
+        if parts_at:
+            engine.stable = parts_at
         # The abort callback (a Python call per graph node) only runs during prefill: decode
         # checks the token between tokens anyway, and the callback cost a third of decode speed.
         self._set_abort(True)
         try:
-            for start in range(reused, len(tokens) - 1, llm.n_batch):
-                cancel.raise_if_cancelled()
-                llm.eval(tokens[start : min(start + llm.n_batch, len(tokens) - 1)])
+            engine.prefill(tokens, reused, cancel, checkpoint_at=parts_at if parts_at > reused else 0, on_progress=on_progress)
+        except BaseException:
+            engine.forget()  # a half-evaluated batch leaves the cache in an unknown state
+            raise
         finally:
             self._set_abort(False)
+        engine.checkpoint()
         return reused
 
     def close(self) -> None:
@@ -284,6 +344,8 @@ class LlamaCppBackend:
         self._worker.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             if self._llm is not None:
+                self._save_state()
+                self._engine.close()
                 self._llm.close()
                 self._llm = None
                 self._info = None

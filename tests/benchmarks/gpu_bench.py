@@ -1,9 +1,10 @@
 """GPU benchmark: our in-process path against llama.cpp's own llama-bench, same file, same settings.
 
-Run on the GPU machine (see ../shared/gpu/README.md):
-    python tests/benchmarks/gpu_bench.py MODEL.gguf --prefill 8192 32768 --out results.json
-Prints one JSON object: prefill tokens/s per length, decode tokens/s, first token with a warm
-prefix, GPU memory, and llama-bench's numbers for the same lengths when --llama-bench is given.
+Run on the GPU machine (see ../shared/gpu/README.md and tests/benchmarks/gpu_run.sh):
+    python tests/benchmarks/gpu_bench.py MODEL.gguf --prefill 8192 32768 --llama-bench PATH --out results.json
+Prints one JSON line per run: prefill tokens/s, decode tokens/s at that depth (greedy and sampled),
+first token with a warm prefix, the KV state's save and restore times, GPU memory. llama-bench
+gets the same lengths: pp at each length, tg128 at depth 8192 (its context settings: swa_full off).
 Not a test: it asserts nothing.
 """
 
@@ -13,6 +14,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lsp_server.cli.bench import source_text  # noqa: E402
 from lsp_server.cli.doctor import nvidia_devices  # noqa: E402
 from lsp_server.config import ModelSettings  # noqa: E402
+from lsp_server.model import llama_backend  # noqa: E402
 from lsp_server.model.backend import CancelToken, GenerationRequest  # noqa: E402
 from lsp_server.model.llama_backend import LlamaCppBackend  # noqa: E402
+
+NEW_TOKENS = "\n\ndef one_more_function(value):\n    # a question about the code above, about fifty tokens long\n    return sorted(value, key=len)[: value.count(None) + 1]\n"
 
 
 def prompt_of(backend: LlamaCppBackend, tokens: int) -> str:
@@ -30,40 +35,76 @@ def prompt_of(backend: LlamaCppBackend, tokens: int) -> str:
     return backend._llm.detokenize(ids).decode("utf-8", "ignore")
 
 
-def run(backend: LlamaCppBackend, text: str, max_tokens: int):
-    request = GenerationRequest(text=text, max_tokens=max_tokens, temperature=0.0, ignore_eog=True)
+def run(backend: LlamaCppBackend, text: str, max_tokens: int, temperature: float = 0.0):
+    request = GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, ignore_eog=True)
     return backend.submit(request, lambda _p: None, CancelToken()).result()
 
 
-def measure(model: str, n_ctx: int, prefill: int, settings: dict) -> dict:
-    backend = LlamaCppBackend(ModelSettings(path=model, n_ctx=n_ctx, **settings))
+def rate(tokens: int, seconds: float) -> float:
+    return round(tokens / seconds, 1) if seconds else 0.0
+
+
+def measure(model: str, prefill: int, settings: dict, restore: bool) -> dict:
+    n_ctx = prefill + 1024
+    backend = LlamaCppBackend(ModelSettings(path=model, n_ctx=n_ctx, keep_kv_state=restore, **settings))
     started = time.perf_counter()
     backend.load()
     loaded = time.perf_counter() - started
     text = prompt_of(backend, prefill)
     cold = run(backend, text, 128)
-    warm = run(backend, text + "\n\ndef one_more_function(value):\n    return value * 2\n", 1)
     memory = nvidia_devices()
-    backend.close()
-    return {
+    sampled = run(backend, text + NEW_TOKENS, 128, temperature=0.2)
+    warm = run(backend, text + NEW_TOKENS.replace("fifty", "sixty"), 1)
+    result = {
         "prefill_tokens": cold.prompt_tokens,
-        "prefill_tok_s": round(cold.prompt_tokens / cold.prefill_seconds, 1),
-        "decode_tok_s": round(cold.completion_tokens / cold.decode_seconds, 1),
+        "prefill_tok_s": rate(cold.prompt_tokens, cold.prefill_seconds),
+        "decode_greedy_tok_s": rate(cold.completion_tokens, cold.decode_seconds),
+        "decode_sampled_tok_s": rate(sampled.completion_tokens, sampled.decode_seconds),
         "warm_first_token_ms": round(warm.first_token_seconds * 1000, 1),
         "warm_new_tokens": warm.prompt_tokens - warm.cached_tokens,
         "load_s": round(loaded, 2),
         "gpu_memory_used_mib": [d["memory_used_mib"] for d in memory],
     }
+    if restore:
+        result.update(restart(backend, model, n_ctx, settings, text))
+    backend.close()
+    return result
 
 
-def llama_bench(binary: str, model: str, prefill: list[int], settings: dict) -> list[dict]:
-    command = [binary, "-m", model, "-p", ",".join(map(str, prefill)), "-n", "128", "-ngl", "99",
-               "-fa", "1" if settings.get("flash_attn", True) else "0", "-b", str(settings.get("n_batch", 512)),
-               "-ub", str(settings.get("n_ubatch", 512)), "-r", "2", "-o", "json"]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    if output.returncode != 0:
-        return [{"error": output.stderr[-2000:]}]
-    return [{"n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "avg_ts": round(r["avg_ts"], 1)} for r in json.loads(output.stdout)]
+def restart(backend: LlamaCppBackend, model: str, n_ctx: int, settings: dict, text: str) -> dict:
+    """Close (saves the stable prefix), load again (restores it), ask: no full prefill."""
+    started = time.perf_counter()
+    backend.close()
+    saved = time.perf_counter() - started
+    files = list(llama_backend.state_dir().glob("*.kvstate"))
+    again = LlamaCppBackend(ModelSettings(path=model, n_ctx=n_ctx, keep_kv_state=True, **settings))
+    extra = again.load().extra
+    first = run(again, text + NEW_TOKENS.replace("fifty", "seventy"), 1)
+    again.close()
+    return {
+        "close_and_save_s": round(saved, 2),
+        "state_file_mib": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+        "restored_tokens": extra.get("restored_tokens", 0),
+        "restore_s": extra.get("restore_seconds"),
+        "first_token_after_restart_ms": round(first.first_token_seconds * 1000, 1),
+        "prefilled_after_restart": first.prompt_tokens - first.cached_tokens,
+    }
+
+
+def llama_bench(binary: str, model: str, prefill: list[int], settings: dict, depth: int) -> list[dict]:
+    base = [binary, "-m", model, "-ngl", "99", "-fa", "1" if settings.get("flash_attn", True) else "0",
+            "-b", str(settings.get("n_batch", 2048)), "-ub", str(settings.get("n_ubatch", 512)),
+            "-ctk", settings.get("kv_cache_type", "f16"), "-ctv", settings.get("kv_cache_type", "f16"), "-r", "1", "-o", "json"]
+    runs = [["-p", ",".join(map(str, prefill)), "-n", "0"], ["-p", "0", "-n", "128", "-d", str(depth)]]
+    results = []
+    for extra in runs:
+        output = subprocess.run(base + extra, capture_output=True, text=True, timeout=1800)
+        if output.returncode != 0:
+            results.append({"error": output.stderr[-2000:]})
+            continue
+        results += [{"n_prompt": r["n_prompt"], "n_gen": r["n_gen"], "n_depth": r.get("n_depth", 0), "avg_ts": round(r["avg_ts"], 1)}
+                    for r in json.loads(output.stdout)]
+    return results
 
 
 def main() -> None:
@@ -73,24 +114,27 @@ def main() -> None:
     parser.add_argument("--n-batch", type=int, default=2048)
     parser.add_argument("--n-ubatch", type=int, nargs="+", default=[512])
     parser.add_argument("--kv", default="f16")
-    parser.add_argument("--swa-full", choices=["true", "false"], default="true")
+    parser.add_argument("--swa-full", choices=["true", "false"], default="false")
+    parser.add_argument("--restore", action="store_true", help="also time saving and restoring the KV state")
     parser.add_argument("--llama-bench")
+    parser.add_argument("--depth", type=int, default=8192, help="llama-bench's tg128 depth")
     parser.add_argument("--out")
     args = parser.parse_args()
+    llama_backend.state_dir = lambda: Path(tempfile.gettempdir()) / "gemma-lsp-bench-state"
     results = {"model": args.model, "gpus": nvidia_devices(), "runs": []}
     for ubatch in args.n_ubatch:
-        settings = {"n_batch": args.n_batch, "n_ubatch": ubatch, "kv_cache_type": args.kv, "flash_attn": True, "swa_full": args.swa_full == "true"}
+        settings = {"n_batch": args.n_batch, "n_ubatch": ubatch, "kv_cache_type": args.kv, "flash_attn": True,
+                    "swa_full": args.swa_full == "true"}
         for length in args.prefill:
-            run_result = {"settings": settings, **measure(args.model, length + 512, length, settings)}
+            run_result = {"settings": settings, **measure(args.model, length, settings, args.restore)}
             results["runs"].append(run_result)
             print(json.dumps(run_result), flush=True)
         if args.llama_bench:
-            results.setdefault("llama_bench", []).append({"settings": settings, "results": llama_bench(args.llama_bench, args.model, args.prefill, settings)})
-            print(json.dumps(results["llama_bench"][-1]), flush=True)
-    text = json.dumps(results, indent=2)
+            native = {"settings": settings, "results": llama_bench(args.llama_bench, args.model, args.prefill, settings, args.depth)}
+            results.setdefault("llama_bench", []).append(native)
+            print(json.dumps(native), flush=True)
     if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+        Path(args.out).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

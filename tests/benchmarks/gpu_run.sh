@@ -2,7 +2,7 @@
 # The GPU measurements of tests/benchmarks/RESULTS.md, in stages that each fit one device call.
 # On the GPU machine, from the repository root with .device/ (../shared/gpu/prepare.sh) alongside:
 #   bash tests/benchmarks/gpu_run.sh build            # llama-cpp-python with CUDA + llama-bench
-#   bash tests/benchmarks/gpu_run.sh synth SHAPE      # random-weight Q4_K_M GGUF of a real shape
+#   bash tests/benchmarks/gpu_run.sh synth SHAPE...   # random-weight Q4_K_M GGUFs of real shapes
 #   bash tests/benchmarks/gpu_run.sh bench SHAPE ARGS # ours vs llama-bench (tests/benchmarks/gpu_bench.py ARGS)
 # Results go to $OUT (the device tool's output folder) or ./gpu-results.
 set -uo pipefail
@@ -38,8 +38,9 @@ case "$stage" in
     build || exit 1
     ;;
   synth)
-    shape=$1
-    [ -f "/tmp/models/$shape.gguf" ] || python3 -c "import sys; from quantize.cli import main; sys.exit(main())" synth "$shape" "/tmp/models/$shape.gguf" --type Q4_K_M --tokenizer-from .xfer/vocab_head.gguf --json | tee "$out/synth-$shape.json"
+    for shape in "$@"; do
+      [ -f "/tmp/models/$shape.gguf" ] || python3 -c "import sys; from quantize.cli import main; sys.exit(main())" synth "$shape" "/tmp/models/$shape.gguf" --type Q4_K_M --tokenizer-from .xfer/vocab_head.gguf --json > "$out/synth-$shape.json"
+    done
     ls -la /tmp/models
     ;;
   bench)

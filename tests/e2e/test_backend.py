@@ -74,3 +74,87 @@ def test_cancel_during_decode_stops_at_once(backend):
     with pytest.raises(GenerationCancelled):
         future.result(timeout=60)
     assert 3 <= len(pieces) <= 4
+
+
+# -- the KV cache across prompts that part early, and across restarts ----------------------------
+
+SHARED = "".join(f"def helper_{i}(value):\n    return value * {i} + {i * 7}\n\n" for i in range(40))
+"""About 900 tokens that every prompt below starts with (a repository map, say)."""
+
+
+def question(n: int) -> str:
+    return "".join(f"item_{n}_{i} = helper_{i % 40}({n} + {i})\n" for i in range(60)) + "def answer():\n"
+
+
+@pytest.fixture()
+def windowed(tmp_path, monkeypatch):
+    """The 270M model with sliding-window layers that keep only their window (512 tokens)."""
+    monkeypatch.setattr("lsp_server.model.llama_backend.state_dir", lambda: tmp_path)
+
+    def make(**settings):
+        backend = LlamaCppBackend(ModelSettings(n_ctx=4096, temperature=0.0, swa_full=False, **settings))
+        backend.load()
+        return backend
+
+    return make
+
+
+def test_a_checkpoint_where_prompts_part_saves_the_shared_prefix(windowed):
+    backend = windowed()
+    shared = backend.count_tokens(SHARED)
+    try:
+        generate(backend, SHARED + question(1))
+        second = generate(backend, SHARED + question(2))  # parts ~900 tokens before its end
+        third = generate(backend, SHARED + question(3))
+        backend._engine.forget()
+        cold = generate(backend, SHARED + question(3))
+    finally:
+        backend.close()
+    assert second.cached_tokens == 0  # the window before the parting point was gone, no checkpoint yet
+    assert third.cached_tokens >= shared - 2  # restored from the checkpoint taken by the second
+    assert third.text == cold.text and cold.text.strip()
+
+
+def test_prompt_lookup_gives_the_same_answer(windowed):
+    backend = windowed(keep_kv_state=False)
+    code = SHARED[:1500]
+    text = f"# Copy this code exactly.\n{code}\n# The copy:\n{code[:120]}"
+    try:
+        plain = generate(backend, text, max_tokens=96)
+        drafted = generate(backend, text, max_tokens=96, speculative=True)
+    finally:
+        backend.close()
+    assert drafted.text == plain.text and drafted.completion_tokens == plain.completion_tokens == 96
+
+
+def test_the_stable_prefix_survives_a_restart(windowed, tmp_path):
+    first = windowed()
+    generate(first, SHARED + question(1))
+    generate(first, SHARED + question(2))
+    first.close()  # saves the shared prefix
+    assert list(tmp_path.glob("*.kvstate"))
+    second = windowed()
+    try:
+        restored = second.load().extra["restored_tokens"]
+        warm = generate(second, SHARED + question(3))
+        second._engine.forget()
+        cold = generate(second, SHARED + question(3))
+    finally:
+        second.close()
+    assert restored > 800 and warm.cached_tokens >= restored - 1
+    assert warm.text == cold.text
+
+
+def test_a_state_file_that_does_not_fit_is_dropped(windowed, tmp_path):
+    first = windowed()
+    generate(first, SHARED + question(1))
+    path = first._state_path()
+    first.close()
+    path.write_bytes(b"not a llama.cpp state file")
+    second = windowed()
+    try:
+        assert second.load().extra["restored_tokens"] == 0
+        assert generate(second, SHARED + question(2)).completion_tokens > 0
+    finally:
+        second.close()
+    assert not path.exists() or path.read_bytes() != b"not a llama.cpp state file"
