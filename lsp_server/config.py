@@ -35,13 +35,14 @@ class ModelSettings:
     flash_attn: bool = True
     """Use flash attention (faster prefill, needed for a quantized V cache)."""
 
-    n_batch: int = 512
-    """Tokens per prefill batch; cancellation is checked between batches."""
+    n_batch: int = 2048
+    """Tokens per prefill batch (progress is reported after each; llama.cpp's abort callback
+    stops a cancelled batch inside). 2048: the setting measured in tests/benchmarks/RESULTS.md."""
 
     n_ubatch: int = 512
     """Tokens per physical micro-batch inside a batch (larger is faster on big GPUs, uses more memory)."""
 
-    swa_full: bool = True
+    swa_full: bool = False
     """Keep the whole context in the sliding-window layers' cache. False saves much memory on long
     contexts (Gemma's local layers then keep only their window: what lets 128K fit a 24 GB card);
     a changed prompt then reuses the cached prefix through swa_checkpoints."""
@@ -49,6 +50,10 @@ class ModelSettings:
     swa_checkpoints: int = 3
     """With swa_full off: how many snapshots of the sliding-window layers to keep in host memory,
     taken where prompts part, so the next prompt that parts there reuses the prefix before it."""
+
+    warm_up: bool = True
+    """Load the model (and restore the saved KV state) in the background once the workspace is
+    indexed, so the first question does not wait for it."""
 
     keep_kv_state: bool = True
     """Save the KV cache of the stable prompt prefix (repository map, related code) to the user

@@ -89,10 +89,22 @@ async def _build(ls, roots) -> None:
     settings = ls.assistant.settings.index
     if settings.git:
         ls.assistant.git = await asyncio.to_thread(GitFacts.open, roots[0])
+    if ls.assistant.settings.model.warm_up:
+        await warm_up(ls)
     if settings.watch:
         # watchdog rather than registering workspace/didChangeWatchedFiles: not every client
         # handles client/registerCapability, and a watcher here covers them all alike.
         ls.assistant.watcher = watch(roots, index.refresh)
+
+
+async def warm_up(ls) -> None:
+    """Load the model and restore its saved KV state before the user asks (the model worker
+    is idle now). A failure is only logged: the first real request reports it to the user."""
+    try:
+        await asyncio.to_thread(ls.assistant.backend.load)
+        ls.assistant.mark_model_loaded()
+    except Exception as exc:
+        log.info("model warm-up skipped: %s", exc)
 
 
 def document_changed(ls, uri: str, edited: bool) -> None:

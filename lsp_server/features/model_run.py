@@ -51,7 +51,7 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
         ls.assistant.mark_model_loaded()
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
         workspace = root_of(packed.target.path, documents.workspace_roots(ls.workspace))
-        request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace))
+        request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)
         generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
     except (asyncio.CancelledError, GenerationCancelled):
         cancel.cancel()

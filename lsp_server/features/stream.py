@@ -46,10 +46,20 @@ class Streamer:
             except Exception:  # a client that refuses progress still gets the notification
                 self._token = None
         if self._token is not None:
-            ls.work_done_progress.begin(self._token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="waiting for the model"))
+            ls.work_done_progress.begin(self._token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="waiting for the model", percentage=0))
             future = ls.work_done_progress.tokens.get(self._token)
             if future is not None:
                 future.add_done_callback(lambda f: f.cancelled() and self.cancel.cancel())
+
+    def on_prefill(self, done: int, total: int) -> None:
+        """Called from the model's worker thread after each prefill batch."""
+        self._loop.call_soon_threadsafe(self._report_prefill, done, total)
+
+    def _report_prefill(self, done: int, total: int) -> None:
+        if self._token is not None and not self._text:
+            percentage = int(100 * done / total) if total else 100
+            self._ls.work_done_progress.report(
+                self._token, types.WorkDoneProgressReport(message=f"reading the prompt: {done}/{total} tokens", percentage=percentage))
 
     def on_text(self, piece: str) -> None:
         """Called from the model's worker thread."""

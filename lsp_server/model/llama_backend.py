@@ -333,7 +333,6 @@ class LlamaCppBackend:
             raise
         finally:
             self._set_abort(False)
-        engine.checkpoint()
         return reused
 
     def close(self) -> None:

@@ -73,6 +73,9 @@ async def test_explain_streams_and_shows_text_about_the_symbol(client: LanguageC
         reports = [r for values in client.progress_reports.values() for r in values]
         assert any(isinstance(r, types.WorkDoneProgressBegin) for r in reports)
         assert any(isinstance(r, types.WorkDoneProgressEnd) for r in reports)
+        prefill = [r for r in reports if isinstance(r, types.WorkDoneProgressReport) and "reading the prompt" in (r.message or "")]
+        if client.backend == "local":  # a team server prefills on its side
+            assert prefill and prefill[-1].percentage == 100  # the share of the prompt prefilled
 
 
 @pytest.mark.e2e
