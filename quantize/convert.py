@@ -60,6 +60,9 @@ def convert(folder: Path, out: Path, out_type: str = "F16", *, vocab_from: Path 
     GGUF to copy from when the checkpoint has no tokenizer.json."""
     qtype, ftype = _out_type(out_type)
     arch, cfg = text_config(read_config(folder))
+    if vocab_from is None and fallback_vocab is None and not has_tokenizer(folder):
+        raise BadInput(f"{folder} has no tokenizer.json. Pass --vocab-from FILE.gguf (a GGUF of the same "
+                       "model family) to take the tokenizer from it.")
     shape = shape_from_config(arch, cfg, folder.name)
     mapped, left_out = gguf_names(index_tensors(folder), shape)
     plan = tensor_plan(shape, cfg, mapped, qtype)
@@ -184,7 +187,7 @@ def _loader(t: StoredTensor, dims: tuple[int, ...], plus_one: bool, qtype: Q) ->
 
 
 def _add_tokenizer(writer: gguf.GGUFWriter, folder: Path, arch: str, n_vocab: int,
-                   vocab_from: Path | None, fallback: Path | None) -> str:
+                   vocab_from: Path | None, fallback: Path) -> str:
     if vocab_from is not None:
         copy_tokenizer(writer, vocab_from, n_vocab=n_vocab)
         return f"copied from {vocab_from}"
@@ -192,9 +195,6 @@ def _add_tokenizer(writer: gguf.GGUFWriter, folder: Path, arch: str, n_vocab: in
         vocab = read_tokenizer_json(folder)
         add_vocab(writer, vocab, folder, arch, n_vocab)
         return f"{vocab.source} ({len(vocab.tokens)} tokens)"
-    if fallback is None:
-        raise BadInput(f"{folder} has no tokenizer.json. Pass --vocab-from FILE.gguf (a GGUF of the same "
-                       "model family) to take the tokenizer from it.")
     copy_tokenizer(writer, fallback, n_vocab=n_vocab)
     return f"copied from {fallback} ({folder} has no tokenizer.json)"
 
