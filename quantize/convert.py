@@ -3,9 +3,9 @@ safetensors) to an F16/BF16/F32 GGUF, written with the gguf library's tensor-nam
 one tensor at a time so memory stays at about the largest tensor.
 
 Only the text model is converted: vision and audio towers and their projectors are left out (and
-named in the result's notes). The tokenizer is the checkpoint's own tokenizer.json; a GGUF of the
-same family (``vocab_from``) can supply it instead, and the bundled Gemma 3 270M is the fallback
-for a checkpoint without one.
+named in the result's notes). The tokenizer is the checkpoint's own (tokenizer.json, else
+tokenizer.model); a GGUF of the same family (``vocab_from``) can supply it instead, and the CLI
+falls back to the bundled Gemma 3 270M's for a checkpoint without one.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from quantize.checkpoint import StoredTensor, index_tensors, load_f32, read_conf
 from quantize.errors import BadInput, MissingTensor, UnknownQuantType
 from quantize.gguf_write import Progress, add_hparams, check_output, copy_tokenizer, tensor_nbytes, write_streamed
 from quantize.hf_config import global_rotary_factor, shape_from_config, text_config
-from quantize.hf_tokenizer import add_vocab, has_tokenizer, read_tokenizer_json
+from quantize.hf_tokenizer import add_vocab, has_tokenizer, read_tokenizer
 from quantize.shapes import ModelShape
 from quantize.tensors import TensorSpec, model_tensors
 
@@ -61,8 +61,8 @@ def convert(folder: Path, out: Path, out_type: str = "F16", *, vocab_from: Path 
     qtype, ftype = _out_type(out_type)
     arch, cfg = text_config(read_config(folder))
     if vocab_from is None and fallback_vocab is None and not has_tokenizer(folder):
-        raise BadInput(f"{folder} has no tokenizer.json. Pass --vocab-from FILE.gguf (a GGUF of the same "
-                       "model family) to take the tokenizer from it.")
+        raise BadInput(f"{folder} has no tokenizer.json or tokenizer.model. Pass --vocab-from FILE.gguf "
+                       "(a GGUF of the same model family) to take the tokenizer from it.")
     shape = shape_from_config(arch, cfg, folder.name)
     mapped, left_out = gguf_names(index_tensors(folder), shape)
     plan = tensor_plan(shape, cfg, mapped, qtype)
@@ -192,11 +192,11 @@ def _add_tokenizer(writer: gguf.GGUFWriter, folder: Path, arch: str, n_vocab: in
         copy_tokenizer(writer, vocab_from, n_vocab=n_vocab)
         return f"copied from {vocab_from}"
     if has_tokenizer(folder):
-        vocab = read_tokenizer_json(folder)
+        vocab = read_tokenizer(folder)
         add_vocab(writer, vocab, folder, arch, n_vocab)
         return f"{vocab.source} ({len(vocab.tokens)} tokens)"
     copy_tokenizer(writer, fallback, n_vocab=n_vocab)
-    return f"copied from {fallback} ({folder} has no tokenizer.json)"
+    return f"copied from {fallback} ({folder} has no tokenizer.json or tokenizer.model)"
 
 
 def _add_rope_scaling(writer: gguf.GGUFWriter, cfg: dict) -> None:

@@ -1,4 +1,5 @@
-"""A checkpoint's own tokenizer (tokenizer.json) as GGUF ``tokenizer.*`` fields.
+"""A checkpoint's own tokenizer (tokenizer.json, else tokenizer.model) as GGUF ``tokenizer.*``
+fields.
 
 Gemma 3 and Gemma 4 ship a SentencePiece BPE vocabulary of 262,144 pieces, saved by transformers
 as a tokenizers BPE model with byte fallback. llama.cpp reads it two ways:
@@ -9,8 +10,9 @@ as a tokenizers BPE model with byte fallback. llama.cpp reads it two ways:
 - ``gemma4`` (BPE over UTF-8 characters, spaces escaped to U+2581, splits only at newline runs):
   the same lists plus the merges. Written for Gemma 4, as llama.cpp's own converter does.
 
-Special token ids, add_bos/add_eos and the chat template come from tokenizer_config.json and
-config.json through gguf's SpecialVocab.
+A SentencePiece tokenizer.model brings its own scores and piece types (read with the sentencepiece
+package's protobuf schema; the ``convert`` extra installs it). Special token ids, add_bos/add_eos
+and the chat template come from tokenizer_config.json and config.json through gguf's SpecialVocab.
 """
 
 from __future__ import annotations
@@ -40,7 +42,32 @@ class HfVocab:
 
 
 def has_tokenizer(folder: Path) -> bool:
-    return (folder / "tokenizer.json").is_file()
+    return (folder / "tokenizer.json").is_file() or (folder / "tokenizer.model").is_file()
+
+
+def read_tokenizer(folder: Path) -> HfVocab:
+    """tokenizer.json when there is one (it has the merges), else tokenizer.model."""
+    if (folder / "tokenizer.json").is_file():
+        return read_tokenizer_json(folder)
+    return read_tokenizer_model(folder)
+
+
+def read_tokenizer_model(folder: Path) -> HfVocab:
+    path = folder / "tokenizer.model"
+    try:
+        from sentencepiece import sentencepiece_model_pb2
+    except ImportError:
+        raise BadInput(f"{folder} has only tokenizer.model, and reading it needs the sentencepiece and protobuf "
+                       "packages: pip install 'gemma-lsp[convert]', or pass --vocab-from FILE.gguf.") from None
+    proto = sentencepiece_model_pb2.ModelProto()
+    try:
+        proto.ParseFromString(path.read_bytes())
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise BadInput(f"{path} is not a SentencePiece model ({exc}). Pass --vocab-from FILE.gguf.") from None
+    # SentencePiece's piece types are numbered as gguf's TokenType (NORMAL 1 ... BYTE 6).
+    pieces = list(proto.pieces)
+    return HfVocab([p.piece for p in pieces], [p.score for p in pieces], [int(p.type) for p in pieces],
+                   source=str(path))
 
 
 def read_tokenizer_json(folder: Path) -> HfVocab:
