@@ -78,6 +78,9 @@ def convert(folder: Path, out: Path, out_type: str = "F16", *, vocab_from: Path 
     finally:
         partial.unlink(missing_ok=True)
     notes = [f"Left out {len(left_out)} tensors that are not part of the text model: {left_out[:3]}"] if left_out else []
+    unused = sorted(set(mapped) - {name for name, *_ in plan})
+    if unused:
+        notes.append(f"Left out {len(unused)} text-model tensors that config.json gives no use: {unused[:3]}")
     return ConvertResult(out, arch, out_type.upper(), len(plan), out.stat().st_size, tokenizer, notes)
 
 
@@ -132,9 +135,13 @@ def tensor_plan(shape: ModelShape, cfg: dict, mapped: dict[str, StoredTensor], q
     return plan
 
 
+OPTIONAL = (".layer_output_scale.", ".ffn_down_exps.scale")
+"""Gemma 4 tensors llama.cpp does without (a checkpoint saved without these buffers)."""
+
+
 def _specs(shape: ModelShape, mapped: dict) -> list[TensorSpec]:
-    """The architecture's tensors; for Gemma 4 also the optional ones the checkpoint has (layer
-    output scale, per-expert scale), without the KV projections of KV-shared layers it lacks."""
+    """The architecture's tensors, less the optional ones the checkpoint lacks (and, in Gemma 4's
+    KV-shared layers, the K/V projections that llama.cpp does not use there)."""
     specs = model_tensors(shape)
     if shape.arch != "gemma4":
         return specs
@@ -142,14 +149,10 @@ def _specs(shape: ModelShape, mapped: dict) -> list[TensorSpec]:
     for s in specs:
         layer = _LAYER.match(s.name.replace("blk.", "model.layers.", 1))
         shared = layer is not None and not shape.has_own_kv(int(layer.group(1)))
-        if shared and s.name not in mapped and any(p in s.name for p in (".attn_k.", ".attn_k_norm.", ".attn_v.")):
+        kv = any(p in s.name for p in (".attn_k.", ".attn_k_norm.", ".attn_v."))
+        if s.name not in mapped and ((shared and kv) or any(p in s.name for p in OPTIONAL)):
             continue
         kept.append(s)
-        if s.name.endswith(".attn_norm.weight"):
-            il = s.name.split(".")[1]
-            kept += [TensorSpec(n, d) for n, d in ((f"blk.{il}.layer_output_scale.weight", (1,)),
-                                                   (f"blk.{il}.ffn_down_exps.scale", (shape.n_expert,)))
-                     if n in mapped]
     return kept
 
 
