@@ -182,3 +182,18 @@ def _tokenize(path: Path) -> dict[bool, list[int]]:
         return {special: model.tokenize(SAMPLE.encode(), add_bos=True, special=special) for special in (False, True)}
     finally:
         model.close()
+
+
+def test_cli_converts_to_bf16_and_reports_json(tmp_path, dense, capsys):
+    import json
+
+    from quantize.cli import main
+
+    folder = dense[0]
+    assert main(["convert", str(folder), str(tmp_path / "bf16.gguf"), "--type", "bf16", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["arch"] == "gemma4" and report["type"] == "BF16" and "tokenizer.json" in report["tokenizer"]
+    assert read_summary(tmp_path / "bf16.gguf").file_type == "BF16"
+    assert generate(tmp_path / "bf16.gguf")["usage"]["completion_tokens"] >= 1
+    assert main(["convert", str(folder), str(tmp_path / "bf16.gguf"), "--json"]) == 2  # exists: no --force
+    assert "--force" in json.loads(capsys.readouterr().out)["error"]
