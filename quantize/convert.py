@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import gguf
 import numpy as np
 
 from quantize.checkpoint import StoredTensor, index_tensors, load_f32, read_config
 from quantize.errors import BadInput, MissingTensor, UnknownQuantType
-from quantize.gguf_write import Progress, add_hparams, check_output, copy_tokenizer, tensor_nbytes, write_streamed
+from quantize.gguf_write import (
+    Progress,
+    add_hparams,
+    check_output,
+    copy_tokenizer,
+    tensor_nbytes,
+    write_streamed,
+)
 from quantize.hf_config import global_rotary_factor, shape_from_config, text_config
 from quantize.hf_tokenizer import add_vocab, has_tokenizer, read_tokenizer
 from quantize.shapes import ModelShape

@@ -55,6 +55,7 @@ def read_tokenizer(folder: Path) -> HfVocab:
 def read_tokenizer_model(folder: Path) -> HfVocab:
     path = folder / "tokenizer.model"
     try:
+        from google.protobuf.message import DecodeError
         from sentencepiece import sentencepiece_model_pb2
     except ImportError:
         raise BadInput(f"{folder} has only tokenizer.model, and reading it needs the sentencepiece and protobuf "
@@ -62,7 +63,7 @@ def read_tokenizer_model(folder: Path) -> HfVocab:
     proto = sentencepiece_model_pb2.ModelProto()
     try:
         proto.ParseFromString(path.read_bytes())
-    except Exception as exc:  # protobuf's DecodeError and friends
+    except DecodeError as exc:
         raise BadInput(f"{path} is not a SentencePiece model ({exc}). Pass --vocab-from FILE.gguf.") from None
     # SentencePiece's piece types are numbered as gguf's TokenType (NORMAL 1 ... BYTE 6).
     pieces = list(proto.pieces)

@@ -9,26 +9,39 @@ import pytest
 
 pytest.importorskip("safetensors.numpy")
 
-from quantize.convert import convert  # noqa: E402
-from quantize.errors import BadInput, MissingTensor, NotEnoughDisk, UnknownQuantType, UnsupportedArchitecture  # noqa: E402
-from quantize.evaluate import evaluate  # noqa: E402
-from quantize.gguf_header import read_header  # noqa: E402
-from quantize.gguf_meta import read_summary  # noqa: E402
-from quantize.hf_tokenizer import spm_merges  # noqa: E402
-from quantize.quantizer import quantize_gguf  # noqa: E402
+from quantize.convert import convert
+from quantize.errors import (
+    BadInput,
+    MissingTensor,
+    NotEnoughDisk,
+    UnknownQuantType,
+    UnsupportedArchitecture,
+)
+from quantize.evaluate import evaluate
+from quantize.gguf_header import read_header
+from quantize.gguf_meta import read_summary
+from quantize.hf_tokenizer import spm_merges
+from quantize.quantizer import quantize_gguf
 
-from .conftest import generate  # noqa: E402
-from .hf_checkpoint import (  # noqa: E402
-    bf16_values, gemma4_config, gemma4_tensors, gemma4_text_config, tokenizer_json, write_checkpoint)
+from .conftest import generate
+from .hf_checkpoint import (
+    bf16_values,
+    gemma4_config,
+    gemma4_tensors,
+    gemma4_text_config,
+    tokenizer_json,
+    write_checkpoint,
+)
 
 WORKSPACE = Path(__file__).parents[1] / "e2e" / "workspace"
 SAMPLE = ("def café(x):\n    return  x**2 + 中文  # 🙂 <start_of_turn>\n\n\n\tclass Foo:  pass\r\n"
           "1234567 naïve\n")
-MOE = dict(enable_moe_block=True, num_experts=4, top_k_experts=2, moe_intermediate_size=128, intermediate_size=256)
+MOE = {"enable_moe_block": True, "num_experts": 4, "top_k_experts": 2, "moe_intermediate_size": 128,
+       "intermediate_size": 256}
 # E2B-like: 4 sliding : 1 full, per-layer embeddings, the last 5 layers reuse earlier layers' KV
-PLE = dict(num_hidden_layers=10, layer_types=(["sliding_attention"] * 4 + ["full_attention"]) * 2,
-           attention_k_eq_v=False, num_global_key_value_heads=None, hidden_size_per_layer_input=16,
-           num_kv_shared_layers=5, use_double_wide_mlp=True)
+PLE = {"num_hidden_layers": 10, "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 2,
+       "attention_k_eq_v": False, "num_global_key_value_heads": None, "hidden_size_per_layer_input": 16,
+       "num_kv_shared_layers": 5, "use_double_wide_mlp": True}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +76,7 @@ def test_convert_quantize_twice_run_both_and_compare(tmp_path, dense):
 
 
 def test_metadata_follows_the_config(dense):
-    folder, _, result = dense
+    result = dense[2]
     header = read_header(result.output)
     get = header.get
     assert get("general.architecture") == "gemma4" and result.arch == "gemma4"

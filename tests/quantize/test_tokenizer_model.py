@@ -12,12 +12,17 @@ import pytest
 spm = pytest.importorskip("sentencepiece")
 pytest.importorskip("google.protobuf")
 
-from quantize.convert import convert  # noqa: E402
-from quantize.errors import BadInput  # noqa: E402
-from quantize.gguf_header import read_header  # noqa: E402
-from quantize.hf_tokenizer import read_tokenizer_model  # noqa: E402
+from quantize.convert import convert
+from quantize.errors import BadInput
+from quantize.gguf_header import read_header
+from quantize.hf_tokenizer import read_tokenizer_model
 
-from .hf_checkpoint import gemma4_config, gemma4_tensors, gemma4_text_config, write_checkpoint  # noqa: E402
+from .hf_checkpoint import (
+    gemma4_config,
+    gemma4_tensors,
+    gemma4_text_config,
+    write_checkpoint,
+)
 
 VOCAB = 1024
 ROOT = Path(__file__).parents[2]
