@@ -145,7 +145,10 @@ def test_tokenizer_json_tokenizes_like_the_bundled_model(tmp_path, dense, bundle
     gemma3 = write_checkpoint(tmp_path / "g3", _hf_tensors(np.random.default_rng(3)), CONFIG,
                               tokenizer_json(bundled_gguf))
     g3 = convert(gemma3, tmp_path / "g3.gguf", "F16")
-    assert read_header(g3.output).get("tokenizer.ggml.model") == "llama"
+    ours, bundled = read_header(g3.output), read_header(bundled_gguf)
+    for key in ("model", "tokens", "scores", "token_type", "bos_token_id", "eos_token_id", "unknown_token_id",
+                "padding_token_id", "add_bos_token", "add_eos_token", "add_space_prefix"):
+        assert ours.get(f"tokenizer.ggml.{key}") == bundled.get(f"tokenizer.ggml.{key}"), key
     expected = _tokenize(bundled_gguf)
     assert len(expected[False]) > 30
     assert _tokenize(g3.output) == expected
