@@ -5,8 +5,10 @@ Gemma 3 and Gemma 4 ship a SentencePiece BPE vocabulary of 262,144 pieces, saved
 as a tokenizers BPE model with byte fallback. llama.cpp reads it two ways:
 
 - ``llama`` (SentencePiece): tokens, scores and token types. The bundled Gemma 3 GGUF stores the
-  ordinary pieces with score -(their rank among ordinary pieces, in id order), the 256 ``<0xXX>``
-  byte pieces with 0, and control and user-defined pieces with -1000. Written for Gemma 3.
+  ordinary pieces with scores falling by one per piece in id order (llama.cpp merges the pair whose
+  piece scores highest, so only the order matters), the 256 ``<0xXX>`` byte pieces with 0, and
+  control and user-defined pieces with -1000. tokenizer.json has no scores; the rank gives them.
+  Written for Gemma 3.
 - ``gemma4`` (BPE over UTF-8 characters, spaces escaped to U+2581, splits only at newline runs):
   the same lists plus the merges. Written for Gemma 4, as llama.cpp's own converter does.
 
