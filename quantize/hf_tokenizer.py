@@ -106,7 +106,8 @@ def _model_pieces(model: dict) -> tuple[dict[int, str], dict[int, float]]:
 
 def _scores(types: list[int], unigram: dict[int, float]) -> list[float]:
     """SentencePiece BPE keeps its pieces best first, so an ordinary piece's score is minus its
-    rank among ordinary pieces (what the bundled GGUF has); a Unigram model brings its own."""
+    rank among ordinary pieces (the bundled GGUF's fall in the same order); a Unigram model brings
+    its own."""
     scores, rank = [], 0
     for i, kind in enumerate(types):
         if kind == T.NORMAL:
