@@ -153,8 +153,9 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("hf_dir", type=Path, help="Hugging Face checkpoint folder (config.json + *.safetensors)")
     p.add_argument("out", type=Path)
     p.add_argument("--type", default="F16", help="F16 (default), BF16 or F32")
-    p.add_argument("--tokenizer-from", type=Path,
-                   help="GGUF with the same vocabulary to copy the tokenizer from (default: the bundled Gemma 3)")
+    p.add_argument("--vocab-from", "--tokenizer-from", dest="vocab_from", type=Path,
+                   help="take the tokenizer from this GGUF (same vocabulary) instead of the checkpoint's "
+                        "tokenizer.json; without either, the bundled Gemma 3's is used")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=_convert)
@@ -162,12 +163,15 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 def _convert(args) -> dict:
     from quantize.convert import convert
+    from quantize.hf_tokenizer import has_tokenizer
 
-    r = convert(args.hf_dir, args.out, args.type, tokenizer_from=args.tokenizer_from or _bundled(),
+    fallback = None if args.vocab_from or has_tokenizer(args.hf_dir) else _bundled()
+    r = convert(args.hf_dir, args.out, args.type, vocab_from=args.vocab_from, fallback_vocab=fallback,
                 force=args.force, progress=_progress(args))
-    text = f"Wrote {r.output}: {r.arch}, {r.out_type}, {r.n_tensors} tensors, {r.bytes / 2**30:.2f} GiB."
+    text = (f"Wrote {r.output}: {r.arch}, {r.out_type}, {r.n_tensors} tensors, {r.bytes / 2**30:.2f} GiB.\n"
+            f"Tokenizer: {r.tokenizer}")
     return {"output": str(r.output), "arch": r.arch, "type": r.out_type, "tensors": r.n_tensors,
-            "bytes": r.bytes, "notes": r.notes, "text": "\n".join([text, *r.notes])}
+            "bytes": r.bytes, "tokenizer": r.tokenizer, "notes": r.notes, "text": "\n".join([text, *r.notes])}
 
 
 def _eval_args(p: argparse.ArgumentParser) -> None:

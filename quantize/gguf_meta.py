@@ -90,4 +90,4 @@ def ftype_name(value) -> str:
         name = gguf.LlamaFileType(int(value)).name
     except ValueError:
         return "unknown"
-    return name.removeprefix("MOSTLY_")
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")  # ALL_F32 -> F32

@@ -51,13 +51,15 @@ def add_hparams(writer: gguf.GGUFWriter, shape: ModelShape, name: str, file_type
     writer.add_layer_norm_rms_eps(RMS_EPS)
     writer.add_rope_freq_base(shape.rope_freq_base)
     writer.add_sliding_window(shape.n_swa)
+    if shape.final_logit_softcapping:
+        writer.add_final_logit_softcapping(shape.final_logit_softcapping)
     if shape.arch == "gemma4":
         _add_gemma4_hparams(writer, shape)
 
 
 def _add_gemma4_hparams(writer: gguf.GGUFWriter, shape: ModelShape) -> None:
     writer.add_rope_dimension_count(shape.head_dim_global or shape.head_dim)
-    writer.add_rope_dimension_count_swa(shape.head_dim)
+    writer.add_rope_dimension_count_swa(shape.rope_dim_swa or shape.head_dim)
     writer.add_key_length_swa(shape.head_dim)
     writer.add_value_length_swa(shape.head_dim)
     writer.add_rope_freq_base_swa(shape.rope_freq_base_swa)

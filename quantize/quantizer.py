@@ -18,10 +18,14 @@ from quantize.gguf_meta import ftype_name, shape_from_header
 from quantize.gguf_write import Progress, check_output
 from quantize.plan import bits_per_weight
 
-QUANT_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "IQ4_NL", "Q5_0", "Q4_0",
-               "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_S",
-               "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S", "F16", "BF16")
-NEEDS_IMATRIX = ("IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M")
+# llama.cpp's file types (LLAMA_FTYPE_MOSTLY_*) that make sense for Gemma; left out: the ternary
+# TQ1_0/TQ2_0 (for ternary-trained models only) and the newest Q1_0, Q2_0 and NVFP4.
+QUANT_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "IQ4_NL", "Q5_1", "Q5_0",
+               "Q4_1", "Q4_0", "MXFP4_MOE", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "IQ3_XS", "IQ3_XXS",
+               "Q2_K", "Q2_K_S", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S", "F16", "BF16")
+# The types llama.cpp (as bundled with llama-cpp-python 0.3.36) refuses to make without an
+# importance matrix ("this quantization requires an imatrix!"), tried one by one.
+NEEDS_IMATRIX = ("IQ3_XS", "IQ3_XXS", "IQ2_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "Q2_K_S", "IQ1_S", "IQ1_M")
 SOURCE_TYPES = ("F32", "F16", "BF16")
 _PROGRESS = re.compile(r"\[\s*(\d+)/\s*(\d+)\]\s+(\S+)")
 

@@ -50,6 +50,10 @@ class ModelShape:
     rope_freq_base_swa: float = 10_000.0
     swa_layers: tuple[bool, ...] | None = None
     """Explicit per-layer pattern (from a GGUF); overrides swa_period."""
+    final_logit_softcapping: float = 0.0
+    """Logits are squashed to (-cap, cap) with tanh (Gemma 4: 30); 0 means none."""
+    rope_dim_swa: int = 0
+    """Rotated dimensions of a sliding-window head; 0 means all of head_dim."""
 
     def is_swa(self, il: int) -> bool:
         if self.swa_layers is not None:

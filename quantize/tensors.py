@@ -45,6 +45,8 @@ def layer_tensors(shape: ModelShape, il: int) -> list[TensorSpec]:
     specs = _attention(shape, il) + _norms(shape, il) + _ffn(shape, il)
     if shape.n_embd_per_layer:
         specs += _ple_layer(shape, il)
+    if shape.arch == "gemma4":  # the scalar the layer's output is multiplied by (transformers' layer_scalar)
+        specs.append(TensorSpec(f"blk.{il}.layer_output_scale.weight", (1,)))
     return specs
 
 
@@ -74,7 +76,7 @@ def _ffn(shape: ModelShape, il: int) -> list[TensorSpec]:
         x, fe = shape.n_expert, shape.n_ff_expert
         specs += [TensorSpec(p + "ffn_gate_inp.weight", (e, x)), TensorSpec(p + "ffn_gate_inp.scale", (e,)),
                   TensorSpec(p + "ffn_gate_up_exps.weight", (e, 2 * fe, x)),
-                  TensorSpec(p + "ffn_down_exps.weight", (fe, e, x))]
+                  TensorSpec(p + "ffn_down_exps.weight", (fe, e, x)), TensorSpec(p + "ffn_down_exps.scale", (x,))]
     return specs
 
 

@@ -69,7 +69,7 @@ def checkpoint(tmp_path_factory):
 
 def test_convert_to_f16_then_llama_cpp_runs_it(tmp_path, checkpoint, bundled_gguf):
     folder, tensors = checkpoint
-    result = convert(folder, tmp_path / "tiny-f16.gguf", "F16", tokenizer_from=bundled_gguf)
+    result = convert(folder, tmp_path / "tiny-f16.gguf", "F16", vocab_from=bundled_gguf)
     summary = read_summary(result.output)
     assert summary.file_type == "F16" and summary.shape.n_layer == 2 and summary.shape.n_vocab == 262144
     assert generate(result.output)["usage"]["completion_tokens"] >= 1
@@ -77,7 +77,7 @@ def test_convert_to_f16_then_llama_cpp_runs_it(tmp_path, checkpoint, bundled_ggu
 
 def test_converted_values_norms_plus_one_and_bf16_exact(tmp_path, checkpoint, bundled_gguf):
     folder, tensors = checkpoint
-    out = convert(folder, tmp_path / "tiny-f32.gguf", "F32", tokenizer_from=bundled_gguf).output
+    out = convert(folder, tmp_path / "tiny-f32.gguf", "F32", vocab_from=bundled_gguf).output
     header = read_header(out)
     by_name = {t.name: t for t in header.tensors}
     data = np.memmap(out, dtype=np.uint8, mode="r")
@@ -96,7 +96,7 @@ def test_missing_shard_is_named(tmp_path, checkpoint, bundled_gguf):
     broken = tmp_path / "broken"
     _write_checkpoint(broken, {k: v for k, v in tensors.items() if "layers.1.mlp" not in k})
     with pytest.raises(MissingTensor, match="blk.1.ffn"):
-        convert(broken, tmp_path / "x.gguf", tokenizer_from=bundled_gguf)
+        convert(broken, tmp_path / "x.gguf", vocab_from=bundled_gguf)
 
 
 def test_other_architectures_are_refused(tmp_path, bundled_gguf):
@@ -104,4 +104,4 @@ def test_other_architectures_are_refused(tmp_path, bundled_gguf):
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
     with pytest.raises(UnsupportedArchitecture, match="llama"):
-        convert(folder, tmp_path / "x.gguf", tokenizer_from=bundled_gguf)
+        convert(folder, tmp_path / "x.gguf", vocab_from=bundled_gguf)

@@ -77,3 +77,25 @@ def test_unknown_type_and_missing_input(tmp_path, f16_file):
         quantize_gguf(f16_file, tmp_path / "x.gguf", "Q4_K_XL")
     with pytest.raises(BadInput, match="does not exist"):
         quantize_gguf(tmp_path / "missing.gguf", tmp_path / "x.gguf", "Q8_0")
+
+
+@pytest.mark.parametrize("quant", ["Q5_1", "Q4_1"])
+def test_added_types_quantize_and_load(tmp_path, f16_file, quant):
+    out = quantize_gguf(f16_file, tmp_path / f"{quant}.gguf", quant).output
+    assert read_summary(out).file_type == quant
+    assert generate(out)["usage"]["completion_tokens"] >= 1
+
+
+@pytest.mark.parametrize("quant", ["IQ3_XS", "IQ3_XXS", "IQ2_M", "Q2_K_S"])
+def test_types_llama_cpp_makes_only_with_an_imatrix_say_so_first(tmp_path, f16_file, tiny_shape, quant):
+    with pytest.raises(BadInput, match="importance matrix"):
+        quantize_gguf(f16_file, tmp_path / "x.gguf", quant)
+    imatrix = tmp_path / "imatrix.gguf"
+    _write_imatrix(imatrix, tiny_shape)
+    out = quantize_gguf(f16_file, tmp_path / "x.gguf", quant, imatrix=imatrix).output
+    assert read_summary(out).file_type == quant
+
+
+def test_types_left_out_are_named(tmp_path, f16_file):
+    with pytest.raises(UnknownQuantType, match="MXFP4_MOE"):  # the message lists the types there are
+        quantize_gguf(f16_file, tmp_path / "x.gguf", "TQ1_0")

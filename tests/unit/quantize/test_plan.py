@@ -72,8 +72,9 @@ def test_parameter_counts_match_the_model_cards(name, billions):
 
 
 def test_gemma4_31b_parameter_count_exactly():
-    sliding = 5376 * 24576 + 2 * 256 + 4 * 5376 + 3 * 5376 * 21504
-    glob = 5376 * 34816 + 2 * 512 + 4 * 5376 + 3 * 5376 * 21504
+    # attention (global layers: no V), q/k norms, 4 norms, FFN, the layer output scale
+    sliding = 5376 * 24576 + 2 * 256 + 4 * 5376 + 3 * 5376 * 21504 + 1
+    glob = 5376 * 34816 + 2 * 512 + 4 * 5376 + 3 * 5376 * 21504 + 1
     rope_freqs = 512 // 2
     assert parameter_count(load_shape("gemma4-31b")) == 50 * sliding + 10 * glob + 5376 * 262144 + 5376 + rope_freqs
 
