@@ -19,7 +19,7 @@ from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
 from lsp_server.actions.hover import ExplanationCache
-from lsp_server.features import code_actions, commands, hover, indexing, settings
+from lsp_server.features import code_actions, commands, hover, indexing, settings, status
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 from lsp_server.protocol import GemmaProtocol
@@ -53,6 +53,10 @@ class GemmaLanguageServer(LanguageServer):
         token = self._cancel_tokens.pop(msg_id, None)
         if token is not None:
             token.cancel()
+
+    def running_requests(self) -> int:
+        """Model requests in flight: each holds a cancel token until it ends."""
+        return len(self._cancel_tokens)
 
     def forget_request(self) -> None:
         self._cancel_tokens.pop(self.protocol.msg_id, None)
@@ -168,6 +172,10 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @user_errors(show=True)
     async def implement_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
         return await commands.edit_command(ls, "implement", uri, rng)
+
+    @server.feature(status.STATUS_REQUEST)
+    def gemma_status(ls: GemmaLanguageServer, *args) -> dict:
+        return status.status(ls)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GemmaLanguageServer, *args) -> None:
