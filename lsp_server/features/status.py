@@ -1,6 +1,6 @@
 """``gemma/status``: what the server runs and whether it is working, for the editors' status bars.
 
-Request ``gemma/status`` (no params) answers::
+Request ``gemma/status`` (params ``{}``: pygls refuses a request without params) answers::
 
     {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_last", "busy", "running"}
 

@@ -16,7 +16,7 @@ KEYS = {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_las
 
 
 async def status(client: LanguageClient) -> dict:
-    result = await client.protocol.send_request_async("gemma/status", None)
+    result = await client.protocol.send_request_async("gemma/status", {})
     return result if isinstance(result, dict) else result._asdict()  # pygls: a namedtuple for custom methods
 
 

@@ -167,7 +167,59 @@ results.cancel = {
   last_document = vim.uri_to_fname(require("gemma_lsp.stream").last_document),
 }
 
--- 5. :GemmaRestart: a new server process serves the same buffer.
+-- 5. The statusline names the model, where it runs and the context in use (gemma/status).
+wait_for("status from the server", function() return gemma.status():find("ctx %d+/%d+%)$") ~= nil end)
+results.status_server = gemma.status()
+
+-- 6. Edit actions through the built-in code action flow: resolved to a verified edit, applied.
+local client = gemma_client()
+client.settings.gemmaLsp.model.maxTokens = 96 -- room for a function body
+client:notify("workspace/didChangeConfiguration", { settings = client.settings })
+local resolved_data = {}
+local request = client.request
+client.request = function(self, method, params, ...)
+  if method == "codeAction/resolve" then
+    table.insert(resolved_data, vim.deepcopy(params.data))
+  end
+  return request(self, method, params, ...)
+end
+
+--- Runs an Ex command at (row, col) of `path` and waits until its request is done.
+local function edit_step(path, row, col, command)
+  vim.cmd.edit(path)
+  local buf = vim.api.nvim_get_current_buf()
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  local step = { before = table.concat(lines, "\n") .. "\n", notices_before = #results.notices }
+  vim.api.nvim_win_set_cursor(0, { row, col })
+  local tick, resolves = vim.b[buf].changedtick, #resolved_data
+  vim.cmd(command)
+  wait_for(command .. " done", function()
+    return #resolved_data > resolves and next(gemma_client().requests) == nil
+      and (vim.b[buf].changedtick ~= tick or #results.notices > step.notices_before)
+  end)
+  step.after = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
+  step.data = resolved_data[#resolved_data]
+  step.notices = vim.list_slice(results.notices, step.notices_before + 1)
+  if step.after ~= step.before then
+    vim.cmd("silent undo")
+    step.after_undo = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
+  end
+  return step
+end
+
+results.implement = edit_step(workspace .. "/shop/stubs.py", 4, 6, "GemmaImplement")
+
+local prompts = {}
+vim.ui.input = function(opts, on_confirm)
+  table.insert(prompts, opts.prompt)
+  on_confirm("use early returns")
+end
+results.refactor = edit_step(workspace .. "/shop/pricing.py", 4, 6, "GemmaRefactor")
+results.refactor.prompts = prompts
+client.request = request
+vim.cmd.buffer(source_buf)
+
+-- 7. :GemmaRestart: a new server process serves the same buffer.
 vim.cmd("GemmaRestart")
 wait_for("restarted", function()
   local client = gemma_client()

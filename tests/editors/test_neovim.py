@@ -67,7 +67,7 @@ def test_explain_streams_into_the_float_with_progress(session):
     mine = [p for p in session["progress"] if p["client"] == "gemma_lsp" and p["title"] == "Explaining Cart.total"]
     assert [p["kind"] for p in mine][0] == "begin" and mine[-1]["kind"] == "end"
     assert any(p["kind"] == "report" for p in mine)
-    assert session["status_idle"] == "gemma: idle"
+    assert session["status_idle"].startswith("gemma: idle")
     assert any(s.startswith("gemma: Explaining Cart.total") for s in session["status_samples"])
     resolves = [r for r in session["requests"] if r["method"] == "codeAction/resolve"]
     assert resolves, "the action ran through codeAction/resolve"
@@ -127,3 +127,38 @@ def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
     assert recorded["enabled_by_0_11_api"] is False
     assert recorded["root_dir"] == str(workspace)
     assert "Explain Cart.total" in recorded["menu"]
+
+
+@pytest.mark.editors
+def test_statusline_names_the_model_backend_and_context_in_use(session):
+    match = re.fullmatch(r"gemma: idle \((.+), (CPU|GPU), ctx (\d+)/2048\)", session["status_server"])
+    assert match, session["status_server"]
+    assert int(match.group(3)) > 0, "the context packed for the last request"
+
+
+def check_applied_or_failure_shown(step: dict) -> bool:
+    """The edit was applied as one undoable change, or (failed verification) nothing changed and
+    the user was told. Returns whether it was applied."""
+    if step["after"] != step["before"]:
+        ast.parse(step["after"])
+        assert step["after_undo"] == step["before"], "one undo takes the whole edit back"
+        return True
+    assert any("failed verification" in notice["message"] for notice in step["notices"]), step["notices"]
+    return False
+
+
+@pytest.mark.editors
+def test_gemma_implement_applies_the_verified_body_through_the_code_action_flow(session):
+    step = session["implement"]
+    assert step["data"]["action"] == "implement", "run as the server's code action (codeAction/resolve)"
+    assert check_applied_or_failure_shown(step), "Implement clamp passes verification with the bundled model"
+    assert "raise NotImplementedError" in step["before"] and "raise NotImplementedError" not in step["after"]
+    assert "def clamp(value, low, high):" in step["after"]
+
+
+@pytest.mark.editors
+def test_gemma_refactor_asks_for_an_instruction_and_sends_it(session):
+    step = session["refactor"]
+    assert len(step["prompts"]) == 1 and "refactor" in step["prompts"][0]
+    assert step["data"] == {**step["data"], "action": "refactor", "instruction": "use early returns"}
+    check_applied_or_failure_shown(step)
