@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_fix_test import STATS, TESTS
+from tests.e2e.test_on_save import ADD_TAX, TAXES
 from tests.editors.conftest import PYTHON, REPO, copy_workspace, server_env
 
 HERE = Path(__file__).parent
 NVIM_VERSION = "NVIM v0.11.4"
 MAX_TOKENS = 32
+# Written by the session when it gets there (earlier, they would change the context of the others).
+EXTRA_FILES = {"taxes_before": TAXES, "taxes_after": ADD_TAX, "stats": STATS, "stats_tests": TESTS}
 
 
 def find_nvim() -> str:
@@ -40,9 +44,9 @@ def session(tmp_path_factory) -> dict:
     results = root / "results.json"
     env = server_env(root, GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
                      GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results),
-                     GEMMA_MAX_TOKENS=str(MAX_TOKENS))
+                     GEMMA_MAX_TOKENS=str(MAX_TOKENS), GEMMA_EXTRA_FILES=json.dumps(EXTRA_FILES))
     command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_session.lua")]
-    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
     recorded = json.loads(results.read_text()) if results.exists() else {}
     assert done.returncode == 0 and recorded.get("ok"), (
         f"nvim exited {done.returncode}, failed step: {recorded.get('failed_step')}\n"
@@ -162,3 +166,26 @@ def test_gemma_refactor_asks_for_an_instruction_and_sends_it(session):
     assert len(step["prompts"]) == 1 and "refactor" in step["prompts"][0]
     assert step["data"] == {**step["data"], "action": "refactor", "instruction": "use early returns"}
     check_applied_or_failure_shown(step)
+
+
+@pytest.mark.editors
+def test_saving_a_new_function_brings_stub_tests_into_its_test_file(session):
+    on_save = session["on_save"]
+    assert on_save["source"] == ADD_TAX
+    assert on_save["file_created"], "the edit's CreateFile made tests/test_taxes.py"
+    assert "from shop.taxes import add_tax" in on_save["tests"] and "def test_add_tax" in on_save["tests"]
+    ast.parse(on_save["tests"])
+
+
+@pytest.mark.editors
+def test_gemma_fix_test_applies_a_verified_fix_or_shows_the_failure(session):
+    step = session["fix_test"]
+    assert step["data"]["action"] == "fix_test", "run as the server's code action (codeAction/resolve)"
+    analysis = Path(step["document"]).read_text()
+    assert "# Fix failing test `tests/test_stats.py::test_median_of_even_count`" in analysis
+    changed = [after for after, before in ((step["code_after"], STATS), (step["tests_after"], TESTS)) if after != before]
+    if "failed verification and was not offered" in analysis:
+        assert changed == [] and any("failed verification" in n["message"] for n in step["notices"]), step["notices"]
+    else:  # one function replaced: in the code under test, or the test if it is wrong
+        assert len(changed) == 1
+        ast.parse(changed[0])

@@ -134,7 +134,7 @@ def session(tmp_path_factory) -> dict:
              f"http://127.0.0.1:{port}/?folder={workspace}"],
             env=env, stdout=(logs / "chromium.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        recorded = wait_results(results, code_server, timeout=600)
+        recorded = wait_results(results, code_server, timeout=900)
     finally:
         for process in (browser, code_server):
             if process is not None:
@@ -285,19 +285,6 @@ def test_reject_leaves_the_document_unchanged(session):
 
 
 @pytest.mark.editors
-def test_refactor_with_an_instruction_is_previewed_or_its_failure_shown(session):
-    step = session["refactor"]
-    outcome = step["outcome"]
-    assert outcome["offered"] is True and step["after"] == step["before"], "rejected or not offered: unchanged"
-    if outcome["verified"]:
-        shown = check_preview_shown(step, "shop/cart.py")
-        assert "Refactor count_items" in shown["title"] and outcome["decision"] == "reject"
-    else:
-        assert step["shown"] is None and "failed verification" in outcome["message"]
-        assert "failed verification and was not offered" in Path(step["last_document"]).read_text()
-
-
-@pytest.mark.editors
 def test_generate_tests_is_previewed_or_its_failed_verification_shown(session):
     """The tiny model's tests often fail verification: then nothing changes and the failure is shown."""
     step = session["generate_tests"]
@@ -311,3 +298,4 @@ def test_generate_tests_is_previewed_or_its_failed_verification_shown(session):
         assert step["shown"] is None and step["tests_after"] == step["tests_before"]
         assert "failed verification" in outcome["message"] and "not offered" in outcome["title"]
         assert "failed verification and was not offered" in Path(step["last_document"]).read_text()
+

@@ -83,14 +83,21 @@ function targetOf(uri?: vscode.Uri | string, range?: vscode.Range): [vscode.Uri,
   return [target, where];
 }
 
-/** Runs `work`; a cancelled request (Gemma: Cancel) ends quietly in {cancelled: true}. */
-async function cancellable<T>(work: () => Promise<T>): Promise<T | { cancelled: true }> {
+/**
+ * Runs `work`; a cancelled request (Gemma: Cancel) ends quietly in {cancelled: true}, one whose
+ * document changed while the model worked (ContentModified) in a warning and {modified: true}.
+ */
+async function cancellable<T>(work: () => Promise<T>): Promise<T | { cancelled: true } | { modified: true }> {
   try {
     return await work();
   } catch (error: any) {
     if (error?.code === -32800 || /cancel/i.test(String(error?.message))) {
       void vscode.window.showInformationMessage('Gemma: cancelled.');
       return { cancelled: true };
+    }
+    if (error?.code === -32801) {
+      void vscode.window.showWarningMessage(`Gemma: ${error.message}`);
+      return { modified: true };
     }
     throw error; // the server has shown its own message for errors the user can act on
   }
@@ -105,7 +112,7 @@ async function runAction(session: Session, command: string, uri?: vscode.Uri | s
 /** An edit action: resolved by the server, previewed as a diff, applied when accepted. */
 async function runEdit(
   session: Session, preview: EditPreview, spec: EditAction, uri?: vscode.Uri | string, range?: vscode.Range, instruction?: string,
-): Promise<EditOutcome | { cancelled: true } | undefined> {
+): Promise<EditOutcome | { cancelled: true } | { modified: true } | undefined> {
   const target = targetOf(uri, range);
   return target && cancellable(() => runEditAction(session, preview, spec, ...target, instruction));
 }

@@ -37,6 +37,7 @@ export class Session implements vscode.Disposable {
   lastDocument: vscode.Uri | undefined;
   private readonly running = new Set<vscode.CancellationTokenSource>();
   private readonly output = vscode.window.createOutputChannel('Gemma LSP', { log: true });
+  private statusPoll: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly panel: StreamPanel, private readonly status: Status) {}
 
@@ -57,8 +58,8 @@ export class Session implements vscode.Disposable {
     client.onNotification(STREAM_NOTIFICATION, (params: StreamParams) => {
       this.status.stream(params.id, params.title, params.done);
       this.panel.onStream(params);
-      if (params.done) {
-        void this.refreshStatus();
+      if (params.done && this.running.size === 0) {
+        void this.refreshStatus(); // a light-bulb request (ours refresh when they end)
       }
     });
     this.client = client;
@@ -157,6 +158,13 @@ export class Session implements vscode.Disposable {
     try {
       const status = await client.sendRequest<ServerStatus>(STATUS_REQUEST, {}); // pygls needs params
       this.status.server(status);
+      if (status.busy && !this.statusPoll) {
+        // A request finishing, or one from the light bulb or another editor: ask again until idle.
+        this.statusPoll = setTimeout(() => {
+          this.statusPoll = undefined;
+          void this.refreshStatus();
+        }, 1000);
+      }
       return status;
     } catch (error) {
       this.output.appendLine(`gemma/status: ${error}`); // an older server: the bar shows the setting
@@ -181,6 +189,8 @@ export class Session implements vscode.Disposable {
 
   async stop(): Promise<void> {
     this.cancel();
+    clearTimeout(this.statusPoll);
+    this.statusPoll = undefined;
     const client = this.client;
     this.client = undefined;
     if (client && client.needsStop()) {

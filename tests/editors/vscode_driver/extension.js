@@ -149,7 +149,7 @@ async function drive(results, save) {
     result: explainResult === undefined ? null : explainResult,
     stream: streamed,
     status_samples: [...new Set(statusSamples)],
-    status_after: api.statusText(),
+    status_after: await waitFor('idle after explain', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
     document: explanation && explanation.fsPath,
     visible: vscode.window.visibleTextEditors.map((e) => e.document.uri.fsPath),
   });
@@ -205,12 +205,6 @@ async function drive(results, save) {
   step('implement', await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement));
   await revert(stubs);
   step('implement_rejected', await previewed(api, stubs, 'gemmaLsp.rejectEdit', implement));
-
-  // Refactor with an instruction (the input box's answer, given as the argument) on a function no
-  // test imports: verification parses and lints, no test run.
-  await vscode.window.showTextDocument(document);
-  step('refactor', await previewed(api, document, 'gemmaLsp.rejectEdit',
-    () => vscode.commands.executeCommand('gemmaLsp.refactor', cart, at(18, 6), 'use a for loop')));
 
   const pricing = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'pricing.py'));
   await vscode.window.showTextDocument(pricing);

@@ -13,7 +13,10 @@ local function request(client, method, params, handler)
   return client.request(method, params, handler)
 end
 
+local polling = {} -- [client_id] = true while a refresh is scheduled
+
 --- Asks the server for gemma/status (cheap: it never loads the model); redraws the statusline.
+--- While the server says it is busy (a request finishing, another editor's), asks again each second.
 function M.refresh(client, callback)
   request(client, "gemma/status", vim.empty_dict(), function(err, result)
     if err or type(result) ~= "table" then
@@ -21,6 +24,16 @@ function M.refresh(client, callback)
     end
     servers[client.id] = result
     vim.cmd("redrawstatus")
+    if result.busy and not polling[client.id] then
+      polling[client.id] = true
+      vim.defer_fn(function()
+        polling[client.id] = nil
+        local alive = vim.lsp.get_client_by_id(client.id)
+        if alive then
+          M.refresh(alive)
+        end
+      end, 1000)
+    end
     if callback then
       callback(result)
     end
