@@ -27,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -129,8 +130,8 @@ def branch_coverage(root: Path, test_file: Path, path: Path, definition) -> tupl
         source = shadow.mirror(path)
         run = [sys.executable, "-m", "coverage", "run", "--branch", f"--include={source}", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                str(shadow.mirror(test_file).relative_to(shadow.path))]
-        subprocess.run(run, cwd=shadow.path, env=env, capture_output=True, timeout=300)
-        subprocess.run([sys.executable, "-m", "coverage", "json", "-o", str(data)], cwd=shadow.path, env=env, capture_output=True, timeout=120)
+        subprocess.run(run, cwd=shadow.path, env=env, capture_output=True, timeout=300, check=False)
+        subprocess.run([sys.executable, "-m", "coverage", "json", "-o", str(data)], cwd=shadow.path, env=env, capture_output=True, timeout=120, check=False)
         if not data.exists():
             return 0, 0
         files = json.loads(data.read_text())["files"]
@@ -178,10 +179,10 @@ def recheck_refactor(root: Path, path: Path, text: str, target, new_code: str, t
 
 def report(rows: list[Row], seconds: float) -> str:
     n = len(rows)
-    share = lambda k: f"{sum(1 for r in rows if k(r))}/{n}"  # noqa: E731
+    share = lambda k: f"{sum(1 for r in rows if k(r))}/{n}"
     with_branches = [r for r in rows if r.branches_total]
     hit, total = sum(r.branches_hit for r in with_branches), sum(r.branches_total for r in with_branches)
-    median = lambda xs: f"{statistics.median(xs):.1f}" if xs else "-"  # noqa: E731
+    median = lambda xs: f"{statistics.median(xs):.1f}" if xs else "-"
     return "\n".join([
         f"functions: {n} (wall {seconds / 60:.1f} min)",
         f"generate tests: suites that collect {share(lambda r: r.collected)}, whose tests all pass as written {share(lambda r: r.all_passed)}, "
@@ -201,8 +202,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--functions", type=int, default=30)
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--json", help="write the per-function rows here")
+    parser.add_argument("--json", help="write the per-function rows here (after each function)")
+    parser.add_argument("--summarize", help="print the table of a --json file written before (a run stopped early)")
     args = parser.parse_args(argv)
+    if args.summarize:
+        rows = [Row(**r) for r in json.loads(Path(args.summarize).read_text())]
+        print(report(rows, 0.0))
+        return
+    # SIGTERM (a time limit) ends the run with the table of the functions done so far.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if args.project:
         source = Path(args.project)
     else:
@@ -221,16 +229,19 @@ def main(argv: list[str] | None = None) -> None:
         assistant.index_for([root]).build()
         assistant.backend.load()
         assistant.mark_model_loaded()
-        for number, (path, definition) in enumerate(sample(root, source.name, args.functions), 1):
-            row = Row(f"{path.relative_to(root)}:{definition.qualname}")
-            bench_generate(assistant, root, path, definition, verify, row)
-            bench_refactor(assistant, root, path, definition, verify, row)
-            rows.append(row)
-            print(f"[{number}] {row.target}: tests {row.passed}/{row.generated} collected={row.collected} offered={row.offered_tests} "
-                  f"branches {row.branches_hit}/{row.branches_total} {row.gen_seconds:.1f}s | refactor verified={row.ref_verified} "
-                  f"unchanged={row.ref_unchanged} {row.ref_seconds:.1f}s ({row.ref_detail})", flush=True)
-            if args.json:
-                Path(args.json).write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+        try:
+            for number, (path, definition) in enumerate(sample(root, source.name, args.functions), 1):
+                row = Row(f"{path.relative_to(root)}:{definition.qualname}")
+                bench_generate(assistant, root, path, definition, verify, row)
+                bench_refactor(assistant, root, path, definition, verify, row)
+                rows.append(row)
+                print(f"[{number}] {row.target}: tests {row.passed}/{row.generated} collected={row.collected} offered={row.offered_tests} "
+                      f"branches {row.branches_hit}/{row.branches_total} {row.gen_seconds:.1f}s | refactor verified={row.ref_verified} "
+                      f"unchanged={row.ref_unchanged} {row.ref_seconds:.1f}s ({row.ref_detail})", flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+        except KeyboardInterrupt:
+            print(f"stopped after {len(rows)} of {args.functions} functions", flush=True)
         assistant.close()
     print(report(rows, time.perf_counter() - started))
 
