@@ -20,7 +20,10 @@ from lsp_server.actions import stub_tests
 from lsp_server.actions.generate_tests import module_name, test_file_for
 from lsp_server.context.resolve import Resolver
 from lsp_server.features import documents, edit_actions
-from lsp_server.features.capabilities import apply_edit_supported, resource_create_supported
+from lsp_server.features.capabilities import (
+    apply_edit_supported,
+    resource_create_supported,
+)
 from lsp_server.verify.select import is_test_file
 
 log = logging.getLogger(__name__)

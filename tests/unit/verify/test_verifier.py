@@ -139,3 +139,13 @@ def test_unsaved_editor_text_is_in_the_shadow_before_and_after(project):
                            keep_passing=True, must_pass=("test_calc.py::test_add",), unsaved=unsaved)
     assert result.ok, result.summary()  # passes only against the editor's text of the test
     assert "== 5" in (project / "test_calc.py").read_text()
+
+
+def test_node_ids_map_to_the_junit_names():
+    from lsp_server.verify.checks import TestRun, junit_key
+
+    assert junit_key("tests/test_a.py::TestX::test_y") == "tests.test_a.TestX::test_y"
+    assert junit_key("test_a.py::test_b") == "test_a::test_b"
+    run = TestRun(outcomes={"tests.test_a::test_p[1]": "passed", "tests.test_a::test_p[2]": "failed", "tests.test_a::test_q": "passed"})
+    assert run.outcome_of("tests/test_a.py::test_p") == "failed" and not run.passed("tests/test_a.py::test_p")
+    assert run.passed("tests/test_a.py::test_q") and run.outcome_of("tests/test_a.py::test_r") is None
