@@ -251,9 +251,12 @@ end)
 results.on_save = {
   source = text_of(taxes),
   tests = text_of(taxes_tests),
-  file_created = vim.uv.fs_stat(taxes_tests) ~= nil,
   buffer_modified = vim.bo[vim.fn.bufnr(taxes_tests)].modified,
 }
+-- The user reviews the new test buffer and writes it.
+vim.cmd.buffer(vim.fn.bufnr(taxes_tests))
+vim.cmd("silent write")
+results.on_save.written = vim.uv.fs_stat(taxes_tests) ~= nil
 
 -- 8. :GemmaFixTest on a failing assert: the fix (verified by running the tests) is applied, or
 -- nothing changes and the failure is shown; the analysis document opens either way.

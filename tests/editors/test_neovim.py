@@ -172,9 +172,13 @@ def test_gemma_refactor_asks_for_an_instruction_and_sends_it(session):
 def test_saving_a_new_function_brings_stub_tests_into_its_test_file(session):
     on_save = session["on_save"]
     assert on_save["source"] == ADD_TAX
-    assert on_save["file_created"], "the edit's CreateFile made tests/test_taxes.py"
     assert "from shop.taxes import add_tax" in on_save["tests"] and "def test_add_tax" in on_save["tests"]
-    ast.parse(on_save["tests"])
+    assert on_save["buffer_modified"], "the stubs arrive unsaved, for the user to review"
+    assert on_save["written"]
+    workspace = Path(session["workspace"])
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/test_taxes.py"],
+                         cwd=workspace, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "1 skipped" in run.stdout, run.stdout + run.stderr
 
 
 @pytest.mark.editors
