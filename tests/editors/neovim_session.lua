@@ -170,6 +170,10 @@ results.cancel = {
 -- 5. The statusline names the model, where it runs and the context in use (gemma/status).
 wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*ctx %d+/%d+%)$") ~= nil end)
 results.status_server = gemma.status()
+local notices_before_status = #results.notices
+vim.cmd("GemmaStatus")
+wait_for(":GemmaStatus", function() return #results.notices > notices_before_status end)
+results.status_command = results.notices[#results.notices].message
 
 -- 6. Edit actions through the built-in code action flow: resolved to a verified edit, applied.
 local client = gemma_client()

@@ -138,6 +138,10 @@ def test_statusline_names_the_model_backend_and_context_in_use(session):
     match = re.fullmatch(r"gemma: idle \((.+), (CPU|GPU), ctx (\d+)/2048\)", session["status_server"])
     assert match, session["status_server"]
     assert int(match.group(3)) > 0, "the context packed for the last request"
+    assert session["status_command"] == (
+        f"gemma-lsp: {match.group(1)}, {match.group(2)}, ctx {match.group(3)}/2048, "
+        f"{0 if match.group(2) == 'CPU' else -1} GPU layers, loaded, 0 request(s) running"
+    )
 
 
 def check_applied_or_failure_shown(step: dict) -> bool:

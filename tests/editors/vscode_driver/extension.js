@@ -67,6 +67,13 @@ async function codeActions(uri, range, kind, resolveCount) {
 async function revert(document) {
   await vscode.window.showTextDocument(document);
   await vscode.commands.executeCommand('workbench.action.files.revert');
+  const saved = fs.readFileSync(document.uri.fsPath, 'utf8');
+  if (document.getText() !== saved) {
+    // The revert went to another editor (focus moves in a headless workbench): restore by an edit.
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), saved);
+    await vscode.workspace.applyEdit(edit);
+  }
 }
 
 /** Records the status bar text while `work` runs. */
@@ -202,9 +209,8 @@ async function drive(results, save) {
   const stubs = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'stubs.py'));
   await vscode.window.showTextDocument(stubs);
   const implement = () => vscode.commands.executeCommand('gemmaLsp.implement', stubs.uri, at(3, 6));
-  step('implement', await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement));
-  await revert(stubs);
   step('implement_rejected', await previewed(api, stubs, 'gemmaLsp.rejectEdit', implement));
+  step('implement', await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement));
 
   const pricing = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'pricing.py'));
   await vscode.window.showTextDocument(pricing);
