@@ -132,6 +132,11 @@ class Assistant:
             recent=self._recent.get(self.git),
         )
 
+    @property
+    def model_loaded(self) -> bool:
+        """Whether ``backend.load()`` has run (so it returns at once)."""
+        return self._model_loaded
+
     def mark_model_loaded(self) -> None:
         """The caller loaded the model (``backend.load()``): pack with exact token counts from now on."""
         self._model_loaded = True

@@ -96,6 +96,16 @@ class VerifySettings:
 
 
 @dataclass
+class OnSaveSettings:
+    """What happens when a Python file is saved."""
+
+    stub_tests: Literal["auto"] | bool = "auto"
+    """Append stub tests (skipped until written) to tests/test_<module>.py for public functions
+    added or changed since the last save that no test references. auto: only for files in a
+    package (a folder with __init__.py); true: every workspace file; false: never."""
+
+
+@dataclass
 class HoverSettings:
     """What hovering over code shows."""
 
@@ -218,6 +228,9 @@ class Settings:
 
     verify: VerifySettings = field(default_factory=VerifySettings)
     """Verification of proposed edits."""
+
+    on_save: OnSaveSettings = field(default_factory=OnSaveSettings)
+    """What saving a file does (stub tests)."""
 
     index: IndexSettings = field(default_factory=IndexSettings)
     """The workspace index."""

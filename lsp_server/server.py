@@ -19,7 +19,7 @@ from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
 from lsp_server.actions.hover import ExplanationCache
-from lsp_server.features import code_actions, commands, hover, indexing, settings
+from lsp_server.features import code_actions, commands, hover, indexing, on_save, settings, status
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 from lsp_server.protocol import GemmaProtocol
@@ -36,6 +36,7 @@ class GemmaLanguageServer(LanguageServer):
         self._cancel_tokens: dict[object, CancelToken] = {}
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()
+        self.saved_texts = on_save.SavedTexts()
 
     @property
     def converter(self):
@@ -53,6 +54,10 @@ class GemmaLanguageServer(LanguageServer):
         token = self._cancel_tokens.pop(msg_id, None)
         if token is not None:
             token.cancel()
+
+    def running_requests(self) -> int:
+        """Model requests in flight: each holds a cancel token until it ends."""
+        return len(self._cancel_tokens)
 
     def forget_request(self) -> None:
         self._cancel_tokens.pop(self.protocol.msg_id, None)
@@ -107,6 +112,7 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: GemmaLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         indexing.document_changed(ls, params.text_document.uri, edited=False)
+        on_save.opened(ls, params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: GemmaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -115,6 +121,11 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: GemmaLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         indexing.document_closed(ls, params.text_document.uri)
+        on_save.closed(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: GemmaLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        on_save.saved(ls, params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: GemmaLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -168,6 +179,15 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @user_errors(show=True)
     async def implement_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
         return await commands.edit_command(ls, "implement", uri, rng)
+
+    @server.command(code_actions.COMMANDS["fix_test"])
+    @user_errors(show=True)
+    async def fix_test_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
+        return await commands.fix_test_command(ls, uri, rng)
+
+    @server.feature(status.STATUS_REQUEST)
+    def gemma_status(ls: GemmaLanguageServer, *args) -> dict:
+        return status.status(ls)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GemmaLanguageServer, *args) -> None:

@@ -7,12 +7,13 @@ examples, then the target, stopping at the next section marker.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 from dataclasses import dataclass
 
 from lsp_server.actions import prompts
-from lsp_server.context.pack import PackedContext
+from lsp_server.context.pack import ContextItem, PackedContext, estimate_tokens
 from lsp_server.context.target import Target
 from lsp_server.model.backend import Generation, GenerationRequest, Message
 
@@ -87,6 +88,23 @@ def _chat_question(packed: PackedContext) -> str:
         prompts.context_markdown(packed)
         + f"Explain `{target.name}` ({target.kind}, {prompts.where(packed)}):\n```python\n{target.text.rstrip()}\n```"
     )
+
+
+def with_history(packed: PackedContext, commits: list[str]) -> PackedContext:
+    """The context plus the commits that changed the target's lines (who, when, why), last in
+    the context (volatile), and a manifest row saying so."""
+    if not commits:
+        return packed
+    target = packed.target
+    title = f"history of {target.name} (git log -L)"
+    text = "".join(f"# {line}\n" for line in commits)
+    item = ContextItem(title, text, "commits that changed the target's lines", "history")
+    row = {
+        "title": title, "section": "history", "path": str(target.path), "start_line": target.start_line + 1,
+        "end_line": target.end_line + 1, "symbol": target.name, "tokens": estimate_tokens(text),
+        "reason": f"{len(commits)} commits that changed the target's lines", "included": True,
+    }
+    return dataclasses.replace(packed, items=[*packed.items, item], manifest=[*packed.manifest, row])
 
 
 def clean_answer(text: str) -> str:

@@ -27,9 +27,13 @@ class Proposal:
     """The model's raw answer, shown when the proposal failed."""
 
 
-def propose_rewrite(file_text: str, target: Target, code: str, root: Path, tests: list[str], settings: VerifySettings, answer: str) -> Proposal:
-    """Replace the target's lines with ``code`` and verify that the tests passing before still pass."""
+def propose_rewrite(
+    file_text: str, target: Target, code: str, root: Path, tests: list[str], settings: VerifySettings, answer: str,
+    must_pass: tuple[str, ...] = (), unsaved: tuple[FileChange, ...] = (),
+) -> Proposal:
+    """Replace the target's lines with ``code`` and verify that the tests passing before still pass
+    (and that the tests in ``must_pass`` pass now)."""
     new_file = rewrite.replace_lines(file_text, target, code)
-    verification = verify_change(root, [FileChange(target.path, new_file)], tests, settings, keep_passing=True)
+    verification = verify_change(root, [FileChange(target.path, new_file)], tests, settings, keep_passing=True, must_pass=must_pass, unsaved=unsaved)
     new_code = rewrite.reindent(code, rewrite.indentation_of(file_text, target.start_line))
     return Proposal(target.path, target.start_line, target.end_line + 1, new_code, False, verification, answer)

@@ -35,5 +35,7 @@ def apply_edit_supported(caps: types.ClientCapabilities) -> bool:
 
 
 def resource_create_supported(caps: types.ClientCapabilities) -> bool:
+    """CreateFile in documentChanges. Neovim lists the resource operations it applies but not
+    ``documentChanges`` itself, though it applies them; the resource operations decide."""
     edit = caps.workspace.workspace_edit if caps.workspace else None
-    return bool(edit and edit.document_changes and types.ResourceOperationKind.Create in (edit.resource_operations or []))
+    return bool(edit and types.ResourceOperationKind.Create in (edit.resource_operations or []))

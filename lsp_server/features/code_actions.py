@@ -11,10 +11,11 @@ from typing import Callable
 
 from lsprotocol import types
 
+from lsp_server.actions.fix_test import is_test_function
 from lsp_server.actions.implement import needs_implementation
 from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
-from lsp_server.features import documents, edit_actions, explain
+from lsp_server.features import documents, edit_actions, explain, fix_test
 from lsp_server.features.capabilities import resolve_supported
 from lsp_server.index.python_symbols import parse_python
 
@@ -41,6 +42,10 @@ ACTIONS = {
     "implement": ActionSpec(
         "Implement {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.implement", True,
         lambda target: target.kind in ("function", "method") and needs_implementation(target.text),
+    ),
+    "fix_test": ActionSpec(
+        "Fix failing test {name}", types.CodeActionKind.QuickFix, "gemma-lsp.fixTest", True,
+        lambda target: is_test_function(target.path, target.definition),
     ),
 }
 COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
@@ -101,6 +106,7 @@ async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
         if action.edit is None:
             ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
     else:
-        action.edit, summary = await edit_actions.propose_edit(ls, key, uri, rng, cancel, instruction)
+        propose = fix_test.propose_fix(ls, uri, rng, cancel) if key == "fix_test" else edit_actions.propose_edit(ls, key, uri, rng, cancel, instruction)
+        action.edit, summary = await propose
         action.title = f"{action.title} ({'verified: ' if action.edit else 'not offered: '}{summary})"
     return action

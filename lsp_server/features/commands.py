@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from lsp_server.features import edit_actions, explain
+from lsp_server.features import edit_actions, explain, fix_test
 from lsp_server.features.capabilities import apply_edit_supported
 
 
@@ -29,6 +29,11 @@ async def explain_as_comment_command(ls, uri: str, rng: types.Range) -> bool:
 async def edit_command(ls, key: str, uri: str, rng: types.Range, instruction: str | None = None) -> bool:
     edit, summary = await edit_actions.propose_edit(ls, key, uri, rng, ls.cancel_token_for_request(), instruction)
     return edit is not None and await apply(ls, edit, f"{key.replace('_', ' ')} (verified: {summary})")
+
+
+async def fix_test_command(ls, uri: str, rng: types.Range) -> bool:
+    edit, summary = await fix_test.propose_fix(ls, uri, rng, ls.cancel_token_for_request())
+    return edit is not None and await apply(ls, edit, f"fix failing test (verified: {summary})")
 
 
 async def apply(ls, edit: types.WorkspaceEdit, label: str) -> bool:

@@ -36,7 +36,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
             return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
         if kind == "implement":
             return implement.build_request(packed, style, model.max_tokens, model.temperature)
-        plans["tests"] = generate_tests.plan(packed, _root_of(ls, packed.target.path))
+        plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path))
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
     run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
@@ -47,11 +47,11 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
     if not proposal.verification.ok:
         await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary))
         return None, summary
-    return _workspace_edit(ls, proposal, summary), summary
+    return workspace_edit(ls, proposal, summary), summary
 
 
 def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
-    root = _root_of(ls, run.packed.target.path)
+    root = root_of(ls, run.packed.target.path)
     verify = ls.assistant.settings.verify
     answer = run.generation.text
     if kind == "generate_tests":
@@ -61,14 +61,14 @@ def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
     return action.propose(run.packed, run.document.source, answer, root, tests, verify)
 
 
-def _root_of(ls, path: Path) -> Path:
+def root_of(ls, path: Path) -> Path:
     for root in documents.workspace_roots(ls.workspace):
         if path.resolve().is_relative_to(root.resolve()):
             return root
     return path.parent
 
 
-def _workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
+def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
     uri = proposal.path.as_uri()
     caps = ls.client_capabilities
     annotation = "gemma-lsp"

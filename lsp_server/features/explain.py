@@ -5,11 +5,14 @@ Serves codeAction/resolve and the ``gemma-lsp.explain`` / ``gemma-lsp.explainAsC
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 from lsprotocol import types
 
 from lsp_server.actions import explain
+from lsp_server.context.target import find_target
 from lsp_server.features import documents
 from lsp_server.features.capabilities import show_document_supported
 from lsp_server.features.model_run import run_model
@@ -23,12 +26,32 @@ SHOW_MESSAGE_LIMIT = 4000
 async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
     """Build the context, run the model with streaming, and return the explanation."""
     settings = ls.assistant.settings.model
+    commits = await asyncio.to_thread(_target_history, ls, uri, rng)  # git log -L can take a while
 
     def make_request(packed, style):
-        return explain.build_request(packed, style, settings.max_tokens, settings.temperature)
+        return explain.build_request(explain.with_history(packed, commits), style, settings.max_tokens, settings.temperature)
 
     run = await run_model(ls, uri, rng, cancel, title, make_request)
+    ls.last_manifest = explain.with_history(run.packed, commits).manifest
     return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation)
+
+
+def _target_history(ls, uri: str, rng: types.Range, limit: int = 5) -> list[str]:
+    """The last commits that touched the target's lines: date, author, message (none without git)."""
+    git = ls.assistant.git
+    if git is None:
+        return []
+    document = documents.get_document(ls.workspace, uri)
+    start, end = documents.server_range(document, rng)
+    path = documents.document_path(document)
+    target = find_target(path, document.source, parse_python(document.source), start, end)
+    if target is None:
+        return []
+    try:
+        commits = git.history(Path(path), target.start_line + 1, target.end_line + 1, limit=limit)
+    except ValueError:  # the file is outside the repository
+        return []
+    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]
 
 
 async def deliver(ls, result: explain.Explanation) -> None:

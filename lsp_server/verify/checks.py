@@ -45,6 +45,8 @@ class TestRun:
     """Test node id -> the failure message, for tests that did not pass."""
     timed_out: bool = False
     collection_error: str = ""
+    output: str = ""
+    """pytest's terminal output (the last 20,000 characters): tracebacks for whoever parses them."""
 
     def count(self, outcome: str) -> int:
         return sum(1 for value in self.outcomes.values() if value == outcome)
@@ -59,8 +61,32 @@ class TestRun:
                 result[name] = outcome
         return result
 
+    def passed(self, node_id: str) -> bool:
+        """Whether the test ``node_id`` (all its parameters) ran and passed."""
+        key = junit_key(node_id)
+        found = [o for node, o in self.outcomes.items() if node == key or node.startswith(key + "[")]
+        return bool(found) and all(o == "passed" for o in found)
+
+    def outcome_of(self, node_id: str) -> str | None:
+        """The worst outcome of the test ``node_id`` over its parameters, None when it did not run."""
+        key = junit_key(node_id)
+        rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+        found = [o for node, o in self.outcomes.items() if node == key or node.startswith(key + "[")]
+        return max(found, key=lambda o: rank.get(o, 3), default=None)
+
     def message_of(self, function: str) -> str:
         return next((m for node, m in self.messages.items() if node.rsplit("::", 1)[-1].split("[", 1)[0] == function), "")
+
+
+def junit_key(node_id: str) -> str:
+    """A pytest node id (``tests/test_a.py::TestX::test_y``) as the junit report names it
+    (``tests.test_a.TestX::test_y``)."""
+    path, _, rest = node_id.partition("::")
+    parts = rest.split("::") if rest else []
+    module = path.removesuffix(".py").replace("\\", "/").strip("/").replace("/", ".")
+    if not parts:
+        return module
+    return ".".join([module, *parts[:-1]]) + "::" + parts[-1]
 
 
 def check_syntax(text: str, name: str) -> CheckResult:
@@ -99,12 +125,15 @@ def network_namespace_available() -> bool:
         return False
 
 
-def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: int = 2048) -> TestRun:
-    """Run ``test_ids`` (pytest node ids relative to ``root``) in the shadow copy."""
+def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: int = 2048, extra_args: tuple[str, ...] = ()) -> TestRun:
+    """Run ``test_ids`` (pytest node ids relative to ``root``) in the shadow copy.
+
+    ``extra_args`` go to pytest before the ids (``--tb=short`` for a parseable traceback).
+    """
     with tempfile.TemporaryDirectory(prefix="gemma-lsp-pytest-") as scratch:
         report = Path(scratch) / "report.xml"
         env = _sandbox_env(root, Path(scratch))
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}", *test_ids]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}", *extra_args, *test_ids]
         if network_namespace_available():
             command = ["unshare", "-n", *command]
         try:
@@ -113,6 +142,7 @@ def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: 
         except subprocess.TimeoutExpired:
             return TestRun(timed_out=True)
         run = _read_junit(report) if report.exists() else TestRun()
+        run.output = (done.stdout + done.stderr)[-20000:]
         if done.returncode in (2, 3, 4) or (done.returncode != 0 and not run.outcomes):
             run.collection_error = (done.stdout + done.stderr).strip()[-2000:]
         return run

@@ -30,43 +30,63 @@ class Verification:
         return ", ".join(parts)
 
 
-def verify_change(root: Path, changes: list[FileChange], tests: list[str], settings: VerifySettings, keep_passing: bool = False) -> Verification:
+def verify_change(
+    root: Path,
+    changes: list[FileChange],
+    tests: list[str],
+    settings: VerifySettings,
+    keep_passing: bool = False,
+    must_pass: tuple[str, ...] = (),
+    unsaved: tuple[FileChange, ...] = (),
+) -> Verification:
     """Parse, lint and (when enabled) run ``tests`` with ``changes`` applied.
 
     With ``keep_passing`` (refactors) the tests run first on the unchanged code too, and the
-    change passes only if every test that passed before still passes.
+    change passes only if every test that passed before still passes. ``must_pass`` (node ids,
+    e.g. the test a fix is for) must pass afterwards, whatever they did before. ``unsaved`` (the
+    editor's text of other open files) is in the shadow copy before and after, not checked.
     """
     result = Verification(ok=True)
     for change in changes:
         result.checks.append(check_syntax(change.new_text, change.path.name))
     if not all(c.ok for c in result.checks):
         return _failed(result)
-    with ShadowWorkspace(root, changes) as shadow:
+    changed = {c.path.resolve() for c in changes}
+    unsaved = tuple(u for u in unsaved if u.path.resolve() not in changed)
+    with ShadowWorkspace(root, [*unsaved, *changes]) as shadow:
         result.checks.append(check_lint(shadow.path, [shadow.mirror(c.path) for c in changes]))
         if not result.checks[-1].ok:
+            return _failed(result)
+        if must_pass and not settings.run_tests:
+            result.checks.append(CheckResult("tests", False, "verify.runTests is off, so the fix could not be checked"))
             return _failed(result)
         if not (settings.run_tests and tests):
             return result
         result.tests = run_tests(shadow.path, tests, settings.timeout_seconds, settings.memory_mb)
-    before = _baseline(root, tests, settings) if keep_passing else None
-    result.checks.append(_judge_tests(result.tests, before))
+    before = _baseline(root, tests, settings, unsaved) if keep_passing else None
+    result.checks.append(_judge_tests(result.tests, before, must_pass))
     result.ok = result.checks[-1].ok
     return result
 
 
-def _baseline(root: Path, tests: list[str], settings: VerifySettings) -> TestRun:
-    with ShadowWorkspace(root) as shadow:
+def _baseline(root: Path, tests: list[str], settings: VerifySettings, unsaved: tuple[FileChange, ...] = ()) -> TestRun:
+    with ShadowWorkspace(root, list(unsaved)) as shadow:
         return run_tests(shadow.path, tests, settings.timeout_seconds, settings.memory_mb)
 
 
-def _judge_tests(after: TestRun, before: TestRun | None) -> CheckResult:
+def _judge_tests(after: TestRun, before: TestRun | None, must_pass: tuple[str, ...] = ()) -> CheckResult:
     if after.timed_out:
         return CheckResult("tests", False, "the tests timed out")
+    still_failing = [t for t in must_pass if not after.passed(t)]
+    if still_failing:
+        return CheckResult("tests", False, f"{', '.join(still_failing)} still does not pass ({after.outcome_of(still_failing[0]) or 'not run'})")
+    fixed = "".join(f"{t} now passes, " for t in must_pass)
     if before is not None:
         broken = [t for t, o in before.outcomes.items() if o == "passed" and after.outcomes.get(t) != "passed"]
         if broken:
             return CheckResult("tests", False, f"{len(broken)} test(s) that passed before now fail: {', '.join(broken[:3])}")
-        return CheckResult("tests", True, f"{after.count('passed')} tests passed before and after")
+        kept = sum(1 for o in before.outcomes.values() if o == "passed")
+        return CheckResult("tests", True, fixed + f"{kept} tests passed before and after" if must_pass else f"{after.count('passed')} tests passed before and after")
     if after.collection_error and not after.outcomes:
         return CheckResult("tests", False, f"the tests did not run: {after.collection_error[-300:]}")
     failed = after.count("failed") + after.count("error")

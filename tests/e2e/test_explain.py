@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import asyncio
+import subprocess
 
 from pathlib import Path
 
@@ -102,3 +104,24 @@ async def test_explain_as_comment_keeps_the_file_parseable(client: LanguageClien
     updated = "".join(lines[:17]) + inserted.new_text + "".join(lines[17:])
     assert not parse_python(updated).has_errors
     assert (workspace / "shop" / "cart.py").read_text() == original  # the server never writes files
+
+
+@pytest.mark.e2e
+async def test_explain_gives_the_model_the_history_of_the_range(bare_client: LanguageClient, workspace: Path):
+    from tests.e2e.conftest import MODEL_OPTIONS, open_file, start
+    from tests.e2e.test_hover import hover_at
+
+    env = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.invalid", "GIT_COMMITTER_NAME": "Ada",
+           "GIT_COMMITTER_EMAIL": "ada@example.invalid", "PATH": "/usr/bin:/bin", "HOME": str(workspace)}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "Round discounted prices to cents"]):
+        subprocess.run(command, cwd=workspace, env=env, check=True)
+    await start(bare_client, workspace, {**MODEL_OPTIONS, "hover": {"explain": False}})
+    uri = open_file(bare_client, workspace / "shop" / "pricing.py")
+    for _ in range(100):  # git facts are opened with the background index; the hover shows when
+        if "Last changes" in (await hover_at(bare_client, uri, 3, 6)).contents.value:
+            break
+        await asyncio.sleep(0.1)
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Explain apply_discount")
+    await run_action(bare_client, action)
+    markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
+    assert "| history of apply_discount (git log -L) | 1 commits that changed the target's lines |" in markdown

@@ -167,7 +167,126 @@ results.cancel = {
   last_document = vim.uri_to_fname(require("gemma_lsp.stream").last_document),
 }
 
--- 5. :GemmaRestart: a new server process serves the same buffer.
+-- 5. The statusline names the model, where it runs and the context in use (gemma/status).
+wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*ctx %d+/%d+%)$") ~= nil end)
+results.status_server = gemma.status()
+local notices_before_status = #results.notices
+vim.cmd("GemmaStatus")
+wait_for(":GemmaStatus", function() return #results.notices > notices_before_status end)
+results.status_command = results.notices[#results.notices].message
+
+-- 6. Edit actions through the built-in code action flow: resolved to a verified edit, applied.
+local client = gemma_client()
+client.settings.gemmaLsp.model.maxTokens = 96 -- room for a function body
+client:notify("workspace/didChangeConfiguration", { settings = client.settings })
+local resolved_data = {}
+local request = client.request
+client.request = function(self, method, params, ...)
+  if method == "codeAction/resolve" then
+    table.insert(resolved_data, vim.deepcopy(params.data))
+  end
+  return request(self, method, params, ...)
+end
+
+--- Runs an Ex command at (row, col) of `path` and waits until its request is done.
+local function edit_step(path, row, col, command)
+  vim.cmd.edit(path)
+  local buf = vim.api.nvim_get_current_buf()
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  local step = { before = table.concat(lines, "\n") .. "\n", notices_before = #results.notices }
+  vim.api.nvim_win_set_cursor(0, { row, col })
+  local tick, resolves = vim.b[buf].changedtick, #resolved_data
+  vim.cmd(command)
+  wait_for(command .. " done", function()
+    return #resolved_data > resolves and next(gemma_client().requests) == nil
+      and (vim.b[buf].changedtick ~= tick or #results.notices > step.notices_before)
+  end)
+  step.after = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
+  step.data = resolved_data[#resolved_data]
+  step.notices = vim.list_slice(results.notices, step.notices_before + 1)
+  if step.after ~= step.before then
+    vim.cmd("silent undo")
+    step.after_undo = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
+  end
+  return step
+end
+
+results.implement = edit_step(workspace .. "/shop/stubs.py", 4, 6, "GemmaImplement")
+
+local prompts = {}
+vim.ui.input = function(opts, on_confirm)
+  table.insert(prompts, opts.prompt)
+  on_confirm("use early returns")
+end
+results.refactor = edit_step(workspace .. "/shop/pricing.py", 4, 6, "GemmaRefactor")
+results.refactor.prompts = prompts
+
+local function text_of(path)
+  local buf = vim.fn.bufnr(path)
+  if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) then
+    return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
+  end
+  local file = io.open(path, "r")
+  local text = file and file:read("*a")
+  if file then
+    file:close()
+  end
+  return text
+end
+
+local function write_file(path, text)
+  local file = assert(io.open(path, "w"))
+  file:write(text)
+  file:close()
+end
+
+-- 7. :write of a file with a new public function: the server's stub tests arrive as an edit
+-- that creates tests/test_taxes.py (workspace/applyEdit, applied by Neovim to a buffer).
+local extra = vim.json.decode(vim.env.GEMMA_EXTRA_FILES)
+local taxes, taxes_tests = workspace .. "/shop/taxes.py", workspace .. "/tests/test_taxes.py"
+write_file(taxes, extra.taxes_before)
+vim.cmd.edit(taxes)
+vim.api.nvim_buf_set_lines(0, 0, -1, false, vim.split(vim.trim(extra.taxes_after), "\n"))
+vim.cmd("silent write")
+wait_for("stub tests", function()
+  local text = text_of(taxes_tests)
+  return text ~= nil and text:find("add_tax", 1, true) ~= nil
+end)
+results.on_save = {
+  source = text_of(taxes),
+  tests = text_of(taxes_tests),
+  buffer_modified = vim.bo[vim.fn.bufnr(taxes_tests)].modified,
+}
+-- The user reviews the new test buffer and writes it.
+vim.cmd.buffer(vim.fn.bufnr(taxes_tests))
+vim.cmd("silent write")
+results.on_save.written = vim.uv.fs_stat(taxes_tests) ~= nil
+
+-- 8. :GemmaFixTest on a failing assert: the fix (verified by running the tests) is applied, or
+-- nothing changes and the failure is shown; the analysis document opens either way.
+local stats, stats_tests = workspace .. "/shop/stats.py", workspace .. "/tests/test_stats.py"
+write_file(stats, extra.stats)
+write_file(stats_tests, extra.stats_tests)
+client.settings.gemmaLsp.model.maxTokens = 160
+client:notify("workspace/didChangeConfiguration", { settings = client.settings })
+vim.cmd.edit(stats_tests)
+vim.api.nvim_win_set_cursor(0, { 9, 4 }) -- the assert of test_median_of_even_count
+local resolves, notices_before = #resolved_data, #results.notices
+vim.cmd("GemmaFixTest")
+wait_for("fix test done", function()
+  return #resolved_data > resolves and next(gemma_client().requests) == nil
+end)
+results.fix_test = {
+  data = resolved_data[#resolved_data],
+  code_after = text_of(stats),
+  tests_after = text_of(stats_tests),
+  notices = vim.list_slice(results.notices, notices_before + 1),
+  document = require("gemma_lsp.stream").last_document and vim.uri_to_fname(require("gemma_lsp.stream").last_document),
+}
+client.request = request
+vim.cmd.buffer(source_buf)
+
+-- 9. :GemmaRestart: a new server process serves the same buffer.
 vim.cmd("GemmaRestart")
 wait_for("restarted", function()
   local client = gemma_client()

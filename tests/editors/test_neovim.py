@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_fix_test import STATS, TESTS
+from tests.e2e.test_on_save import ADD_TAX, TAXES
 from tests.editors.conftest import PYTHON, REPO, copy_workspace, server_env
 
 HERE = Path(__file__).parent
 NVIM_VERSION = "NVIM v0.11.4"
 MAX_TOKENS = 32
+# Written by the session when it gets there (earlier, they would change the context of the others).
+EXTRA_FILES = {"taxes_before": TAXES, "taxes_after": ADD_TAX, "stats": STATS, "stats_tests": TESTS}
 
 
 def find_nvim() -> str:
@@ -40,9 +44,9 @@ def session(tmp_path_factory) -> dict:
     results = root / "results.json"
     env = server_env(root, GEMMA_PLUGIN=str(REPO / "editors" / "neovim"), GEMMA_PYTHON=PYTHON,
                      GEMMA_WORKSPACE=str(workspace), GEMMA_RESULTS=str(results),
-                     GEMMA_MAX_TOKENS=str(MAX_TOKENS))
+                     GEMMA_MAX_TOKENS=str(MAX_TOKENS), GEMMA_EXTRA_FILES=json.dumps(EXTRA_FILES))
     command = [find_nvim(), "--headless", "--clean", "-l", str(HERE / "neovim_session.lua")]
-    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
     recorded = json.loads(results.read_text()) if results.exists() else {}
     assert done.returncode == 0 and recorded.get("ok"), (
         f"nvim exited {done.returncode}, failed step: {recorded.get('failed_step')}\n"
@@ -67,7 +71,7 @@ def test_explain_streams_into_the_float_with_progress(session):
     mine = [p for p in session["progress"] if p["client"] == "gemma_lsp" and p["title"] == "Explaining Cart.total"]
     assert [p["kind"] for p in mine][0] == "begin" and mine[-1]["kind"] == "end"
     assert any(p["kind"] == "report" for p in mine)
-    assert session["status_idle"] == "gemma: idle"
+    assert session["status_idle"].startswith("gemma: idle")
     assert any(s.startswith("gemma: Explaining Cart.total") for s in session["status_samples"])
     resolves = [r for r in session["requests"] if r["method"] == "codeAction/resolve"]
     assert resolves, "the action ran through codeAction/resolve"
@@ -127,3 +131,69 @@ def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
     assert recorded["enabled_by_0_11_api"] is False
     assert recorded["root_dir"] == str(workspace)
     assert "Explain Cart.total" in recorded["menu"]
+
+
+@pytest.mark.editors
+def test_statusline_names_the_model_backend_and_context_in_use(session):
+    match = re.fullmatch(r"gemma: idle \((.+), (CPU|GPU), ctx (\d+)/2048\)", session["status_server"])
+    assert match, session["status_server"]
+    assert int(match.group(3)) > 0, "the context packed for the last request"
+    assert session["status_command"] == (
+        f"gemma-lsp: {match.group(1)}, {match.group(2)}, ctx {match.group(3)}/2048, "
+        f"{0 if match.group(2) == 'CPU' else -1} GPU layers, loaded, 0 request(s) running"
+    )
+
+
+def check_applied_or_failure_shown(step: dict) -> bool:
+    """The edit was applied as one undoable change, or (failed verification) nothing changed and
+    the user was told. Returns whether it was applied."""
+    if step["after"] != step["before"]:
+        ast.parse(step["after"])
+        assert step["after_undo"] == step["before"], "one undo takes the whole edit back"
+        return True
+    assert any("failed verification" in notice["message"] for notice in step["notices"]), step["notices"]
+    return False
+
+
+@pytest.mark.editors
+def test_gemma_implement_applies_the_verified_body_through_the_code_action_flow(session):
+    step = session["implement"]
+    assert step["data"]["action"] == "implement", "run as the server's code action (codeAction/resolve)"
+    assert check_applied_or_failure_shown(step), "Implement clamp passes verification with the bundled model"
+    assert "raise NotImplementedError" in step["before"] and "raise NotImplementedError" not in step["after"]
+    assert "def clamp(value, low, high):" in step["after"]
+
+
+@pytest.mark.editors
+def test_gemma_refactor_asks_for_an_instruction_and_sends_it(session):
+    step = session["refactor"]
+    assert len(step["prompts"]) == 1 and "refactor" in step["prompts"][0]
+    assert step["data"] == {**step["data"], "action": "refactor", "instruction": "use early returns"}
+    check_applied_or_failure_shown(step)
+
+
+@pytest.mark.editors
+def test_saving_a_new_function_brings_stub_tests_into_its_test_file(session):
+    on_save = session["on_save"]
+    assert on_save["source"] == ADD_TAX
+    assert "from shop.taxes import add_tax" in on_save["tests"] and "def test_add_tax" in on_save["tests"]
+    assert on_save["buffer_modified"], "the stubs arrive unsaved, for the user to review"
+    assert on_save["written"]
+    workspace = Path(session["workspace"])
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/test_taxes.py"],
+                         cwd=workspace, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "1 skipped" in run.stdout, run.stdout + run.stderr
+
+
+@pytest.mark.editors
+def test_gemma_fix_test_applies_a_verified_fix_or_shows_the_failure(session):
+    step = session["fix_test"]
+    assert step["data"]["action"] == "fix_test", "run as the server's code action (codeAction/resolve)"
+    analysis = Path(step["document"]).read_text()
+    assert "# Fix failing test `tests/test_stats.py::test_median_of_even_count`" in analysis
+    changed = [after for after, before in ((step["code_after"], STATS), (step["tests_after"], TESTS)) if after != before]
+    if "failed verification and was not offered" in analysis:
+        assert changed == [] and any("failed verification" in n["message"] for n in step["notices"]), step["notices"]
+    else:  # one function replaced: in the code under test, or the test if it is wrong
+        assert len(changed) == 1
+        ast.parse(changed[0])

@@ -134,7 +134,7 @@ def session(tmp_path_factory) -> dict:
              f"http://127.0.0.1:{port}/?folder={workspace}"],
             env=env, stdout=(logs / "chromium.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        recorded = wait_results(results, code_server, timeout=420)
+        recorded = wait_results(results, code_server, timeout=900)
     finally:
         for process in (browser, code_server):
             if process is not None:
@@ -242,3 +242,60 @@ def test_cancel_stops_a_running_explanation(session):
 def test_restart_starts_a_new_server(session):
     assert session["restart"]["new_client"]
     assert "Explain Cart.total" in session["restart"]["titles"]
+
+
+@pytest.mark.editors
+def test_status_bar_shows_model_backend_and_context_from_the_server(session):
+    server = session["status"]["server"]
+    assert server["loaded"] and not server["busy"] and server["n_ctx"] == 2048
+    assert server["backend"] in ("cpu", "gpu") and server["context_tokens_last"] > 0
+    expected = f"$(hubot) Gemma: {server['model']} | {server['backend'].upper()} | ctx {server['context_tokens_last']}/2048"
+    assert session["status"]["text"] == expected
+
+
+def check_preview_shown(step: dict, path: str) -> dict:
+    """The diff preview appeared for ``path``: VS Code's diff of the file against the proposal."""
+    shown = step["shown"]
+    assert shown is not None, f"no preview: {step.get('outcome') or step.get('error')}"
+    (tab,) = [t for t in shown["tabs"] if t["modified"].startswith("gemma-proposed:")]
+    assert tab["original"].endswith(path) and "(proposed)" in tab["label"]
+    assert step["tabs_after"] == [], "the preview closes once answered"
+    return shown
+
+
+@pytest.mark.editors
+def test_implement_previews_the_edit_and_accept_applies_exactly_it(session):
+    step = session["implement"]
+    shown = check_preview_shown(step, "shop/stubs.py")
+    assert step["outcome"]["applied"] is True and step["outcome"]["decision"] == "accept"
+    assert "Implement clamp" in shown["title"]
+    assert step["after"] == shown["proposed_text"] == shown["files"][0]["after"]
+    assert step["before"] == shown["files"][0]["before"] and step["after"] != step["before"]
+    assert "raise NotImplementedError" in step["before"] and "raise NotImplementedError" not in step["after"]
+    ast.parse(step["after"])
+
+
+@pytest.mark.editors
+def test_reject_leaves_the_document_unchanged(session):
+    step = session["implement_rejected"]
+    shown = check_preview_shown(step, "shop/stubs.py")
+    assert "Implement clamp" in shown["title"] and shown["proposed_text"] != step["before"]
+    assert step["outcome"]["decision"] == "reject" and step["outcome"]["applied"] is False
+    assert step["after"] == step["before"]
+
+
+@pytest.mark.editors
+def test_generate_tests_is_previewed_or_its_failed_verification_shown(session):
+    """The tiny model's tests often fail verification: then nothing changes and the failure is shown."""
+    step = session["generate_tests"]
+    outcome = step["outcome"]
+    assert outcome["offered"] is True
+    if outcome["verified"]:
+        shown = check_preview_shown(step, "tests/test_pricing.py")
+        assert outcome["applied"] is True and step["tests_after"] == shown["proposed_text"]
+        assert step["tests_after"].startswith(step["tests_before"])
+    else:
+        assert step["shown"] is None and step["tests_after"] == step["tests_before"]
+        assert "failed verification" in outcome["message"] and "not offered" in outcome["title"]
+        assert "failed verification and was not offered" in Path(step["last_document"]).read_text()
+

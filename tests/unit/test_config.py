@@ -67,3 +67,15 @@ def test_per_request_settings_do_not_reload_the_model():
     bigger, _ = settings_from_mapping({"model": {"nCtx": 4096}}, assistant.settings)
     assistant.update_settings(bigger)
     assert closed == [True]
+
+
+def test_on_save_stub_tests_takes_auto_or_a_bool():
+    from lsp_server.config import OnSaveSettings
+
+    assert set(field_docs(OnSaveSettings)) == {"stub_tests"}
+    assert Settings().on_save.stub_tests == "auto"
+    for value in ("auto", True, False):
+        settings, problems = settings_from_mapping({"onSave": {"stubTests": value}})
+        assert settings.on_save.stub_tests == value and not problems
+    settings, problems = settings_from_mapping({"onSave": {"stubTests": "sometimes"}})
+    assert settings.on_save.stub_tests == "auto" and "stub_tests" in problems[0]

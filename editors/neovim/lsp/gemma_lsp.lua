@@ -9,4 +9,7 @@ return {
   filetypes = { "python" },
   root_markers = { "pyproject.toml", "setup.py", "setup.cfg", ".git" },
   handlers = require("gemma_lsp.handlers"),
+  on_init = function(client)
+    require("gemma_lsp.status").refresh(client) -- the statusline names the model from the start
+  end,
 }

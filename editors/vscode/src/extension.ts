@@ -1,8 +1,10 @@
 // gemma-lsp for VS Code: a thin client. Every action is a command of the server (also offered as
 // code actions in the light bulb, which VS Code resolves itself); this file only wires UI to it.
 import * as vscode from 'vscode';
+import { EDIT_ACTIONS, EditAction, EditOutcome, runEditAction } from './edits';
 import { StreamPanel, StreamState } from './panel';
-import { Session } from './session';
+import { EditPreview } from './preview';
+import { ServerStatus, Session } from './session';
 import { SECTION, modelName } from './settings';
 import { Status } from './status';
 
@@ -18,15 +20,18 @@ const ACTIONS: { command: string; server: string }[] = [
 /** What the extension hands to other extensions (and to the editor tests' driver). */
 export interface GemmaApi {
   session: Session;
+  preview: EditPreview;
   stream(): StreamState;
   statusText(): string;
+  serverStatus(): Promise<ServerStatus | undefined>;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<GemmaApi> {
   const panel = new StreamPanel();
   const status = new Status(modelName);
   const session = new Session(panel, status);
-  context.subscriptions.push(panel, status, session);
+  const preview = new EditPreview();
+  context.subscriptions.push(panel, status, session, preview);
 
   for (const action of ACTIONS) {
     context.subscriptions.push(
@@ -35,7 +40,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<GemmaA
       ),
     );
   }
+  for (const spec of EDIT_ACTIONS) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(spec.command, (uri?: vscode.Uri | string, range?: vscode.Range, instruction?: string) =>
+        runEdit(session, preview, spec, uri, range, instruction),
+      ),
+    );
+  }
   context.subscriptions.push(
+    vscode.commands.registerCommand('gemmaLsp.acceptEdit', () => preview.settle('accept')),
+    vscode.commands.registerCommand('gemmaLsp.rejectEdit', () => preview.settle('reject')),
     vscode.commands.registerCommand('gemmaLsp.showContext', () => showContext(session)),
     vscode.commands.registerCommand('gemmaLsp.showPanel', () => panel.reveal(false)),
     vscode.commands.registerCommand('gemmaLsp.cancel', () => cancel(session)),
@@ -50,15 +64,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<GemmaA
   );
 
   await session.start();
-  return { session, stream: () => panel.state, statusText: () => status.text };
+  return { session, preview, stream: () => panel.state, statusText: () => status.text, serverStatus: () => session.refreshStatus() };
 }
 
 export function deactivate(): Promise<void> | undefined {
   return undefined; // the session is disposed with the context's subscriptions
 }
 
-/** Runs a server action on [uri, range], or on the active editor's selection (the cursor). */
-async function runAction(session: Session, command: string, uri?: vscode.Uri | string, range?: vscode.Range): Promise<unknown> {
+/** [uri, range] as given, or the active editor's document and selection (the cursor). */
+function targetOf(uri?: vscode.Uri | string, range?: vscode.Range): [vscode.Uri, vscode.Range] | undefined {
   const editor = vscode.window.activeTextEditor;
   const target = typeof uri === 'string' ? vscode.Uri.parse(uri) : uri ?? editor?.document.uri;
   const where = range ?? editor?.selection;
@@ -66,15 +80,41 @@ async function runAction(session: Session, command: string, uri?: vscode.Uri | s
     void vscode.window.showWarningMessage('Gemma: put the cursor in a Python function or class first.');
     return undefined;
   }
+  return [target, where];
+}
+
+/**
+ * Runs `work`; a cancelled request (Gemma: Cancel) ends quietly in {cancelled: true}, one whose
+ * document changed while the model worked (ContentModified) in a warning and {modified: true}.
+ */
+async function cancellable<T>(work: () => Promise<T>): Promise<T | { cancelled: true } | { modified: true }> {
   try {
-    return await session.execute(command, target, where);
+    return await work();
   } catch (error: any) {
     if (error?.code === -32800 || /cancel/i.test(String(error?.message))) {
       void vscode.window.showInformationMessage('Gemma: cancelled.');
       return { cancelled: true };
     }
+    if (error?.code === -32801) {
+      void vscode.window.showWarningMessage(`Gemma: ${error.message}`);
+      return { modified: true };
+    }
     throw error; // the server has shown its own message for errors the user can act on
   }
+}
+
+/** Runs a server command on [uri, range], or on the active editor's selection (the cursor). */
+async function runAction(session: Session, command: string, uri?: vscode.Uri | string, range?: vscode.Range): Promise<unknown> {
+  const target = targetOf(uri, range);
+  return target && cancellable(() => session.execute(command, ...target));
+}
+
+/** An edit action: resolved by the server, previewed as a diff, applied when accepted. */
+async function runEdit(
+  session: Session, preview: EditPreview, spec: EditAction, uri?: vscode.Uri | string, range?: vscode.Range, instruction?: string,
+): Promise<EditOutcome | { cancelled: true } | { modified: true } | undefined> {
+  const target = targetOf(uri, range);
+  return target && cancellable(() => runEditAction(session, preview, spec, ...target, instruction));
 }
 
 async function showContext(session: Session): Promise<void> {

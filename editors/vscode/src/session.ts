@@ -2,6 +2,9 @@
 // vscode-languageclient, with the requests the extension sent so Cancel can reach them.
 import * as vscode from 'vscode';
 import {
+  CodeAction,
+  CodeActionRequest,
+  CodeActionResolveRequest,
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
@@ -14,6 +17,19 @@ import { SECTION, pythonPath, serverSettings } from './settings';
 import { Status } from './status';
 
 export const STREAM_NOTIFICATION = 'gemma/stream';
+export const STATUS_REQUEST = 'gemma/status';
+
+/** The server's answer to gemma/status (lsp_server/features/status.py). */
+export interface ServerStatus {
+  model: string;
+  loaded: boolean;
+  backend: 'gpu' | 'cpu' | 'remote';
+  gpu_layers: number;
+  n_ctx: number;
+  context_tokens_last: number | null;
+  busy: boolean;
+  running: number;
+}
 
 export class Session implements vscode.Disposable {
   client: LanguageClient | undefined;
@@ -21,6 +37,7 @@ export class Session implements vscode.Disposable {
   lastDocument: vscode.Uri | undefined;
   private readonly running = new Set<vscode.CancellationTokenSource>();
   private readonly output = vscode.window.createOutputChannel('Gemma LSP', { log: true });
+  private statusPoll: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly panel: StreamPanel, private readonly status: Status) {}
 
@@ -41,10 +58,14 @@ export class Session implements vscode.Disposable {
     client.onNotification(STREAM_NOTIFICATION, (params: StreamParams) => {
       this.status.stream(params.id, params.title, params.done);
       this.panel.onStream(params);
+      if (params.done && this.running.size === 0) {
+        void this.refreshStatus(); // a light-bulb request (ours refresh when they end)
+      }
     });
     this.client = client;
     try {
       await client.start();
+      await this.refreshStatus();
     } catch {
       // The client has logged why; the user can fix the setting and run "Gemma: Restart Server".
       void vscode.window.showErrorMessage(`Gemma: the server did not start (${python} -m lsp_server serve). See the Gemma LSP output.`);
@@ -75,23 +96,79 @@ export class Session implements vscode.Disposable {
     };
   }
 
-  /** One of the server's commands on [uri, range] (workspace/executeCommand); Cancel reaches it. */
-  async execute(command: string, uri: vscode.Uri, range: vscode.Range): Promise<unknown> {
+  private runningClient(): LanguageClient {
     const client = this.client;
     if (!client || client.state !== State.Running) {
       throw new Error('The gemma-lsp server is not running: see the Gemma LSP output, then run "Gemma: Restart Server".');
     }
-    const converter = client.code2ProtocolConverter;
-    const args = [converter.asUri(uri), converter.asRange(range)];
+    return client;
+  }
+
+  /** Sends a model request that Cancel reaches and the status bar shows. */
+  private async tracked<T>(send: (client: LanguageClient, token: vscode.CancellationToken) => Promise<T>): Promise<T> {
+    const client = this.runningClient();
     const source = new vscode.CancellationTokenSource();
     this.running.add(source);
     this.status.request(1);
     try {
-      return await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, source.token);
+      return await send(client, source.token);
     } finally {
       this.running.delete(source);
       source.dispose();
       this.status.request(-1);
+      void this.refreshStatus();
+    }
+  }
+
+  /** One of the server's commands on [uri, range] (workspace/executeCommand). */
+  async execute(command: string, uri: vscode.Uri, range: vscode.Range): Promise<unknown> {
+    return this.tracked((client, token) => {
+      const converter = client.code2ProtocolConverter;
+      const args = [converter.asUri(uri), converter.asRange(range)];
+      return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);
+    });
+  }
+
+  /**
+   * The server's code action `key` at [uri, range], resolved (codeAction/resolve runs the model
+   * and, for an edit, verification); `instruction` rides in its data (Refactor reads it).
+   * Undefined when the server does not offer that action there.
+   */
+  async resolveAction(key: string, uri: vscode.Uri, range: vscode.Range, instruction?: string): Promise<CodeAction | undefined> {
+    const client = this.runningClient();
+    const converter = client.code2ProtocolConverter;
+    const params = { textDocument: { uri: converter.asUri(uri) }, range: converter.asRange(range), context: { diagnostics: [] } };
+    const offered = (await client.sendRequest(CodeActionRequest.type, params)) ?? [];
+    const action = offered.find((item): item is CodeAction => 'data' in item && (item.data as { action?: string } | undefined)?.action === key);
+    if (!action) {
+      return undefined;
+    }
+    if (instruction) {
+      action.data = { ...(action.data as object), instruction };
+    }
+    return this.tracked((running, token) => running.sendRequest(CodeActionResolveRequest.type, action, token));
+  }
+
+  /** Asks the server what it runs (gemma/status) and shows it in the status bar. */
+  async refreshStatus(): Promise<ServerStatus | undefined> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return undefined;
+    }
+    try {
+      const status = await client.sendRequest<ServerStatus>(STATUS_REQUEST, {}); // pygls needs params
+      this.status.server(status);
+      if (status.busy && !this.statusPoll) {
+        // A request finishing, or one from the light bulb or another editor: ask again until idle.
+        this.statusPoll = setTimeout(() => {
+          this.statusPoll = undefined;
+          void this.refreshStatus();
+        }, 1000);
+      }
+      return status;
+    } catch (error) {
+      this.output.appendLine(`gemma/status: ${error}`); // an older server: the bar shows the setting
+      return undefined;
     }
   }
 
@@ -105,11 +182,15 @@ export class Session implements vscode.Disposable {
   }
 
   settingsChanged(): void {
-    void this.client?.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: serverSettings() } });
+    void this.client
+      ?.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: serverSettings() } })
+      .then(() => this.refreshStatus());
   }
 
   async stop(): Promise<void> {
     this.cancel();
+    clearTimeout(this.statusPoll);
+    this.statusPoll = undefined;
     const client = this.client;
     this.client = undefined;
     if (client && client.needsStop()) {

@@ -67,6 +67,13 @@ async function codeActions(uri, range, kind, resolveCount) {
 async function revert(document) {
   await vscode.window.showTextDocument(document);
   await vscode.commands.executeCommand('workbench.action.files.revert');
+  const saved = fs.readFileSync(document.uri.fsPath, 'utf8');
+  if (document.getText() !== saved) {
+    // The revert went to another editor (focus moves in a headless workbench): restore by an edit.
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), saved);
+    await vscode.workspace.applyEdit(edit);
+  }
 }
 
 /** Records the status bar text while `work` runs. */
@@ -79,8 +86,41 @@ async function sampling(api, samples, work) {
   }
 }
 
+function proposedDiffTabs() {
+  return vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .filter((tab) => tab.input instanceof vscode.TabInputTextDiff && tab.input.modified.scheme === 'gemma-proposed')
+    .map((tab) => ({ label: tab.label, original: tab.input.original.toString(), modified: tab.input.modified.toString() }));
+}
+
+/**
+ * Runs an edit command; when its diff preview appears, records it and answers with `answer`
+ * (gemmaLsp.acceptEdit / gemmaLsp.rejectEdit) as a click on the title bar's button does.
+ */
+async function previewed(api, document, answer, run) {
+  const before = document.getText();
+  const running = run();
+  let settled;
+  running.then((outcome) => (settled = { outcome }), (error) => (settled = { error: String(error) }));
+  await waitFor('preview or outcome', () => api.preview.pending || settled);
+  let shown = null;
+  if (api.preview.pending) {
+    const pending = api.preview.pending;
+    await waitFor('diff tab', () => proposedDiffTabs().length > 0);
+    const proposed = await vscode.workspace.openTextDocument(pending.previews[0]);
+    shown = { title: pending.title, files: pending.files, tabs: proposedDiffTabs(), proposed_text: proposed.getText() };
+    await vscode.commands.executeCommand(answer);
+  }
+  await waitFor('outcome', () => settled);
+  const lastDocument = api.session.lastDocument && api.session.lastDocument.fsPath;
+  return { before, after: document.getText(), shown, ...settled, tabs_after: proposedDiffTabs(), last_document: lastDocument };
+}
+
 async function drive(results, save) {
+  const started = Date.now();
+  results.seconds = {};
   const step = (name, data) => {
+    results.seconds[name] = (Date.now() - started) / 1000;
     results.steps.push(name);
     results[name] = data;
     save();
@@ -116,7 +156,7 @@ async function drive(results, save) {
     result: explainResult === undefined ? null : explainResult,
     stream: streamed,
     status_samples: [...new Set(statusSamples)],
-    status_after: api.statusText(),
+    status_after: await waitFor('idle after explain', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
     document: explanation && explanation.fsPath,
     visible: vscode.window.visibleTextEditors.map((e) => e.document.uri.fsPath),
   });
@@ -159,7 +199,36 @@ async function drive(results, save) {
   await vscode.commands.executeCommand('gemmaLsp.explain', cart, at(18, 4));
   step('settings_change', { document: api.session.lastDocument && api.session.lastDocument.fsPath });
 
-  // 9. Gemma: Restart Server: a new server, and the light bulb works again.
+  // 9. The status bar names the model, where it runs and the context in use (gemma/status).
+  const serverStatus = await api.serverStatus();
+  step('status', { server: serverStatus, text: await waitFor('status idle', () => !api.statusText().includes('$(loading~spin)') && api.statusText()) });
+
+  // 10.-12. The edit actions: resolved by the server, shown as a diff, applied only when accepted.
+  await settings.update('model.maxTokens', 96, vscode.ConfigurationTarget.Workspace);
+  await sleep(500);
+  const stubs = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'stubs.py'));
+  await vscode.window.showTextDocument(stubs);
+  const implement = () => vscode.commands.executeCommand('gemmaLsp.implement', stubs.uri, at(3, 6));
+  step('implement_rejected', await previewed(api, stubs, 'gemmaLsp.rejectEdit', implement));
+  step('implement', await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement));
+
+  const pricing = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'pricing.py'));
+  await vscode.window.showTextDocument(pricing);
+
+  const tests = vscode.Uri.joinPath(folder, 'tests', 'test_pricing.py');
+  const testsBefore = fs.readFileSync(tests.fsPath, 'utf8');
+  const generated = await previewed(api, pricing, 'gemmaLsp.acceptEdit', () => vscode.commands.executeCommand('gemmaLsp.generateTests', pricing.uri, at(3, 6)));
+  const testsDocument = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === tests.fsPath);
+  step('generate_tests', {
+    ...generated,
+    tests_before: testsBefore,
+    tests_after: testsDocument ? testsDocument.getText() : fs.readFileSync(tests.fsPath, 'utf8'),
+  });
+  if (testsDocument) {
+    await revert(testsDocument);
+  }
+
+  // 13. Gemma: Restart Server: a new server, and the light bulb works again.
   await vscode.commands.executeCommand('gemmaLsp.restart');
   await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
   const again = await waitFor('code actions after restart', async () => {

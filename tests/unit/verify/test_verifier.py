@@ -117,3 +117,35 @@ def test_the_shadow_copy_skips_virtualenvs_and_applies_changes(project):
         copy = shadow.path
     assert not copy.exists()
     assert not (project / "pkg").exists()
+
+
+def test_a_fix_must_make_the_named_test_pass(project):
+    (project / "test_calc.py").write_text(TESTS.replace("import add", "import add, div") + "\n\ndef test_div_floors():\n    assert div(7, 2) == 3\n")
+    node = "test_calc.py::test_div_floors"
+    fixed = verify_change(project, [FileChange(project / "calc.py", CALC.replace("a / b", "a // b"))], ["test_calc.py"], FAST, keep_passing=True, must_pass=(node,))
+    assert fixed.ok and fixed.summary() == "parsed, lint clean, test_calc.py::test_div_floors now passes, 1 tests passed before and after"
+    unchanged = verify_change(project, [FileChange(project / "calc.py", CALC.replace("a / b", "a / b + 0"))], ["test_calc.py"], FAST, keep_passing=True, must_pass=(node,))
+    assert not unchanged.ok and "test_calc.py::test_div_floors still does not pass (failed)" in unchanged.summary()
+
+
+def test_a_fix_is_never_offered_unchecked_when_tests_are_off(project):
+    result = verify_change(project, [FileChange(project / "calc.py", CALC)], ["test_calc.py"], VerifySettings(run_tests=False), must_pass=("test_calc.py::test_add",))
+    assert not result.ok and "verify.runTests is off" in result.summary()
+
+
+def test_unsaved_editor_text_is_in_the_shadow_before_and_after(project):
+    unsaved = (FileChange(project / "test_calc.py", TESTS.replace("== 5", "== 6")),)
+    result = verify_change(project, [FileChange(project / "calc.py", CALC.replace("a + b", "a + b + 1"))], ["test_calc.py"], FAST,
+                           keep_passing=True, must_pass=("test_calc.py::test_add",), unsaved=unsaved)
+    assert result.ok, result.summary()  # passes only against the editor's text of the test
+    assert "== 5" in (project / "test_calc.py").read_text()
+
+
+def test_node_ids_map_to_the_junit_names():
+    from lsp_server.verify.checks import TestRun, junit_key
+
+    assert junit_key("tests/test_a.py::TestX::test_y") == "tests.test_a.TestX::test_y"
+    assert junit_key("test_a.py::test_b") == "test_a::test_b"
+    run = TestRun(outcomes={"tests.test_a::test_p[1]": "passed", "tests.test_a::test_p[2]": "failed", "tests.test_a::test_q": "passed"})
+    assert run.outcome_of("tests/test_a.py::test_p") == "failed" and not run.passed("tests/test_a.py::test_p")
+    assert run.passed("tests/test_a.py::test_q") and run.outcome_of("tests/test_a.py::test_r") is None

@@ -14,9 +14,16 @@ local HAS_011 = vim.fn.has("nvim-0.11") == 1
 
 --- The server's actions, one line each: the user command, the action id the server puts in the
 --- code action's data, the command it offers to clients without codeAction/resolve.
+--- Edit actions (all but the explanations) come back as a verified WorkspaceEdit that Neovim
+--- applies as one undoable change; a proposal that failed verification changes nothing and the
+--- server opens the failure (the checks and the model's answer) instead.
 M.actions = {
   { name = "GemmaExplain", action = "explain", command = "gemma-lsp.explain", desc = "Explain the code under the cursor (or the selection)" },
   { name = "GemmaExplainComment", action = "explain_as_comment", command = "gemma-lsp.explainAsComment", desc = "Insert an explanation as a comment above the code" },
+  { name = "GemmaRefactor", action = "refactor", command = "gemma-lsp.refactor", instruction = true, desc = "Refactor the code under the cursor; asks how (empty: the server's default clean-up)" },
+  { name = "GemmaGenerateTests", action = "generate_tests", command = "gemma-lsp.generateTests", desc = "Write tests for the function or class under the cursor into its test file" },
+  { name = "GemmaFixTest", action = "fix_test", command = "gemma-lsp.fixTest", desc = "Fix the failing test under the cursor (or the code it tests)" },
+  { name = "GemmaImplement", action = "implement", command = "gemma-lsp.implement", desc = "Write the body of the stub function under the cursor" },
 }
 
 local legacy_config -- Neovim 0.8-0.10: the merged configuration (0.11 keeps it in vim.lsp.config)
@@ -40,12 +47,39 @@ local function matches(action, spec)
   return data.action == spec.action or command == spec.command
 end
 
---- Runs one of M.actions at the cursor, or on lines line1..line2 when given.
-function M.run(spec, line1, line2)
+--- Puts Refactor's instruction where the server reads it: the code action's data (read on
+--- codeAction/resolve) or, for a plain command, its optional third argument.
+local function with_instruction(action, instruction)
+  if instruction == nil or instruction == "" then
+    return
+  end
+  if type(action.data) == "table" then
+    action.data.instruction = instruction
+  elseif type(action.command) == "table" then
+    action.command.arguments = { action.command.arguments[1], action.command.arguments[2], instruction }
+  end
+end
+
+--- Runs one of M.actions at the cursor, or on lines line1..line2 when given. An action with an
+--- instruction asks for it first (vim.ui.input); cancelling the prompt runs nothing.
+function M.run(spec, line1, line2, instruction)
+  if spec.instruction and instruction == nil then
+    vim.ui.input({ prompt = "gemma-lsp: " .. spec.action .. " how? (empty: default) " }, function(input)
+      if input ~= nil then
+        M.run(spec, line1, line2, vim.trim(input))
+      end
+    end)
+    return
+  end
   local opts = {
     apply = true,
     filter = function(action)
-      return matches(action, spec)
+      if not matches(action, spec) then
+        return false
+      end
+      -- the filter sees the action before Neovim resolves or runs it: the place to add the instruction
+      with_instruction(action, instruction)
+      return true
     end,
   }
   if line1 and line2 then
@@ -138,9 +172,23 @@ function M.show_context()
   vim.cmd("split " .. vim.fn.fnameescape(vim.uri_to_fname(stream.last_document)))
 end
 
---- For the statusline: "gemma: idle", "gemma: <what it does>: <latest text>", or "".
+--- For the statusline: "gemma: idle (<model>, CPU, ctx 312/2048)", "gemma: <what it does>:
+--- <latest text>", or "". The model part comes from the server's gemma/status, asked for when
+--- the client starts and after each request (never while the statusline draws).
 function M.status()
   return status.text(M.clients())
+end
+
+--- :GemmaStatus: everything gemma/status says, as a message.
+function M.show_status()
+  local client = M.clients()[1]
+  if not client then
+    vim.notify("gemma-lsp: the server is not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  status.refresh(client, function(server)
+    vim.notify("gemma-lsp: " .. status.describe(server, true))
+  end)
 end
 
 local function define_commands()
@@ -157,6 +205,8 @@ local function define_commands()
     GemmaCancel = { M.cancel, "Cancel the running gemma-lsp request" },
     GemmaRestart = { M.restart, "Restart the gemma-lsp server" },
     GemmaContext = { M.show_context, "Show the last explanation and the context sent to the model" },
+    GemmaShowContext = { M.show_context, "Show the last explanation and the context sent to the model" },
+    GemmaStatus = { M.show_status, "Show the model, where it runs, the context in use and whether it is busy" },
     GemmaClose = { stream.close, "Close the gemma-lsp window" },
   }
   for name, entry in pairs(plain) do

@@ -1,0 +1,114 @@
+// The server's edit actions (Refactor, Generate tests, Fix failing test, Implement): the action is
+// resolved through codeAction/resolve (model + verification in the server), its WorkspaceEdit is
+// shown as a diff, and applied only when the user accepts it.
+import * as vscode from 'vscode';
+import type * as lsp from 'vscode-languageclient/node';
+import { applyTextEdits, Decision, EditPreview, editsByFile, FileChange } from './preview';
+import { Session } from './session';
+
+export interface EditAction {
+  /** The palette command (package.json contributes.commands). */
+  command: string;
+  /** The action id the server puts in the code action's data (lsp_server/features/code_actions.py). */
+  action: string;
+  label: string;
+  /** Where it is offered, for the message when it is not. */
+  where: string;
+  instruction?: boolean;
+}
+
+export const EDIT_ACTIONS: EditAction[] = [
+  { command: 'gemmaLsp.refactor', action: 'refactor', label: 'Refactor', where: 'a function, method or class', instruction: true },
+  { command: 'gemmaLsp.generateTests', action: 'generate_tests', label: 'Generate tests', where: 'a function, method or class' },
+  { command: 'gemmaLsp.fixTest', action: 'fix_test', label: 'Fix failing test', where: 'a failing test function' },
+  { command: 'gemmaLsp.implement', action: 'implement', label: 'Implement', where: 'a function whose body is a stub (pass, ..., raise NotImplementedError)' },
+];
+
+/** What an edit command ends with (returned to callers such as the editor tests). */
+export interface EditOutcome {
+  offered: boolean;
+  verified?: boolean;
+  decision?: Decision;
+  applied?: boolean;
+  title?: string;
+  cancelled?: boolean;
+  message?: string;
+}
+
+/** Asks for Refactor's instruction: undefined when the user pressed Escape, '' for the default. */
+async function askInstruction(): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title: 'Gemma: Refactor',
+    prompt: 'How should the code change? Leave empty for a general clean-up that keeps behaviour.',
+    placeHolder: 'e.g. use early returns',
+  });
+}
+
+export async function runEditAction(
+  session: Session,
+  preview: EditPreview,
+  spec: EditAction,
+  uri: vscode.Uri,
+  range: vscode.Range,
+  instruction?: string,
+): Promise<EditOutcome> {
+  if (spec.instruction && instruction === undefined) {
+    instruction = await askInstruction();
+    if (instruction === undefined) {
+      return { offered: false, message: 'no instruction given' };
+    }
+  }
+  const resolved = await session.resolveAction(spec.action, uri, range, instruction?.trim() || undefined);
+  if (!resolved) {
+    const message = `Gemma: ${spec.label} is not offered here: put the cursor in ${spec.where}.`;
+    void vscode.window.showWarningMessage(message);
+    return { offered: false, message };
+  }
+  if (!resolved.edit) {
+    // The server opened the failure (checks and the model's answer) beside the code.
+    const message = `Gemma: ${resolved.title}. The proposal failed verification; nothing was changed.`;
+    void vscode.window.showWarningMessage(message);
+    return { offered: true, verified: false, title: resolved.title, message };
+  }
+  return decide(session, preview, resolved.title, resolved.edit);
+}
+
+async function decide(session: Session, preview: EditPreview, title: string, edit: lsp.WorkspaceEdit): Promise<EditOutcome> {
+  const files = await proposedFiles(edit);
+  const summary = /\((verified: [^)]*)\)$/.exec(title)?.[1] ?? 'verified';
+  const decision = await preview.ask(title.replace(/ \(verified: [^)]*\)$/, ''), summary, files);
+  if (decision === 'reject') {
+    return { offered: true, verified: true, decision, applied: false, title };
+  }
+  const stale = files.find((file) => file.version !== null && ![undefined, file.version].includes(openVersion(file.uri)));
+  if (stale) {
+    const message = `Gemma: ${vscode.Uri.parse(stale.uri).path.split('/').pop()} changed since the edit was proposed; run the action again.`;
+    void vscode.window.showWarningMessage(message);
+    return { offered: true, verified: true, decision, applied: false, title, message };
+  }
+  const converted = await session.client!.protocol2CodeConverter.asWorkspaceEdit(edit);
+  const applied = await vscode.workspace.applyEdit(converted);
+  return { offered: true, verified: true, decision, applied, title };
+}
+
+async function proposedFiles(edit: lsp.WorkspaceEdit): Promise<FileChange[]> {
+  const files: FileChange[] = [];
+  for (const file of editsByFile(edit)) {
+    const before = file.created && !(await exists(file.uri)) ? '' : (await vscode.workspace.openTextDocument(vscode.Uri.parse(file.uri))).getText();
+    files.push({ uri: file.uri, version: file.version, created: file.created, before, after: applyTextEdits(before, file.edits) });
+  }
+  return files;
+}
+
+async function exists(uri: string): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(vscode.Uri.parse(uri));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function openVersion(uri: string): number | undefined {
+  return vscode.workspace.textDocuments.find((document) => document.uri.toString() === vscode.Uri.parse(uri).toString())?.version;
+}
