@@ -23,10 +23,11 @@ from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4
 
 
 class CachedFile(NamedTuple):
+    path: str
     size: int
     mtime_ns: int
     imports: tuple[Import, ...]
@@ -36,7 +37,7 @@ class CachedFile(NamedTuple):
 
 
 def pack(facts: FileFacts) -> CachedFile:
-    return CachedFile(facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL))
+    return CachedFile(facts.path, facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL))
 
 
 def unpack(entry: CachedFile) -> FileFacts:

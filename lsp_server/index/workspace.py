@@ -88,7 +88,7 @@ class WorkspaceIndex:
             for result in batch:
                 self._accept(result)
             done += len(batch)
-            report.parsed += sum(isinstance(result, FileFacts) for result in batch)
+            report.parsed += sum(isinstance(result, cache.CachedFile) for result in batch)
             self._report(on_progress, done, len(found))
         report.cancelled = cancel is not None and cancel.is_set()
         # Rewriting the cache costs seconds on a large tree: only when it would say something new.
@@ -122,11 +122,11 @@ class WorkspaceIndex:
                 stale.append(item)
         return stale
 
-    def _accept(self, result: FileFacts | ParseFailure) -> None:
+    def _accept(self, result: cache.CachedFile | ParseFailure) -> None:
         if isinstance(result, ParseFailure):
             self._skip(result.path, result.reason)
         elif not self._trees.is_open(result.path):  # the editor's text wins over the disk
-            self._store(result)
+            self._store_packed(result.path, result)
 
     def _report(self, on_progress: OnProgress | None, done: int, total: int) -> None:
         self.progress = (done, total)
