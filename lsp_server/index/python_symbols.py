@@ -25,7 +25,7 @@ class Definition(NamedTuple):
 
     name: str
     kind: str
-    """"function", "method", "class" or "constant"."""
+    """"function", "method", "class" or "constant" (a name assigned at module level or in a class body)."""
     qualname: str
     """Dotted name inside the module, e.g. ``Stack.push``."""
     start_line: int
@@ -118,7 +118,10 @@ def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | No
     """Definitions, imports, bases and decorators of the tree, of those starting in ``start..end`` only when given."""
     root = tree.root_node
     window = (start, len(data) if end is None else end)
-    nodes = [(n, "") for n in _definition_nodes(data, root, window)] + [(n, "constant") for n in _constant_nodes(root, window)]
+    scopes = list(_definition_nodes(data, root, window))
+    classes = [n.child_by_field_name("body") for n in scopes if n.type == "class_definition"]
+    nodes = [(n, "") for n in scopes] + [(n, "constant") for n in _constant_nodes(root, window)]
+    nodes += [(n, "constant") for body in classes if body is not None for n in _assignments(body)]
     nodes.sort(key=lambda item: item[0].start_byte)
     definitions, bases, decorators, name_spans = [], {}, {}, []
     stack: list[tuple[int, str, str]] = []  # (end byte, qualname, kind) of the enclosing definitions
@@ -167,8 +170,13 @@ def _occurrences(data: bytes, word: bytes, window: tuple[int, int]):
 
 def _constant_nodes(root: tree_sitter.Node, window: tuple[int, int]):
     """Module-level ``NAME = ...`` and ``NAME: type`` statements."""
-    for statement in root.named_children:
-        if statement.type != "expression_statement" or not window[0] <= statement.start_byte < window[1]:
+    return _assignments(root, window)
+
+
+def _assignments(block: tree_sitter.Node, window: tuple[int, int] | None = None):
+    """``NAME = ...`` and ``NAME: type`` statements directly in a module or class body."""
+    for statement in block.named_children:
+        if statement.type != "expression_statement" or (window is not None and not window[0] <= statement.start_byte < window[1]):
             continue
         assignment = _first_named(statement)
         if assignment is not None and assignment.type == "assignment":
@@ -181,6 +189,8 @@ def _definition(data: bytes, node: tree_sitter.Node, kind: str, stack: list) -> 
     if kind == "constant":
         name_node = node.named_child(0).child_by_field_name("left")
         outer, qualname = node, _slice(data, name_node)
+        if stack:  # a class attribute: the only assignments read inside definitions
+            qualname = f"{stack[-1][1]}.{qualname}"
         signature = _slice(data, node).split("\n", 1)[0][:200]
         docstring = None
     else:
