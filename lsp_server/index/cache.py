@@ -1,15 +1,17 @@
-"""The persistent facts cache: one pickle per workspace in the user cache dir.
+"""The persistent facts cache: one file per workspace in the user cache dir.
 
 Entries are keyed by path and validated by size and mtime, so a warm start only stats files.
-Each entry keeps its facts as a pickled blob, unpickled only when a request reads that file:
-a warm start loads bytes, not hundreds of thousands of objects. The file carries a format
-version and the grammar's version; any mismatch starts cold.
+The file is a small pickled header (paths, sizes, times, imports, where each file's facts lie)
+followed by the facts of every file, each pickled on its own. A warm start reads the header and
+maps the rest: a file's facts are read and unpickled only when a request first needs them. The
+header carries a format version and the grammar's version; any mismatch starts cold.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import os
 import pickle
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +25,18 @@ from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4
+FORMAT = 5
+
+
+class Stored(NamedTuple):
+    """Pickled facts lying in the mapped cache file (read on demand)."""
+
+    area: mmap.mmap
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        return self.area[self.start : self.end]
 
 
 class CachedFile(NamedTuple):
@@ -33,7 +46,10 @@ class CachedFile(NamedTuple):
     imports: tuple[Import, ...]
     """Kept outside the blob: import links are computed for every file at startup."""
     symbols: int
-    blob: bytes
+    blob: bytes | Stored
+
+    def data(self) -> bytes:
+        return self.blob if isinstance(self.blob, bytes) else self.blob.read()
 
 
 def pack(facts: FileFacts) -> CachedFile:
@@ -41,7 +57,7 @@ def pack(facts: FileFacts) -> CachedFile:
 
 
 def unpack(entry: CachedFile) -> FileFacts:
-    return pickle.loads(entry.blob)
+    return pickle.loads(entry.data())
 
 
 def default_cache_dir() -> Path:
@@ -58,29 +74,47 @@ def _stamp() -> tuple:
 
 def cache_file(folder: Path, roots: Iterable[Path]) -> Path:
     key = "\n".join(sorted(str(Path(r).resolve()) for r in roots))
-    return folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pickle"
+    return folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.cache"
 
 
 def load(path: Path) -> dict[str, CachedFile]:
     """The cached facts, or an empty dict when there is no usable cache."""
     try:
         with open(path, "rb") as handle:
-            stamp, facts = pickle.load(handle)
+            header = pickle.load(handle)
+            if not isinstance(header, tuple) or len(header) != 2 or header[0] != _stamp():
+                return {}
+            start = handle.tell()
+            area = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(handle.fileno()).st_size > start else None
     except FileNotFoundError:
         return {}
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as exc:
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError) as exc:
         log.info("index cache %s unusable (%s); starting cold", path, exc.__class__.__name__)
         return {}
-    return facts if stamp == _stamp() and isinstance(facts, dict) else {}
+    paths, sizes, mtimes, imports, symbols, ends = header[1]
+    result, begin = {}, start
+    for path_, size, mtime_ns, imported, count, end in zip(paths, sizes, mtimes, imports, symbols, ends):
+        result[path_] = CachedFile(path_, size, mtime_ns, imported, count, Stored(area, begin, start + end))
+        begin = start + end
+    return result
 
 
 def save(path: Path, facts: dict[str, CachedFile]) -> None:
     """Write atomically, so a crash mid-write leaves the previous cache intact."""
+    entries = list(facts.values())
+    ends, total = [], 0
+    for entry in entries:
+        total += entry.blob.end - entry.blob.start if isinstance(entry.blob, Stored) else len(entry.blob)
+        ends.append(total)
+    columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries],
+               [e.imports for e in entries], [e.symbols for e in entries], ends)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".partial-{os.getpid()}")
         with open(partial, "wb") as handle:
-            pickle.dump((_stamp(), facts), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((_stamp(), columns), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for entry in entries:
+                handle.write(entry.data())
         os.replace(partial, path)
     except OSError as exc:
         log.warning("could not write the index cache %s: %s", path, exc)

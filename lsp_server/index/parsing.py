@@ -112,7 +112,7 @@ def _take(iterator: Iterator, count: int) -> list:
 
 
 def _batches(files: Iterable[FoundFile], size: int) -> list[list[tuple[str, int, int]]]:
-    items = [(str(f.path), f.size, f.mtime_ns) for f in files]
+    items = [(f.name, f.size, f.mtime_ns) for f in files]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

@@ -61,6 +61,10 @@ class Import(NamedTuple):
         """Local name -> imported name."""
         return dict(zip(self.aliases or self.names, self.names))
 
+    def __reduce__(self):
+        # As for Definition: a warm start unpickles the imports of every file in the workspace.
+        return (tuple.__new__, (Import, tuple(self)))
+
 
 @dataclass(frozen=True)
 class ParsedFile:

@@ -19,7 +19,7 @@ from lsp_server.index import cache
 from lsp_server.index.discovery import ExcludePath, FoundFile, Skipped, discover, examine
 from lsp_server.index.editing import EditedTrees
 from lsp_server.index.facts import FileFacts, extract_facts
-from lsp_server.index.modules import module_names, relative_module
+from lsp_server.index.modules import ModuleNamer, relative_module
 from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
 from lsp_server.index.python_symbols import Import
 
@@ -60,6 +60,7 @@ class WorkspaceIndex:
         self._packed: dict[str, cache.CachedFile] = {}
         """Files known from the cache whose facts were not needed yet (see ``facts``)."""
         self._modules: dict[str, str] = {}
+        self._namer = ModuleNamer(self.roots)
         self._links = _ImportLinks()
         self._edited: dict[str, float] = {}
         self._skipped: dict[str, str] = {}
@@ -79,7 +80,7 @@ class WorkspaceIndex:
         found, skipped = discover(self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
         for item in skipped:
             self._skip(str(item.path), item.reason)
-        self._forget_missing({str(f.path) for f in found})
+        self._forget_missing({f.name for f in found})
         stale = self._take_cached(found)
         report = BuildReport(files=len(found), from_cache=len(found) - len(stale))
         self._report(on_progress, report.from_cache, len(found))
@@ -113,14 +114,29 @@ class WorkspaceIndex:
     def _take_cached(self, found: list[FoundFile]) -> list[FoundFile]:
         cached = cache.load(self._cache_path) if self._cache_path is not None else {}
         self._cached_count = len(cached)
-        stale = []
+        stale, valid = [], []
         for item in found:
-            facts = cached.get(str(item.path))
-            if facts is not None and facts.size == item.size and facts.mtime_ns == item.mtime_ns:
-                self._store_packed(str(item.path), facts)
+            entry = cached.get(item.name)
+            if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
+                valid.append(entry)
             else:
                 stale.append(item)
+        self._store_all_packed(valid)
         return stale
+
+    def _store_all_packed(self, entries: list[cache.CachedFile]) -> None:
+        """``_store_packed`` for a whole warm start at once: tens of thousands of files, one lock."""
+        with self._lock:
+            for entry in entries:
+                if entry.path in self._facts or entry.path in self._packed:
+                    self._register(entry.path)
+                else:
+                    self._skipped.pop(entry.path, None)
+                    for name in self._namer.names(entry.path):
+                        self._modules.setdefault(name, entry.path)
+                self._packed[entry.path] = entry
+            self.files_shape += 1
+            self.generation += 1
 
     def _accept(self, result: cache.CachedFile | ParseFailure) -> None:
         if isinstance(result, ParseFailure):
@@ -215,7 +231,7 @@ class WorkspaceIndex:
         self._links.dirty.add(path)
         self._unstore(path)
         self._skipped.pop(path, None)
-        for name in module_names(path, self.roots):
+        for name in self._namer.names(path):
             self._modules.setdefault(name, path)
         self.generation += 1
 
@@ -228,7 +244,7 @@ class WorkspaceIndex:
         old = self._facts.pop(path, None) or self._packed.pop(path, None)
         if old is None:
             return
-        for name in module_names(path, self.roots):
+        for name in self._namer.names(path):
             if self._modules.get(name) == path:
                 del self._modules[name]
 
