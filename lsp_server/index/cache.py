@@ -1,9 +1,10 @@
 """The persistent facts cache: one file per workspace in the user cache dir.
 
 Entries are keyed by path and validated by size and mtime, so a warm start only stats files.
-The file is a small pickled header (paths, sizes, times, imports, where each file's facts lie)
-followed by the facts of every file, each pickled on its own. A warm start reads the header and
-maps the rest: a file's facts are read and unpickled only when a request first needs them. The
+The file is a small pickled header (paths, sizes, times, where each file's facts lie, and every
+file's imports pickled as one table) followed by the facts of every file, each pickled on its own.
+A warm start reads the header and maps the rest: a file's facts are read and unpickled only when a
+request first needs them, the imports table when the import links are first needed. The
 header carries a format version and the grammar's version; any mismatch starts cold.
 """
 
@@ -28,28 +29,35 @@ log = logging.getLogger(__name__)
 FORMAT = 5
 
 
-class Stored(NamedTuple):
-    """Pickled facts lying in the mapped cache file (read on demand)."""
-
-    area: mmap.mmap
-    start: int
-    end: int
-
-    def read(self) -> bytes:
-        return self.area[self.start : self.end]
-
-
 class CachedFile(NamedTuple):
     path: str
     size: int
     mtime_ns: int
-    imports: tuple[Import, ...]
-    """Kept outside the blob: import links are computed for every file at startup."""
+    imports: tuple[Import, ...] | int
+    """The file's imports; for an entry read from the cache file, its number in the imports
+    table, which is unpickled only when a request first needs the import links."""
     symbols: int
-    blob: bytes | Stored
+    blob: bytes | tuple
+    """The pickled facts; for an entry read from the cache file (the mapped file, start, end,
+    the imports table), read on demand."""
 
     def data(self) -> bytes:
-        return self.blob if isinstance(self.blob, bytes) else self.blob.read()
+        return self.blob if isinstance(self.blob, bytes) else self.blob[0][self.blob[1] : self.blob[2]]
+
+    def imported(self) -> tuple[Import, ...]:
+        return self.imports if isinstance(self.imports, tuple) else self.blob[3].get(self.imports)
+
+
+class _ImportsTable:
+    """Every cached file's imports, pickled together and unpickled on first use."""
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob, self._table = blob, None
+
+    def get(self, number: int) -> tuple[Import, ...]:
+        if self._table is None:
+            self._table = pickle.loads(self._blob)
+        return self._table[number]
 
 
 def pack(facts: FileFacts) -> CachedFile:
@@ -91,10 +99,11 @@ def load(path: Path) -> dict[str, CachedFile]:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError) as exc:
         log.info("index cache %s unusable (%s); starting cold", path, exc.__class__.__name__)
         return {}
-    paths, sizes, mtimes, imports, symbols, ends = header[1]
-    result, begin = {}, start
-    for path_, size, mtime_ns, imported, count, end in zip(paths, sizes, mtimes, imports, symbols, ends):
-        result[path_] = CachedFile(path_, size, mtime_ns, imported, count, Stored(area, begin, start + end))
+    paths, sizes, mtimes, symbols, ends, imports = header[1]
+    table, new, result, begin = _ImportsTable(imports), tuple.__new__, {}, start
+    for number, (path_, size, mtime_ns, count, end) in enumerate(zip(paths, sizes, mtimes, symbols, ends)):
+        # tuple.__new__ builds each entry without a Python-level call: a warm start makes tens of thousands.
+        result[path_] = new(CachedFile, (path_, size, mtime_ns, number, count, (area, begin, start + end, table)))
         begin = start + end
     return result
 
@@ -104,10 +113,10 @@ def save(path: Path, facts: dict[str, CachedFile]) -> None:
     entries = list(facts.values())
     ends, total = [], 0
     for entry in entries:
-        total += entry.blob.end - entry.blob.start if isinstance(entry.blob, Stored) else len(entry.blob)
+        total += len(entry.blob) if isinstance(entry.blob, bytes) else entry.blob[2] - entry.blob[1]
         ends.append(total)
-    columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries],
-               [e.imports for e in entries], [e.symbols for e in entries], ends)
+    imports = pickle.dumps([e.imported() for e in entries], pickle.HIGHEST_PROTOCOL)
+    columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries], [e.symbols for e in entries], ends, imports)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".partial-{os.getpid()}")

@@ -134,14 +134,15 @@ def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
     stack: list[tuple[str, list]] = [(str(root), top)]
     while stack:
         folder, specs = stack.pop()
-        own = _gitignore(folder)
-        if own is not None:
-            specs = [*specs, (folder, own)]
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError as exc:
             log.info("cannot list %s: %s", folder, exc)
             continue
+        own = _gitignore(folder) if any(e.name == ".gitignore" for e in entries) else None
+        if own is not None:
+            specs = [*specs, (folder, own)]
         for entry in entries:
             is_dir = entry.is_dir(follow_symlinks=False)
             if (is_dir and entry.name == ".git") or (specs and _matches(entry.path, is_dir, specs)):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from lsp_server.index.python_symbols import PYTHON, Definition, Import, scan_tree
+from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, scan_tree
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class FileFacts:
     has_errors: bool = False
     name_spans: tuple[tuple[int, int], ...] = ()
     """Byte spans of the names being defined: a definition of the name, not a use."""
+    import_starts: tuple[int, ...] = ()
+    """Where the statement of each import starts."""
     source: bytes | None = field(default=None, compare=False, repr=False)
     """The text the facts were read from, kept only for open documents (never pickled)."""
 
@@ -107,7 +109,122 @@ def extract_facts(
         decorators=scan.decorators,
         has_errors=tree.root_node.has_error,
         name_spans=scan.name_spans,
+        import_starts=scan.import_starts,
         source=data if (keep_source if keep_source is not None else not mtime_ns) else None,
+    )
+
+
+def reextract_facts(previous: FileFacts, data: bytes, tree: tree_sitter.Tree, edit: tuple[int, int, int], lines: int, changed: list[tuple[int, int]]) -> FileFacts:
+    """The facts of an edited text (an open document) from the facts before the edit.
+
+    Only the innermost definition around the change is read again (or the top-level statements
+    it touched, outside any definition); facts before it stay, those after it move by the edit's
+    size, and the definitions around it grow by it. ``edit``: start, old end, new end in bytes;
+    ``lines``: lines added; ``changed``: tree-sitter's changed ranges after the re-parse.
+    """
+    start, old_end, new_end = edit
+    delta = new_end - old_end
+    low, high = min([start, *(a for a, _ in changed)]), max([new_end, *(b for _, b in changed)])
+    window, enclosing = _region(previous, tree.root_node, low, high, delta)
+    low, high = window
+    old_high = high - delta
+    scan = scan_tree(data, tree, low, high, enclosing)
+
+    def place(d: Definition) -> Definition | None:
+        if d.end_byte <= low:
+            return d
+        if d.start_byte >= old_high:
+            return _moved(d, delta, lines, lines)
+        if d.start_byte < low and d.end_byte >= old_high:  # around the region: it grows
+            return _moved(d, 0, 0, lines, delta)
+        return None
+
+    placed = [(d, place(d)) for d in previous.definitions]
+    dropped = {d.qualname for d, moved in placed if moved is None}
+    kept = {d.qualname for d, moved in placed if moved is not None}
+    if dropped & kept or {d.qualname for d in scan.definitions} & kept:
+        # The same name defined twice (overloads, redefinitions): bases and decorators are kept
+        # per name, so which one wins is decided by a full read.
+        return extract_facts(previous.path, data, len(data), 0, tree)
+    definitions = sorted([*(moved for _, moved in placed if moved is not None), *scan.definitions], key=lambda d: (d.start_line, d.start_byte))
+    spans = [s for s in previous.name_spans if s[1] <= low] + list(scan.name_spans)
+    spans += [(a + delta, b + delta) for a, b in previous.name_spans if a >= old_high]
+    imports = [(i, at) for i, at in zip(previous.imports, previous.import_starts) if at < low] + list(zip(scan.imports, scan.import_starts))
+    imports += [(i, at + delta) for i, at in zip(previous.imports, previous.import_starts) if at >= old_high]
+    return FileFacts(
+        path=previous.path,
+        size=len(data),
+        mtime_ns=0,
+        definitions=tuple(definitions),
+        imports=tuple(i for i, _ in imports),
+        bases={**{q: v for q, v in previous.bases.items() if q in kept and q not in dropped}, **scan.bases},
+        decorators={**{q: v for q, v in previous.decorators.items() if q in kept and q not in dropped}, **scan.decorators},
+        has_errors=tree.root_node.has_error,
+        name_spans=tuple(sorted(spans)),
+        import_starts=tuple(at for _, at in imports),
+        source=data,
+    )
+
+
+def _region(previous: FileFacts, root: tree_sitter.Node, low: int, high: int, delta: int) -> tuple[tuple[int, int], list]:
+    """The span to read again, and the definitions around it as (end byte, qualname, kind).
+
+    The innermost function or class that holds the whole change after its name (so its name and
+    the names inside it keep their meaning); else the top-level statements touched."""
+    node = root.descendant_for_byte_range(low, high)
+    while node is not None and node.parent is not None:
+        if node.type in ("function_definition", "class_definition"):
+            name = node.child_by_field_name("name")
+            if name is not None and name.end_byte <= low and high <= node.end_byte:
+                outer = outer_node(node)
+                known = next((d for d in previous.definitions if d.start_byte == outer.start_byte and d.kind != "constant"), None)
+                if known is not None:
+                    return (outer.start_byte, outer.end_byte), _enclosing(previous, known)
+        node = node.parent
+    return _top_level_region(previous, root, low, high, delta), []
+
+
+def _top_level_region(previous: FileFacts, root: tree_sitter.Node, low: int, high: int, delta: int) -> tuple[int, int]:
+    """Whole top-level statements of the new tree, widened until no old definition straddles an
+    edge (an edit that dedents part of a class ends the class early: the whole class is re-read)."""
+    while True:
+        low, high = _statement_bounds(root, low, high)
+        straddling = [d for d in previous.definitions if not (d.end_byte <= low or d.start_byte >= high - delta)]
+        wider = (min([low, *(d.start_byte for d in straddling)]), max([high, *(d.end_byte + delta for d in straddling)]))
+        if wider == (low, high):
+            return low, high
+        low, high = wider
+
+
+def _enclosing(previous: FileFacts, definition: Definition) -> list[tuple[int, str, str]]:
+    if "." not in definition.qualname:
+        return []
+    owner = definition.qualname.rsplit(".", 1)[0]
+    found = next((d for d in previous.definitions if d.qualname == owner and d.start_byte < definition.start_byte and d.kind != "constant"), None)
+    return [(1 << 62, owner, found.kind)] if found is not None else []
+
+
+def _statement_bounds(root: tree_sitter.Node, low: int, high: int) -> tuple[int, int]:
+    """``low..high`` widened to whole top-level statements."""
+    first, last = _top_level_at(root, low), _top_level_at(root, max(high - 1, low))
+    if first is not None:
+        low = min(low, first.start_byte)
+    if last is not None:
+        high = max(high, last.end_byte)
+    return low, high
+
+
+def _top_level_at(root: tree_sitter.Node, byte: int) -> tree_sitter.Node | None:
+    node = root.descendant_for_byte_range(byte, byte)
+    while node is not None and node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    return node if node is not None and node.parent is not None else None
+
+
+def _moved(definition: Definition, delta: int, lines: int, end_lines: int, end_delta: int | None = None) -> Definition:
+    return definition._replace(
+        start_line=definition.start_line + lines, end_line=definition.end_line + end_lines,
+        start_byte=definition.start_byte + delta, end_byte=definition.end_byte + (delta if end_delta is None else end_delta),
     )
 
 

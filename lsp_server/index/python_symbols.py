@@ -17,6 +17,7 @@ import tree_sitter_python
 
 PYTHON = tree_sitter.Language(tree_sitter_python.language())
 DOCSTRING_CHARS = 600
+SIGNATURE_BYTES = 1000
 """Docstrings are kept for repository maps and summaries; the head says what matters."""
 
 
@@ -105,6 +106,8 @@ class Scan:
     """Definition qualname -> its decorators' last name part (``@app.route(...)`` -> ``route``)."""
     name_spans: tuple[tuple[int, int], ...]
     """Byte spans of the names being defined (a definition, not a use of the name)."""
+    import_starts: tuple[int, ...] = ()
+    """Where the statement of each import starts (re-reading one edited region needs them)."""
 
 
 def parse_python(source: str | bytes) -> ParsedFile:
@@ -118,8 +121,9 @@ def symbols_of_tree(data: bytes, tree: tree_sitter.Tree) -> ParsedFile:
     return ParsedFile(data, scan.definitions, scan.imports, tree.root_node.has_error)
 
 
-def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | None = None) -> Scan:
-    """Definitions, imports, bases and decorators of the tree, of those starting in ``start..end`` only when given."""
+def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | None = None, enclosing: list | None = None) -> Scan:
+    """Definitions, imports, bases and decorators of the tree; of those starting in ``start..end``
+    only when given, ``enclosing`` being the definitions around that span as (end byte, qualname, kind)."""
     root = tree.root_node
     window = (start, len(data) if end is None else end)
     scopes = list(_definition_nodes(data, root, window))
@@ -128,7 +132,7 @@ def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | No
     nodes += [(n, "constant") for body in classes if body is not None for n in _assignments(body)]
     nodes.sort(key=lambda item: item[0].start_byte)
     definitions, bases, decorators, name_spans = [], {}, {}, []
-    stack: list[tuple[int, str, str]] = []  # (end byte, qualname, kind) of the enclosing definitions
+    stack: list[tuple[int, str, str]] = list(enclosing or [])  # (end byte, qualname, kind) of the enclosing definitions
     for node, constant in nodes:
         while stack and stack[-1][0] <= node.start_byte:
             stack.pop()
@@ -142,7 +146,8 @@ def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | No
             stack.append((node.end_byte, definition.qualname, definition.kind))
             _bases_and_decorators(data, node, outer, definition.qualname, bases, decorators)
     definitions.sort(key=lambda d: (d.start_line, d.start_byte))
-    return Scan(tuple(definitions), tuple(_imports(data, root, window)), bases, decorators, tuple(name_spans))
+    imports = _imports(data, root, window)
+    return Scan(tuple(definitions), tuple(i for i, _ in imports), bases, decorators, tuple(name_spans), tuple(at for _, at in imports))
 
 
 def _definition_nodes(data: bytes, root: tree_sitter.Node, window: tuple[int, int]):
@@ -195,7 +200,7 @@ def _definition(data: bytes, node: tree_sitter.Node, kind: str, stack: list) -> 
         outer, qualname = node, _slice(data, name_node)
         if stack:  # a class attribute: the only assignments read inside definitions
             qualname = f"{stack[-1][1]}.{qualname}"
-        signature = _slice(data, node).split("\n", 1)[0][:200]
+        signature = data[node.start_byte : min(node.end_byte, node.start_byte + 800)].decode("utf-8", "replace").split("\n", 1)[0][:200]
         docstring = None
     else:
         name_node = node.child_by_field_name("name")
@@ -248,7 +253,7 @@ def _last_part(data: bytes, node: tree_sitter.Node) -> str:
     return _slice(data, node).rsplit(".", 1)[-1]
 
 
-def _imports(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[Import]:
+def _imports(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple[Import, int]]:
     found, seen = [], set()
     for at in _occurrences(data, b"import", window):
         keyword = root.descendant_for_byte_range(at, at + len(b"import"))
@@ -258,7 +263,8 @@ def _imports(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> li
         if statement is None or statement.type not in _IMPORT_NODES or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
-        found += [_from_import(statement)] if statement.type == "import_from_statement" else _module_imports(statement)
+        imported = [_from_import(statement)] if statement.type == "import_from_statement" else _module_imports(statement)
+        found += [(imp, statement.start_byte) for imp in imported]
     return found
 
 
@@ -274,10 +280,12 @@ def _slice(data: bytes, node: tree_sitter.Node) -> str:
 
 def _signature(data: bytes, node: tree_sitter.Node) -> str:
     body = node.child_by_field_name("body")
+    end = node.end_byte if body is None else body.start_byte
+    # Headers can run to pages (parameters documented inline); a map line needs the start.
+    header = data[node.start_byte : min(end, node.start_byte + SIGNATURE_BYTES)].decode("utf-8", "replace")
     if body is None:
-        return _slice(data, node).split("\n", 1)[0]
-    header = data[node.start_byte : body.start_byte].decode("utf-8", "replace")
-    return " ".join(header.split())
+        return header.split("\n", 1)[0]
+    return " ".join(header.split()) + (" ...:" if end - node.start_byte > SIGNATURE_BYTES else "")
 
 
 def _defined_in_class(node: tree_sitter.Node) -> bool:

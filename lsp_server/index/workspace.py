@@ -300,7 +300,8 @@ class WorkspaceIndex:
                 links.reset(self.files_shape, [*self._facts, *self._packed])
             for path in links.dirty:
                 known = self._facts.get(path) or self._packed.get(path)
-                targets = {t for imp in known.imports for t in self._import_targets(imp, path)} if known else set()
+                imports = known.imported() if isinstance(known, cache.CachedFile) else known.imports if known else ()
+                targets = {t for imp in imports for t in self._import_targets(imp, path)}
                 links.set(path, targets)
             links.dirty.clear()
             return links.imports, links.importers
