@@ -13,6 +13,7 @@ import threading
 import tree_sitter
 
 from lsp_server.index.facts import FileFacts, extract_facts, parse_tree, reextract_facts
+from lsp_server.index.python_symbols import ParsedFile
 
 
 class EditedTrees:
@@ -23,6 +24,15 @@ class EditedTrees:
     def is_open(self, path: str) -> bool:
         with self._lock:
             return path in self._trees
+
+    def parsed(self, path: str, text: str) -> ParsedFile | None:
+        """The definitions and imports of ``text`` if it is the open document's current text (no parse)."""
+        with self._lock:
+            known = self._trees.get(path)
+        if known is None or known[0] != text.encode("utf-8", "surrogatepass"):
+            return None
+        data, tree, facts = known
+        return ParsedFile(data, facts.definitions, facts.imports, facts.has_errors)
 
     def forget(self, path: str) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from lsp_server.index.editing import EditedTrees
 from lsp_server.index.facts import FileFacts, extract_facts
 from lsp_server.index.modules import ModuleNamer, relative_module
 from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
-from lsp_server.index.python_symbols import Import
+from lsp_server.index.python_symbols import Import, ParsedFile, parse_python
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,11 @@ class WorkspaceIndex:
         facts = extract_facts(str(path), data, len(data), 0)
         self._store(facts)
         return facts
+
+    def parsed_document(self, path: Path, text: str) -> ParsedFile:
+        """``parse_python(text)``, without parsing when ``text`` is what the editor last sent for
+        ``path`` (didOpen/didChange keep its tree): requests on open documents parse nothing."""
+        return self._trees.parsed(str(path), text) or parse_python(text)
 
     def close_document(self, path: Path) -> None:
         """The editor closed ``path``: forget its tree and re-read the file as it is on disk."""
