@@ -26,7 +26,7 @@ from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
-FORMAT = 5
+FORMAT = 6
 
 
 class CachedFile(NamedTuple):
@@ -40,6 +40,8 @@ class CachedFile(NamedTuple):
     blob: bytes | tuple
     """The pickled facts; for an entry read from the cache file (the mapped file, start, end,
     the imports table), read on demand."""
+    modules: tuple[str, ...] | None = None
+    """The dotted names the file is importable as (worked out once, kept in the cache)."""
 
     def data(self) -> bytes:
         return self.blob if isinstance(self.blob, bytes) else self.blob[0][self.blob[1] : self.blob[2]]
@@ -99,24 +101,25 @@ def load(path: Path) -> dict[str, CachedFile]:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError) as exc:
         log.info("index cache %s unusable (%s); starting cold", path, exc.__class__.__name__)
         return {}
-    paths, sizes, mtimes, symbols, ends, imports = header[1]
+    paths, sizes, mtimes, symbols, ends, imports, modules = header[1]
     table, new, result, begin = _ImportsTable(imports), tuple.__new__, {}, start
-    for number, (path_, size, mtime_ns, count, end) in enumerate(zip(paths, sizes, mtimes, symbols, ends)):
+    for number, (path_, size, mtime_ns, count, end, names) in enumerate(zip(paths, sizes, mtimes, symbols, ends, modules)):
         # tuple.__new__ builds each entry without a Python-level call: a warm start makes tens of thousands.
-        result[path_] = new(CachedFile, (path_, size, mtime_ns, number, count, (area, begin, start + end, table)))
+        result[path_] = new(CachedFile, (path_, size, mtime_ns, number, count, (area, begin, start + end, table), names))
         begin = start + end
     return result
 
 
 def save(path: Path, facts: dict[str, CachedFile]) -> None:
-    """Write atomically, so a crash mid-write leaves the previous cache intact."""
+    """Write atomically, so a crash mid-write leaves the previous cache intact (entries carry their module names)."""
     entries = list(facts.values())
     ends, total = [], 0
     for entry in entries:
         total += len(entry.blob) if isinstance(entry.blob, bytes) else entry.blob[2] - entry.blob[1]
         ends.append(total)
     imports = pickle.dumps([e.imported() for e in entries], pickle.HIGHEST_PROTOCOL)
-    columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries], [e.symbols for e in entries], ends, imports)
+    columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries], [e.symbols for e in entries], ends, imports,
+               [e.modules for e in entries])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".partial-{os.getpid()}")

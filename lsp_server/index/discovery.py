@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import pathspec
 
@@ -24,8 +24,7 @@ ExcludePath = Callable[[Path], bool]
 SUFFIXES = (".py", ".pyi")
 
 
-@dataclass(frozen=True)
-class FoundFile:
+class FoundFile(NamedTuple):
     name: str
     """The path as a string (a warm start handles tens of thousands: no Path objects on the way)."""
     size: int
@@ -81,6 +80,7 @@ def discover(
     """Python files to index under ``roots`` (sorted, deduplicated) and the ones skipped, with why."""
     found: dict[str, FoundFile] = {}
     skipped: list[Skipped] = []
+    new = tuple.__new__
     patterns = list(excludes)
     for root in roots:
         for entry in _walk(Path(root), patterns):
@@ -96,7 +96,7 @@ def discover(
                 skipped.append(Skipped(Path(entry.path), f"larger than {max_bytes} bytes"))
                 continue
             if entry.path not in found:
-                found[entry.path] = FoundFile(entry.path, stat.st_size, stat.st_mtime_ns)
+                found[entry.path] = new(FoundFile, (entry.path, stat.st_size, stat.st_mtime_ns))  # no Python-level __new__
     return [found[name] for name in sorted(found)], skipped
 
 

@@ -132,7 +132,7 @@ class WorkspaceIndex:
                     self._register(entry.path)
                 else:
                     self._skipped.pop(entry.path, None)
-                    for name in self._namer.names(entry.path):
+                    for name in entry.modules if entry.modules is not None else self._namer.names(entry.path):
                         self._modules.setdefault(name, entry.path)
                 self._packed[entry.path] = entry
             self.files_shape += 1
@@ -243,7 +243,8 @@ class WorkspaceIndex:
     def _cache_entries(self) -> dict[str, cache.CachedFile]:
         with self._lock:
             fresh = {path: cache.pack(f) for path, f in self._facts.items() if f.mtime_ns}  # open documents have none
-            return {**self._packed, **fresh}
+            entries = {**self._packed, **fresh}
+            return {p: e if e.modules is not None else e._replace(modules=tuple(self._namer.names(p))) for p, e in entries.items()}
 
     def _unstore(self, path: str) -> None:
         old = self._facts.pop(path, None) or self._packed.pop(path, None)
