@@ -3,7 +3,8 @@
 A static approximation of what jedi's goto does, cheap enough to run over hundreds of files:
 imports (following re-exports), the file's own definitions, methods of the enclosing class and
 its bases, and members of the classes and modules the file imports. Attribute names on unknown
-objects resolve to same-named methods of those classes, which is what a reader would look up.
+objects resolve to same-named methods of those classes, or of the file's own classes, which is
+what a reader would look up.
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class Resolver:
         names: dict[str, Symbol] = {}
         for module_file in self.index.imports_of(facts.path):
             names.update(self._members_of_module(module_file))
+        # Attributes on objects of the file's own classes (``ctx.exit()`` next to ``class Context``)
+        # are likelier than same-named methods elsewhere; imported and defined names still win.
+        names.update(self._members_of_module(facts.path))
         for imp in facts.imports:
             module_file = self.index.resolve_import(imp, facts.path)
             if module_file is None:

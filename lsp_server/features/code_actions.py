@@ -55,7 +55,9 @@ KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})
 def offer(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, end = documents.server_range(document, params.range)
-    target = find_target(documents.document_path(document), document.source, parse_python(document.source), start, end)
+    path, index = documents.document_path(document), ls.assistant.index
+    parsed = index.parsed_document(path, document.source) if index is not None else parse_python(document.source)
+    target = find_target(path, document.source, parsed, start, end)
     if target is None:
         return []
     wanted = params.context.only

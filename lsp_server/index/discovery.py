@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import pathspec
 
@@ -24,11 +24,15 @@ ExcludePath = Callable[[Path], bool]
 SUFFIXES = (".py", ".pyi")
 
 
-@dataclass(frozen=True)
-class FoundFile:
-    path: Path
+class FoundFile(NamedTuple):
+    name: str
+    """The path as a string (a warm start handles tens of thousands: no Path objects on the way)."""
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.name)
 
 
 @dataclass(frozen=True)
@@ -74,25 +78,26 @@ def discover(
     exclude_path: ExcludePath | None = None,
 ) -> tuple[list[FoundFile], list[Skipped]]:
     """Python files to index under ``roots`` (sorted, deduplicated) and the ones skipped, with why."""
-    found: dict[Path, FoundFile] = {}
+    found: dict[str, FoundFile] = {}
     skipped: list[Skipped] = []
+    new = tuple.__new__
     patterns = list(excludes)
     for root in roots:
         for entry in _walk(Path(root), patterns):
-            path = Path(entry.path)
-            if exclude_path is not None and exclude_path(path):
-                skipped.append(Skipped(path, "excluded by policy"))
+            if exclude_path is not None and exclude_path(Path(entry.path)):
+                skipped.append(Skipped(Path(entry.path), "excluded by policy"))
                 continue
             try:
                 stat = entry.stat()
             except OSError as exc:
-                skipped.append(Skipped(path, f"cannot stat ({exc.__class__.__name__})"))
+                skipped.append(Skipped(Path(entry.path), f"cannot stat ({exc.__class__.__name__})"))
                 continue
             if stat.st_size > max_bytes:
-                skipped.append(Skipped(path, f"larger than {max_bytes} bytes"))
+                skipped.append(Skipped(Path(entry.path), f"larger than {max_bytes} bytes"))
                 continue
-            found.setdefault(path, FoundFile(path, stat.st_size, stat.st_mtime_ns))
-    return sorted(found.values(), key=lambda f: str(f.path)), skipped
+            if entry.path not in found:
+                found[entry.path] = new(FoundFile, (entry.path, stat.st_size, stat.st_mtime_ns))  # no Python-level __new__
+    return [found[name] for name in sorted(found)], skipped
 
 
 def examine(
@@ -119,25 +124,46 @@ def examine(
     if exclude_path is not None and exclude_path(path):
         return Skipped(path, "excluded by policy")
     stat = path.stat()
-    return FoundFile(path, stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
+    return FoundFile(str(path), stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
 
 
 def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
-    ignores = _Ignores(root, [".git/", *patterns])
-    stack = [str(root)]
+    # Each folder carries the specs of its own ancestors only, and ".git" is matched by name: most
+    # trees have few .gitignore files, and most entries then meet no pattern matching at all.
+    top = [(str(root), pathspec.GitIgnoreSpec.from_lines(patterns))] if any(p.strip() for p in patterns) else []
+    stack: list[tuple[str, list]] = [(str(root), top)]
     while stack:
-        folder = stack.pop()
-        ignores.read_folder(folder)
+        folder, specs = stack.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError as exc:
             log.info("cannot list %s: %s", folder, exc)
             continue
+        own = _gitignore(folder) if any(e.name == ".gitignore" for e in entries) else None
+        if own is not None:
+            specs = [*specs, (folder, own)]
         for entry in entries:
             is_dir = entry.is_dir(follow_symlinks=False)
-            if ignores.ignored(entry.path, is_dir):
+            if (is_dir and entry.name == ".git") or (specs and _matches(entry.path, is_dir, specs)):
                 continue
             if is_dir:
-                stack.append(entry.path)
+                stack.append((entry.path, specs))
             elif entry.name.endswith(SUFFIXES) and entry.is_file():
                 yield entry
+
+
+def _gitignore(folder: str) -> pathspec.PathSpec | None:
+    try:
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+            return pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
+    except OSError:
+        return None
+
+
+def _matches(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    for base, spec in specs:
+        relative = path[len(base.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+        if spec.match_file(relative + "/" if is_dir else relative):
+            return True
+    return False

@@ -2,19 +2,26 @@
 
 Facts are plain picklable data (the persistent cache and the parsing processes exchange them);
 they hold no source text, which the context layer reads when it packs.
+
+References (``uses``) are read lazily, the first time a request asks for them: they need only the
+file's bytes and its definitions, not the tree, and most files of a large workspace are never
+asked about. So building the index costs about a parse, and a request pays a millisecond or two
+for each file it reads the references of, once.
 """
 
 from __future__ import annotations
 
+import keyword
+import logging
+import os
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files
 
 import tree_sitter
 
-from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, symbols_of_tree
+from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, scan_tree
 
-DEFINING = {"function_definition": "name", "class_definition": "name", "assignment": "left"}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,14 +29,36 @@ class FileFacts:
     path: str
     size: int
     mtime_ns: int
+    """0 for the editor's text of an open document (its references are read from ``source``)."""
     definitions: tuple[Definition, ...]
     imports: tuple[Import, ...]
-    uses: dict[str, frozenset[str]] = field(default_factory=dict)
-    """Scope qualname ("" for module level) -> names and attribute names used directly in it."""
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Class qualname -> its base classes' last name part (``abc.ABC`` -> ``ABC``)."""
     decorators: dict[str, tuple[str, ...]] = field(default_factory=dict)
     has_errors: bool = False
+    name_spans: tuple[tuple[int, int], ...] = ()
+    """Byte spans of the names being defined: a definition of the name, not a use."""
+    import_starts: tuple[int, ...] = ()
+    """Where the statement of each import starts."""
+    source: bytes | None = field(default=None, compare=False, repr=False)
+    """The text the facts were read from, kept only for open documents (never pickled)."""
+
+    @property
+    def uses(self) -> dict[str, frozenset[str]]:
+        """Scope qualname ("" for module level) -> names and attribute names used directly in it."""
+        found = self.__dict__.get("_uses")
+        if found is None:
+            data = self.source if self.source is not None else _read_unchanged(self.path, self.size, self.mtime_ns)
+            found = scope_uses(data, self.definitions, self.name_spans) if data is not None else {}
+            object.__setattr__(self, "_uses", found)
+        return found
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("source", "_uses")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("source", None)
 
     @property
     def is_test_file(self) -> bool:
@@ -44,100 +73,213 @@ class FileFacts:
         return max(enclosing, key=lambda d: d.start_line, default=None)
 
 
-@lru_cache(maxsize=1)
-def _references_query() -> tree_sitter.Query:
-    source = files("lsp_server.index").joinpath("queries/python-references.scm").read_text()
-    return tree_sitter.Query(PYTHON, source)
+def _read_unchanged(path: str, size: int, mtime_ns: int) -> bytes | None:
+    """The file's bytes if it is still what the facts were read from (else the index refreshes it)."""
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
+                return None
+            return handle.read()
+    except OSError as exc:
+        log.info("cannot read %s for its references: %s", path, exc)
+        return None
 
 
 def parse_tree(data: bytes, old_tree: tree_sitter.Tree | None = None) -> tree_sitter.Tree:
     return tree_sitter.Parser(PYTHON).parse(data, old_tree) if old_tree else tree_sitter.Parser(PYTHON).parse(data)
 
 
-def extract_facts(path: str, data: bytes, size: int = 0, mtime_ns: int = 0, tree: tree_sitter.Tree | None = None) -> FileFacts:
-    """Parse ``data`` (or reuse ``tree``) and collect the file's facts."""
+def extract_facts(
+    path: str, data: bytes, size: int = 0, mtime_ns: int = 0, tree: tree_sitter.Tree | None = None, keep_source: bool | None = None
+) -> FileFacts:
+    """Parse ``data`` (or reuse ``tree``) and collect the file's facts.
+
+    ``keep_source``: keep ``data`` for reading references later; by default when there is no
+    file to read them from (``mtime_ns`` 0, the editor's text)."""
     tree = tree or parse_tree(data)
-    parsed = symbols_of_tree(data, tree)
-    captures = tree_sitter.QueryCursor(_references_query()).captures(tree.root_node)
-    scopes = _ScopeFinder(parsed.definitions)
+    scan = scan_tree(data, tree)
     return FileFacts(
         path=path,
         size=size or len(data),
         mtime_ns=mtime_ns,
-        definitions=parsed.definitions,
-        imports=parsed.imports,
-        uses=_uses(captures, scopes, data),
-        bases=_owned_names(captures.get("base", []), scopes, data, _class_of_base),
-        decorators=_owned_names(captures.get("decorator", []), scopes, data, _definition_of_decorator),
-        has_errors=parsed.has_errors,
+        definitions=scan.definitions,
+        imports=scan.imports,
+        bases=scan.bases,
+        decorators=scan.decorators,
+        has_errors=tree.root_node.has_error,
+        name_spans=scan.name_spans,
+        import_starts=scan.import_starts,
+        source=data if (keep_source if keep_source is not None else not mtime_ns) else None,
     )
 
 
-class _ScopeFinder:
-    """The innermost definition around a byte offset (definitions come sorted by start)."""
+def reextract_facts(previous: FileFacts, data: bytes, tree: tree_sitter.Tree, edit: tuple[int, int, int], lines: int, changed: list[tuple[int, int]]) -> FileFacts:
+    """The facts of an edited text (an open document) from the facts before the edit.
 
-    def __init__(self, definitions: tuple[Definition, ...]) -> None:
-        self._spans = [(d.start_byte, d.end_byte, d.qualname) for d in definitions if d.kind != "constant"]
+    Only the innermost definition around the change is read again (or the top-level statements
+    it touched, outside any definition); facts before it stay, those after it move by the edit's
+    size, and the definitions around it grow by it. ``edit``: start, old end, new end in bytes;
+    ``lines``: lines added; ``changed``: tree-sitter's changed ranges after the re-parse.
+    """
+    start, old_end, new_end = edit
+    delta = new_end - old_end
+    low, high = min([start, *(a for a, _ in changed)]), max([new_end, *(b for _, b in changed)])
+    window, enclosing = _region(previous, tree.root_node, low, high, delta)
+    low, high = window
+    old_high = high - delta
+    scan = scan_tree(data, tree, low, high, enclosing)
 
-    def sweep(self, offsets: list[int]) -> list[str]:
-        """The scope of each offset (sorted ascending) in one pass: spans nest, so a stack does."""
-        stack: list[tuple[int, int, str]] = []
-        result, spans, next_span = [], self._spans, 0
-        for offset in offsets:
-            while next_span < len(spans) and spans[next_span][0] <= offset:
-                stack.append(spans[next_span])
-                next_span += 1
-            while stack and stack[-1][1] <= offset:
-                stack.pop()
-            result.append(stack[-1][2] if stack else "")
-        return result
+    def place(d: Definition) -> Definition | None:
+        if d.end_byte <= low:
+            return d
+        if d.start_byte >= old_high:
+            return _moved(d, delta, lines, lines)
+        if d.start_byte < low and d.end_byte >= old_high:  # around the region: it grows
+            return _moved(d, 0, 0, lines, delta)
+        return None
 
-    def at(self, offset: int) -> str:
-        best = ""
-        for start, end, qualname in self._spans:
-            if start > offset:
-                break
-            if offset < end:
-                best = qualname
-        return best
-
-
-def _uses(captures: dict[str, list[tree_sitter.Node]], scopes: _ScopeFinder, data: bytes) -> dict[str, frozenset[str]]:
-    found: dict[str, set[bytes]] = {}
-    nodes = captures.get("reference.name", []) + captures.get("reference.attribute", [])
-    spans = sorted((node.start_byte, node.end_byte) for node in nodes if not _is_being_defined(node))
-    for (start, end), scope in zip(spans, scopes.sweep([start for start, _ in spans])):
-        found.setdefault(scope, set()).add(data[start:end])
-    return {scope: frozenset(name.decode("utf-8", "replace") for name in names) for scope, names in found.items()}
-
-
-def _is_being_defined(node: tree_sitter.Node) -> bool:
-    """The name of a def/class, or the target of an assignment: a definition, not a use."""
-    parent = node.parent
-    if parent is None or parent.type not in DEFINING:
-        return False
-    return parent.child_by_field_name(DEFINING[parent.type]) == node
+    placed = [(d, place(d)) for d in previous.definitions]
+    dropped = {d.qualname for d, moved in placed if moved is None}
+    kept = {d.qualname for d, moved in placed if moved is not None}
+    if dropped & kept or {d.qualname for d in scan.definitions} & kept:
+        # The same name defined twice (overloads, redefinitions): bases and decorators are kept
+        # per name, so which one wins is decided by a full read.
+        return extract_facts(previous.path, data, len(data), 0, tree)
+    definitions = sorted([*(moved for _, moved in placed if moved is not None), *scan.definitions], key=lambda d: (d.start_line, d.start_byte))
+    spans = [s for s in previous.name_spans if s[1] <= low] + list(scan.name_spans)
+    spans += [(a + delta, b + delta) for a, b in previous.name_spans if a >= old_high]
+    imports = [(i, at) for i, at in zip(previous.imports, previous.import_starts) if at < low] + list(zip(scan.imports, scan.import_starts))
+    imports += [(i, at + delta) for i, at in zip(previous.imports, previous.import_starts) if at >= old_high]
+    return FileFacts(
+        path=previous.path,
+        size=len(data),
+        mtime_ns=0,
+        definitions=tuple(definitions),
+        imports=tuple(i for i, _ in imports),
+        bases={**{q: v for q, v in previous.bases.items() if q in kept and q not in dropped}, **scan.bases},
+        decorators={**{q: v for q, v in previous.decorators.items() if q in kept and q not in dropped}, **scan.decorators},
+        has_errors=tree.root_node.has_error,
+        name_spans=tuple(sorted(spans)),
+        import_starts=tuple(at for _, at in imports),
+        source=data,
+    )
 
 
-def _owned_names(nodes: list[tree_sitter.Node], scopes: _ScopeFinder, data: bytes, owner_of) -> dict[str, tuple[str, ...]]:
-    result: dict[str, list[str]] = {}
-    for node in nodes:
-        owner = owner_of(node)
-        if owner is None:
+def _region(previous: FileFacts, root: tree_sitter.Node, low: int, high: int, delta: int) -> tuple[tuple[int, int], list]:
+    """The span to read again, and the definitions around it as (end byte, qualname, kind).
+
+    The innermost function or class that holds the whole change after its name (so its name and
+    the names inside it keep their meaning); else the top-level statements touched."""
+    node = root.descendant_for_byte_range(low, high)
+    while node is not None and node.parent is not None:
+        if node.type in ("function_definition", "class_definition"):
+            name = node.child_by_field_name("name")
+            if name is not None and name.end_byte <= low and high <= node.end_byte:
+                outer = outer_node(node)
+                known = next((d for d in previous.definitions if d.start_byte == outer.start_byte and d.kind != "constant"), None)
+                if known is not None:
+                    return (outer.start_byte, outer.end_byte), _enclosing(previous, known)
+        node = node.parent
+    return _top_level_region(previous, root, low, high, delta), []
+
+
+def _top_level_region(previous: FileFacts, root: tree_sitter.Node, low: int, high: int, delta: int) -> tuple[int, int]:
+    """Whole top-level statements of the new tree, widened until no old definition straddles an
+    edge (an edit that dedents part of a class ends the class early: the whole class is re-read)."""
+    while True:
+        low, high = _statement_bounds(root, low, high)
+        straddling = [d for d in previous.definitions if not (d.end_byte <= low or d.start_byte >= high - delta)]
+        wider = (min([low, *(d.start_byte for d in straddling)]), max([high, *(d.end_byte + delta for d in straddling)]))
+        if wider == (low, high):
+            return low, high
+        low, high = wider
+
+
+def _enclosing(previous: FileFacts, definition: Definition) -> list[tuple[int, str, str]]:
+    if "." not in definition.qualname:
+        return []
+    owner = definition.qualname.rsplit(".", 1)[0]
+    found = next((d for d in previous.definitions if d.qualname == owner and d.start_byte < definition.start_byte and d.kind != "constant"), None)
+    return [(1 << 62, owner, found.kind)] if found is not None else []
+
+
+def _statement_bounds(root: tree_sitter.Node, low: int, high: int) -> tuple[int, int]:
+    """``low..high`` widened to whole top-level statements."""
+    first, last = _top_level_at(root, low), _top_level_at(root, max(high - 1, low))
+    if first is not None:
+        low = min(low, first.start_byte)
+    if last is not None:
+        high = max(high, last.end_byte)
+    return low, high
+
+
+def _top_level_at(root: tree_sitter.Node, byte: int) -> tree_sitter.Node | None:
+    node = root.descendant_for_byte_range(byte, byte)
+    while node is not None and node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    return node if node is not None and node.parent is not None else None
+
+
+def _moved(definition: Definition, delta: int, lines: int, end_lines: int, end_delta: int | None = None) -> Definition:
+    return definition._replace(
+        start_line=definition.start_line + lines, end_line=definition.end_line + end_lines,
+        start_byte=definition.start_byte + delta, end_byte=definition.end_byte + (delta if end_delta is None else end_delta),
+    )
+
+
+# Names used in code, read from the bytes at C speed rather than as tree nodes (a file has
+# thousands of identifiers; a Python object for each was most of the indexing cost). Comments and
+# strings (with their prefixes) are blanked first so that their words are skipped, f-strings included (the names in
+# their {...} fields are lost: rare as the only mention). Keywords and numbers are dropped.
+# Assignment targets count as uses (the tree-based reading left them out): a local name that
+# shadows a workspace name links the two either way.
+_STRING = rb'''"""(?:[^\\]|\\.)*?"""|\'\'\'(?:[^\\]|\\.)*?\'\'\'|"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*\''''
+_COMMENT_OR_STRING = re.compile(rb"#[^\r\n]*|[rRbBuUfF]{0,2}(?:" + _STRING + rb")", re.S)
+_ONLY_NAME_BYTES = bytes(c if chr(c).isalnum() or c == ord("_") or c >= 128 else ord(" ") for c in range(256))
+_KEYWORDS = frozenset(k.encode() for k in keyword.kwlist)
+
+
+def scope_uses(data: bytes, definitions: tuple[Definition, ...], name_spans: tuple[tuple[int, int], ...]) -> dict[str, frozenset[str]]:
+    """Scope qualname ("" for module level) -> names used directly in it (not in nested definitions)."""
+    masked = bytearray(data)
+    for start, end in name_spans:  # the name a def, class or constant defines is not a use of it
+        masked[start:end] = b" " * (end - start)
+    # Blank comments and strings span by span: the spans never cut a string (they start at a def,
+    # class or decorator and end where a definition ends).
+    result = {}
+    for scope, segments in _scope_segments(definitions, len(data)).items():
+        words: set[bytes] = set()
+        for start, end in segments:
+            if end > start:
+                code = _COMMENT_OR_STRING.sub(b" ", masked[start:end])
+                words.update(code.translate(_ONLY_NAME_BYTES).split())
+        words -= _KEYWORDS
+        names = frozenset(w.decode("utf-8", "replace") for w in words if not w[:1].isdigit())
+        if names:
+            result[scope] = names
+    return result
+
+
+def _scope_segments(definitions: tuple[Definition, ...], size: int) -> dict[str, list[tuple[int, int]]]:
+    """Each scope's byte spans, with the spans of the definitions nested in it cut out."""
+    segments: dict[str, list[tuple[int, int]]] = {"": []}
+    stack: list[list] = [[size, "", 0]]  # [end byte, qualname, where its next segment starts]
+    for definition in definitions:
+        if definition.kind == "constant":
             continue
-        name = data[node.start_byte : node.end_byte].decode("utf-8", "replace").rsplit(".", 1)[-1]
-        result.setdefault(scopes.at(outer_node(owner).start_byte + 1), []).append(name)
-    return {qualname: tuple(names) for qualname, names in result.items() if qualname}
+        while len(stack) > 1 and stack[-1][0] <= definition.start_byte:
+            _close(stack, segments)
+        segments[stack[-1][1]].append((stack[-1][2], definition.start_byte))
+        segments.setdefault(definition.qualname, [])
+        stack.append([definition.end_byte, definition.qualname, definition.start_byte])
+    while stack:
+        _close(stack, segments)
+    return segments
 
 
-def _class_of_base(node: tree_sitter.Node) -> tree_sitter.Node | None:
-    arguments = node.parent
-    return arguments.parent if arguments is not None else None
-
-
-def _definition_of_decorator(node: tree_sitter.Node) -> tree_sitter.Node | None:
-    decorator = node if node.type == "decorator" else node.parent
-    while decorator is not None and decorator.type != "decorator":
-        decorator = decorator.parent
-    decorated = decorator.parent if decorator is not None else None
-    return decorated.child_by_field_name("definition") if decorated is not None else None
+def _close(stack: list[list], segments: dict[str, list[tuple[int, int]]]) -> None:
+    end, qualname, cursor = stack.pop()
+    segments[qualname].append((cursor, end))
+    if stack:
+        stack[-1][2] = end

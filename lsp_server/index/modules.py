@@ -24,6 +24,24 @@ def module_names(path: Path | str, roots: Iterable[Path]) -> list[str]:
     return names
 
 
+class ModuleNamer:
+    """``module_names`` for many paths under the same roots (the prefixes worked out once)."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self._prefixes = [base.rstrip(os.sep) + os.sep for root in roots for base in (str(root), os.path.join(root, "src"))]
+
+    def names(self, path: str) -> list[str]:
+        names = []
+        for prefix in self._prefixes:
+            if path.startswith(prefix):
+                parts = os.path.splitext(path[len(prefix) :])[0].split(os.sep)
+                if parts and parts[-1] == "__init__":
+                    parts.pop()
+                if parts and all(p.isidentifier() for p in parts):
+                    names.append(".".join(parts))
+        return names
+
+
 def relative_module(imp: Import, current: Path, roots: Iterable[Path]) -> str | None:
     """The absolute dotted name of a relative import, or the module as written."""
     if not imp.level:

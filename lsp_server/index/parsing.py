@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from lsp_server.index.cache import CachedFile, pack
 from lsp_server.index.discovery import FoundFile
 from lsp_server.index.facts import FileFacts, extract_facts
 
@@ -55,8 +56,10 @@ def parse_file(path: str, size: int, mtime_ns: int) -> FileFacts | ParseFailure:
     return extract_facts(path, data, size, mtime_ns)
 
 
-def parse_batch(batch: list[tuple[str, int, int]]) -> list[FileFacts | ParseFailure]:
-    return [parse_file(*item) for item in batch]
+def parse_batch(batch: list[tuple[str, int, int]]) -> list[CachedFile | ParseFailure]:
+    """Facts come back pickled, as the cache keeps them: the process that builds the index stores
+    the bytes and unpickles a file's facts only when a request reads them."""
+    return [result if isinstance(result, ParseFailure) else pack(result) for result in map(lambda item: parse_file(*item), batch)]
 
 
 def parse_all(
@@ -64,7 +67,7 @@ def parse_all(
     workers: int,
     should_stop: Callable[[], bool] = lambda: False,
     batch_size: int = 48,
-) -> Iterator[list[FileFacts | ParseFailure]]:
+) -> Iterator[list[CachedFile | ParseFailure]]:
     """Parse ``files``, yielding results batch by batch as they finish; stops early when asked."""
     batches = _batches(files, batch_size)
     if workers <= 1 or len(files) < batch_size * 4:
@@ -109,7 +112,7 @@ def _take(iterator: Iterator, count: int) -> list:
 
 
 def _batches(files: Iterable[FoundFile], size: int) -> list[list[tuple[str, int, int]]]:
-    items = [(str(f.path), f.size, f.mtime_ns) for f in files]
+    items = [(f.name, f.size, f.mtime_ns) for f in files]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

@@ -19,9 +19,9 @@ from lsp_server.index import cache
 from lsp_server.index.discovery import ExcludePath, FoundFile, Skipped, discover, examine
 from lsp_server.index.editing import EditedTrees
 from lsp_server.index.facts import FileFacts, extract_facts
-from lsp_server.index.modules import module_names, relative_module
+from lsp_server.index.modules import ModuleNamer, relative_module
 from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
-from lsp_server.index.python_symbols import Import
+from lsp_server.index.python_symbols import Import, ParsedFile, parse_python
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class WorkspaceIndex:
         self._packed: dict[str, cache.CachedFile] = {}
         """Files known from the cache whose facts were not needed yet (see ``facts``)."""
         self._modules: dict[str, str] = {}
+        self._namer = ModuleNamer(self.roots)
         self._links = _ImportLinks()
         self._edited: dict[str, float] = {}
         self._skipped: dict[str, str] = {}
@@ -79,7 +80,7 @@ class WorkspaceIndex:
         found, skipped = discover(self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
         for item in skipped:
             self._skip(str(item.path), item.reason)
-        self._forget_missing({str(f.path) for f in found})
+        self._forget_missing({f.name for f in found})
         stale = self._take_cached(found)
         report = BuildReport(files=len(found), from_cache=len(found) - len(stale))
         self._report(on_progress, report.from_cache, len(found))
@@ -88,7 +89,7 @@ class WorkspaceIndex:
             for result in batch:
                 self._accept(result)
             done += len(batch)
-            report.parsed += sum(isinstance(result, FileFacts) for result in batch)
+            report.parsed += sum(isinstance(result, cache.CachedFile) for result in batch)
             self._report(on_progress, done, len(found))
         report.cancelled = cancel is not None and cancel.is_set()
         # Rewriting the cache costs seconds on a large tree: only when it would say something new.
@@ -113,20 +114,35 @@ class WorkspaceIndex:
     def _take_cached(self, found: list[FoundFile]) -> list[FoundFile]:
         cached = cache.load(self._cache_path) if self._cache_path is not None else {}
         self._cached_count = len(cached)
-        stale = []
+        stale, valid = [], []
         for item in found:
-            facts = cached.get(str(item.path))
-            if facts is not None and facts.size == item.size and facts.mtime_ns == item.mtime_ns:
-                self._store_packed(str(item.path), facts)
+            entry = cached.get(item.name)
+            if entry is not None and entry.size == item.size and entry.mtime_ns == item.mtime_ns:
+                valid.append(entry)
             else:
                 stale.append(item)
+        self._store_all_packed(valid)
         return stale
 
-    def _accept(self, result: FileFacts | ParseFailure) -> None:
+    def _store_all_packed(self, entries: list[cache.CachedFile]) -> None:
+        """``_store_packed`` for a whole warm start at once: tens of thousands of files, one lock."""
+        with self._lock:
+            for entry in entries:
+                if entry.path in self._facts or entry.path in self._packed:
+                    self._register(entry.path)
+                else:
+                    self._skipped.pop(entry.path, None)
+                    for name in entry.modules if entry.modules is not None else self._namer.names(entry.path):
+                        self._modules.setdefault(name, entry.path)
+                self._packed[entry.path] = entry
+            self.files_shape += 1
+            self.generation += 1
+
+    def _accept(self, result: cache.CachedFile | ParseFailure) -> None:
         if isinstance(result, ParseFailure):
             self._skip(result.path, result.reason)
         elif not self._trees.is_open(result.path):  # the editor's text wins over the disk
-            self._store(result)
+            self._store_packed(result.path, result)
 
     def _report(self, on_progress: OnProgress | None, done: int, total: int) -> None:
         self.progress = (done, total)
@@ -168,6 +184,11 @@ class WorkspaceIndex:
         facts = extract_facts(str(path), data, len(data), 0)
         self._store(facts)
         return facts
+
+    def parsed_document(self, path: Path, text: str) -> ParsedFile:
+        """``parse_python(text)``, without parsing when ``text`` is what the editor last sent for
+        ``path`` (didOpen/didChange keep its tree): requests on open documents parse nothing."""
+        return self._trees.parsed(str(path), text) or parse_python(text)
 
     def close_document(self, path: Path) -> None:
         """The editor closed ``path``: forget its tree and re-read the file as it is on disk."""
@@ -215,20 +236,21 @@ class WorkspaceIndex:
         self._links.dirty.add(path)
         self._unstore(path)
         self._skipped.pop(path, None)
-        for name in module_names(path, self.roots):
+        for name in self._namer.names(path):
             self._modules.setdefault(name, path)
         self.generation += 1
 
     def _cache_entries(self) -> dict[str, cache.CachedFile]:
         with self._lock:
             fresh = {path: cache.pack(f) for path, f in self._facts.items() if f.mtime_ns}  # open documents have none
-            return {**self._packed, **fresh}
+            entries = {**self._packed, **fresh}
+            return {p: e if e.modules is not None else e._replace(modules=tuple(self._namer.names(p))) for p, e in entries.items()}
 
     def _unstore(self, path: str) -> None:
         old = self._facts.pop(path, None) or self._packed.pop(path, None)
         if old is None:
             return
-        for name in module_names(path, self.roots):
+        for name in self._namer.names(path):
             if self._modules.get(name) == path:
                 del self._modules[name]
 
@@ -284,7 +306,8 @@ class WorkspaceIndex:
                 links.reset(self.files_shape, [*self._facts, *self._packed])
             for path in links.dirty:
                 known = self._facts.get(path) or self._packed.get(path)
-                targets = {t for imp in known.imports for t in self._import_targets(imp, path)} if known else set()
+                imports = known.imported() if isinstance(known, cache.CachedFile) else known.imports if known else ()
+                targets = {t for imp in imports for t in self._import_targets(imp, path)}
                 links.set(path, targets)
             links.dirty.clear()
             return links.imports, links.importers

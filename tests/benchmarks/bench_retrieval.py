@@ -2,26 +2,46 @@
 
 Not pass/fail: prints a table. Ground truth comes from jedi's goto (an independent oracle, a
 benchmark-only dependency): for each sampled function, every name in its body that jedi resolves
-to a function, class, method or module-level name defined elsewhere in the same project.
-Recall = share of those definitions whose lines fall inside a packed item (whole text: related
-definitions or the current-file window); "+map" also counts signatures in the repository map.
+to a function, class, method or module/class-level name defined elsewhere in the same project.
 
-Compared in the same run, on the same files and budgets:
-  ours          the workspace index: direct edges + personalized PageRank, repo map
+Two recalls per budget, each the share of needed definitions that the packed prompt shows:
+  whole   the definition's line lies inside a whole text that was packed (a related definition
+          or the current-file window)
+  shown   also counting lines shown as signatures: our repository map (a definition's
+          decorators and header) or the lines Aider's repo map renders
+
+Compared in the same run, on the same files and budgets (sizes by the same estimate, about 3
+characters a token):
+  ours          the workspace index: direct edges + personalized PageRank, whole definitions,
+                then members of classes too large to go whole, then the repository map
   imports-only  the previous context: definitions named by ``from x import y``, then the file
   file-only     the current file (a window around the target when it does not fit)
+  aider         the current file as file-only packs it, plus Aider's RepoMap (aider-chat) over
+                every other file in the rest of the budget, as in an Aider chat with that file
+                added; the message mentions the target's name
+  aider+idents  the same, the message mentioning every identifier of the target's body (a
+                generous hint no user types)
 
-Usage: python -m tests.benchmarks.bench_retrieval [PROJECT_DIR ...] [--samples N]
-Default projects: packages installed next to this interpreter (httpx, click, git).
+Projects: the sdists of requests and flask, fetched with pip into a temporary directory (or
+directories given on the command line). Aider runs in its own venv (it pins many packages):
+``python3.11 -m venv /tmp/aider-venv && /tmp/aider-venv/bin/pip install aider-chat==0.86.2``, then
+pass ``--aider-python /tmp/aider-venv/bin/python``; without it the Aider rows are skipped.
+
+Usage: python -m tests.benchmarks.bench_retrieval [PROJECT_DIR ...] [--samples N] [--aider-python PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
+import keyword
 import random
+import re
 import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +58,23 @@ from lsp_server.index.python_symbols import parse_python
 from lsp_server.index.workspace import WorkspaceIndex
 
 BUDGETS = (2048, 8192, 32768)
-DEFAULT_PROJECTS = ("httpx", "click", "git")
+SDISTS = ("requests==2.34.2", "flask==3.1.3")
+AIDER_SCRIPT = Path(__file__).with_name("aider_repomap.py")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def fetch_sdists(specs: tuple[str, ...], scratch: Path) -> list[Path]:
+    """Download and unpack the source distributions; the project directories, in ``specs`` order."""
+    downloads = scratch / "sdists"
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--quiet", "-d", str(downloads), *specs], check=True)
+    projects = []
+    for spec in specs:
+        name = spec.split("==")[0].lower()
+        archive = next(p for p in downloads.iterdir() if p.name.lower().startswith(name + "-") and p.name.endswith(".tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(scratch / "projects", filter="data")
+        projects.append(scratch / "projects" / archive.name[: -len(".tar.gz")])
+    return projects
 
 
 def sample_targets(index: WorkspaceIndex, count: int, seed: int = 7) -> list[tuple[Path, object]]:
@@ -53,7 +89,7 @@ def sample_targets(index: WorkspaceIndex, count: int, seed: int = 7) -> list[tup
 
 
 def truth(project: jedi.Project, root: Path, path: Path, definition) -> set[tuple[str, int]]:
-    """(file, line) of each project definition the body of ``definition`` refers to, by jedi."""
+    """(file, 1-based line) of each project definition the body of ``definition`` refers to, by jedi."""
     script = jedi.Script(path=str(path), project=project)
     found = set()
     for name in script.get_names(all_scopes=True, definitions=False, references=True):
@@ -82,10 +118,49 @@ def _inside(name, path: Path, definition) -> bool:
     return Path(name.module_path) == path and definition.start_line < name.line <= definition.end_line + 1
 
 
-def recalled(needed: set[tuple[str, int]], manifest: list[dict], root: Path, with_map: bool) -> int:
-    sections = {"related", "current file"} | ({"repo map"} if with_map else set())
-    spans = [(str(root / e["path"]), e["start_line"], e["end_line"]) for e in manifest if e["included"] and e["section"] in sections]
-    return sum(any(p == path and s <= line <= e for p, s, e in spans) for path, line in needed)
+# -- what a packed prompt shows ------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _lines_of(path: str) -> tuple[str, ...]:
+    return tuple((read_file(Path(path)) or "").splitlines())
+
+
+def header_lines(path: str, start: int) -> range:
+    """1-based lines a repository-map entry starting at ``start`` shows: decorators and the header."""
+    lines = _lines_of(path)
+    line = start
+    while line <= len(lines) and not lines[line - 1].lstrip().startswith(("def ", "async def ", "class ")):
+        if not lines[line - 1].lstrip().startswith("@"):
+            return range(start, start + 1)  # a constant: its first line
+        line += 1
+    while line <= len(lines) and not lines[line - 1].rstrip().endswith(":"):
+        line += 1
+    return range(start, line + 1)
+
+
+def shown_lines(manifest: list[dict], root: Path) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """(lines inside whole packed texts, lines shown at all) per absolute path, 1-based."""
+    whole: dict[str, set[int]] = {}
+    shown: dict[str, set[int]] = {}
+    for entry in manifest:
+        if not entry["included"]:
+            continue
+        path = str(root / entry["path"])
+        if entry["section"] in ("related", "current file"):
+            span = range(entry["start_line"], entry["end_line"] + 1)
+            whole.setdefault(path, set()).update(span)
+            shown.setdefault(path, set()).update(span)
+        elif entry["section"] == "repo map":
+            shown.setdefault(path, set()).update(header_lines(path, entry["start_line"]))
+    return whole, shown
+
+
+def recalled(needed: set[tuple[str, int]], lines: dict[str, set[int]]) -> int:
+    return sum(line in lines.get(path, ()) for path, line in needed)
+
+
+# -- the methods -----------------------------------------------------------------------------
 
 
 def pack_ours(index, path, text, definition, budget, resolver=None):
@@ -109,21 +184,34 @@ def pack_file_only(index, path, text, definition, budget):
 
 
 METHODS = {"ours": pack_ours, "imports-only": pack_imports_only, "file-only": pack_file_only}
+AIDER_METHODS = ("aider", "aider+idents")
 
 
-def run_project(source: Path, samples: int, scratch: Path) -> dict:
-    root = scratch / source.name
-    shutil.copytree(source, root / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+def body_identifiers(text: str, definition) -> list[str]:
+    body = "\n".join(text.splitlines()[definition.start_line : definition.end_line + 1])
+    return sorted({word for word in IDENTIFIER.findall(body) if not keyword.iskeyword(word)})
+
+
+def run_aider(aider_python: str, root: Path, files: list[str], requests: list[dict], scratch: Path) -> dict:
+    job, answer = scratch / "aider-job.json", scratch / "aider-answer.json"
+    job.write_text(json.dumps({"root": str(root), "files": files, "requests": requests}))
+    subprocess.run([aider_python, str(AIDER_SCRIPT), str(job), str(answer)], check=True, cwd=root)
+    return json.loads(answer.read_text())
+
+
+def run_project(root: Path, samples: int, scratch: Path, aider_python: str | None) -> dict:
     index = WorkspaceIndex([root], IndexSettings(cache=False))
     index.build()
-    project = jedi.Project(str(root), added_sys_path=[str(root)], smart_sys_path=False)
+    project = jedi.Project(str(root), added_sys_path=[str(root), str(root / "src")], smart_sys_path=False)
     methods = dict(METHODS, ours=functools.partial(pack_ours, resolver=Resolver(index)))  # long-lived, as in the server
-    totals = {(m, b, w): 0 for m in METHODS for b in BUDGETS for w in (False, True)}
-    needed_total, seconds = 0, {m: 0.0 for m in METHODS}
+    names = [*METHODS, *(AIDER_METHODS if aider_python else ())]
+    totals = {(m, b, kind): 0 for m in names for b in BUDGETS for kind in ("whole", "shown")}
+    needed_total, seconds, targets, aider_requests, aider_pending = 0, {m: 0.0 for m in names}, 0, [], []
     for path, definition in sample_targets(index, samples):
         needed = truth(project, root, path, definition)
         if not needed:
             continue
+        targets += 1
         needed_total += len(needed)
         text = read_file(path) or ""
         for method, pack in methods.items():
@@ -131,31 +219,62 @@ def run_project(source: Path, samples: int, scratch: Path) -> dict:
                 started = time.perf_counter()
                 manifest = pack(index, path, text, definition, budget)
                 seconds[method] += time.perf_counter() - started
-                for with_map in (False, True):
-                    totals[(method, budget, with_map)] += recalled(needed, manifest, root, with_map)
-    return {"project": source.name, "needed": needed_total, "totals": totals, "seconds": seconds}
+                whole, shown = shown_lines(manifest, root)
+                totals[(method, budget, "whole")] += recalled(needed, whole)
+                totals[(method, budget, "shown")] += recalled(needed, shown)
+                if method == "file-only" and aider_python:
+                    used = sum(e["tokens"] for e in manifest if e["section"] in ("current file", "target"))
+                    for variant in AIDER_METHODS:
+                        idents = [definition.name] if variant == "aider" else body_identifiers(text, definition)
+                        aider_requests.append({"chat": str(path), "idents": idents, "tokens": max(budget - used, 0)})
+                        aider_pending.append((variant, budget, needed, whole))
+    if aider_python:
+        files = sorted(index.snapshot())
+        answer = run_aider(aider_python, root, files, aider_requests, scratch)
+        for (variant, budget, needed, whole), shown, spent in zip(aider_pending, answer["shown"], answer["seconds"]):
+            lines = {path: set(found) for path, found in whole.items()}
+            for relative, rows in shown.items():
+                lines.setdefault(str(root / relative), set()).update(row + 1 for row in rows)
+            totals[(variant, budget, "whole")] += recalled(needed, whole)
+            totals[(variant, budget, "shown")] += recalled(needed, lines)
+            seconds[variant] += spent
+        print(f"aider-chat {answer['aider']}", file=sys.stderr)
+    return {"project": root.name, "targets": targets, "needed": needed_total, "totals": totals, "seconds": seconds, "methods": names,
+            "files": len(index.snapshot())}
 
 
-def report(result: dict, samples: int) -> None:
-    needed = result["needed"] or 1
-    print(f"\n{result['project']}: {samples} sampled functions, {result['needed']} needed definitions (jedi goto)")
-    print(f"{'method':<14}" + "".join(f"{f'{b // 1024}K':>8}{f'{b // 1024}K+map':>10}" for b in BUDGETS) + f"{'ms/pack':>10}")
-    for method in METHODS:
-        cells = "".join(f"{result['totals'][(method, b, False)] / needed:>8.2f}{result['totals'][(method, b, True)] / needed:>10.2f}" for b in BUDGETS)
-        print(f"{method:<14}{cells}{1000 * result['seconds'][method] / (samples * len(BUDGETS)):>10.1f}")
+def report(result: dict) -> None:
+    needed, packs = result["needed"] or 1, max(result["targets"], 1) * len(BUDGETS)
+    print(f"\n{result['project']} ({result['files']} files): {result['targets']} sampled functions with needs, "
+          f"{result['needed']} needed definitions (jedi goto)")
+    print(f"{'method':<14}" + "".join(f"{f'{b // 1024}K whole':>10}{f'{b // 1024}K shown':>10}" for b in BUDGETS) + f"{'ms/pack':>10}")
+    for method in result["methods"]:
+        cells = "".join(f"{result['totals'][(method, b, 'whole')] / needed:>10.2f}{result['totals'][(method, b, 'shown')] / needed:>10.2f}" for b in BUDGETS)
+        print(f"{method:<14}{cells}{1000 * result['seconds'][method] / packs:>10.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("projects", nargs="*", type=Path)
+    parser.add_argument("projects", nargs="*", type=Path, help="project directories (default: the sdists of requests and flask)")
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--aider-python", help="the python of a venv with aider-chat installed; without it Aider is skipped")
     args = parser.parse_args(argv)
-    site = Path(jedi.__file__).parent.parent
-    projects = args.projects or [site / name for name in DEFAULT_PROJECTS]
-    with tempfile.TemporaryDirectory() as scratch:
-        for source in projects:
-            report(run_project(source.resolve(), args.samples, Path(scratch)), args.samples)
-    print(f"\npython {sys.version.split()[0]}")
+    if args.aider_python is None:
+        print("Aider's repo map: skipped (no --aider-python; see this module's docstring to set up its venv)")
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        if args.projects:
+            roots = []
+            for source in map(Path.resolve, args.projects):
+                # A package directory goes one level down, so its modules keep their dotted names.
+                roots.append(scratch / "projects" / source.name)
+                inside = roots[-1] / source.name if (source / "__init__.py").exists() else roots[-1]
+                shutil.copytree(source, inside, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+        else:
+            roots = fetch_sdists(SDISTS, scratch)
+        for root in roots:
+            report(run_project(root.resolve(), args.samples, scratch, args.aider_python))
+    print(f"\npython {sys.version.split()[0]}, jedi {jedi.__version__}, budgets estimated at ~3 characters a token")
 
 
 if __name__ == "__main__":

@@ -128,3 +128,19 @@ def test_a_rebuild_forgets_files_deleted_meanwhile(tmp_path):
     (root / "pkg" / "main.py").unlink()
     report = index.build()
     assert index.facts(root / "pkg" / "main.py") is None and report.files == 3
+
+
+def test_an_open_documents_symbols_come_without_a_parse(tmp_path, monkeypatch):
+    from lsp_server.index import workspace
+
+    root = make_repo(tmp_path / "w")
+    index = new_index(root)
+    path = root / "pkg" / "shapes.py"
+    text = "def area(w, h):\n    return w * h\n\ndef perimeter(w, h):\n    return 2 * (w + h)\n"
+    index.update_text(path, text)
+    monkeypatch.setattr(workspace, "parse_python", lambda text: (_ for _ in ()).throw(AssertionError("parsed again")))
+    parsed = index.parsed_document(path, text)
+    assert [d.qualname for d in parsed.definitions] == ["area", "perimeter"]
+    assert parsed.text_of(parsed.find("perimeter")).startswith("def perimeter")
+    monkeypatch.undo()
+    assert [d.qualname for d in index.parsed_document(path, text + "\ndef more():\n    pass\n").definitions] == ["area", "perimeter", "more"]
