@@ -18,6 +18,8 @@ class RawClient:
         self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd)
         self._messages: queue.Queue[dict] = queue.Queue()
         self.notifications: list[dict] = []
+        self._early: dict[object, dict] = {}
+        """Responses that came while another one was awaited."""
         self._next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -46,15 +48,21 @@ class RawClient:
     def notify(self, method: str, params) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def request(self, method: str, params, timeout: float = 20.0) -> dict:
-        """Send a request and wait for its response (answering the server's own requests)."""
+    def send_request(self, method: str, params) -> str:
+        """Send a request without waiting; returns its id (for ``wait_response``)."""
         self._next_id += 1
         msg_id = f"fuzz-{self._next_id}"
         self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-        return self.wait_response(msg_id, timeout)
+        return msg_id
+
+    def request(self, method: str, params, timeout: float = 20.0) -> dict:
+        """Send a request and wait for its response (answering the server's own requests)."""
+        return self.wait_response(self.send_request(method, params), timeout)
 
     def wait_response(self, msg_id, timeout: float = 20.0) -> dict:
         deadline = time.monotonic() + timeout
+        if msg_id in self._early:
+            return self._early.pop(msg_id)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -65,6 +73,9 @@ class RawClient:
                 continue
             if message.get("id") == msg_id and "method" not in message:
                 return message
+            if "method" not in message and "id" in message:
+                self._early[message["id"]] = message
+                continue
             if "method" in message and "id" in message:  # a server->client request: answer it
                 self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
             elif "method" in message:
