@@ -14,10 +14,12 @@ SERVER = [sys.executable, "-m", "lsp_server", "serve"]
 
 
 class RawClient:
-    def __init__(self, cwd: Path | None = None) -> None:
-        self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd)
+    def __init__(self, cwd: Path | None = None, env: dict | None = None) -> None:
+        self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
         self._messages: queue.Queue[dict] = queue.Queue()
         self.notifications: list[dict] = []
+        self.on_notification = None
+        """Called on the reader thread with every notification as it arrives."""
         self._early: dict[object, dict] = {}
         """Responses that came while another one was awaited."""
         self._next_id = 0
@@ -35,7 +37,10 @@ class RawClient:
                     length = int(line.split(b":")[1])
                 if line in (b"\r\n", b"\n"):
                     break
-            self._messages.put(json.loads(stream.read(length)))
+            message = json.loads(stream.read(length))
+            if self.on_notification is not None and "method" in message and "id" not in message:
+                self.on_notification(message)
+            self._messages.put(message)
 
     def send_bytes(self, data: bytes) -> None:
         self.process.stdin.write(data)
@@ -93,3 +98,33 @@ class RawClient:
             except Exception:
                 self.process.kill()
         self.process.wait(timeout=10)
+
+
+def start_server(workspace: Path, options: dict, capabilities: dict | None = None, env: dict | None = None) -> RawClient:
+    """The real server, initialized on ``workspace`` with ``options`` (initializationOptions)."""
+    client = RawClient(env=env)
+    folder = {"uri": workspace.as_uri(), "name": workspace.name}
+    reply = client.request("initialize", {"processId": None, "rootUri": workspace.as_uri(), "workspaceFolders": [folder], "capabilities": capabilities or {}, "initializationOptions": options}, timeout=60)
+    assert "result" in reply, reply
+    client.notify("initialized", {})
+    return client
+
+
+def open_document(client: RawClient, path: Path, text: str | None = None, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": version, "text": path.read_text() if text is None else text}})
+    return uri
+
+
+def point(line: int, character: int = 0) -> dict:
+    return {"line": line, "character": character}
+
+
+def code_actions(client: RawClient, uri: str, line: int, character: int = 0, timeout: float = 30) -> dict:
+    at = point(line, character)
+    return client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": at, "end": at}, "context": {"diagnostics": []}}, timeout=timeout)
+
+
+def hover_text(client: RawClient, uri: str, line: int, character: int, timeout: float = 30) -> str:
+    reply = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": point(line, character)}, timeout=timeout)
+    return ((reply.get("result") or {}).get("contents") or {}).get("value", "")
