@@ -3,7 +3,8 @@
 Honours every .gitignore on the way down (pathspec's git semantics), extra exclude patterns from
 the settings, and an ``exclude_path`` hook where callers plug in policies of their own (the
 privacy layer's secret-file filter belongs there). Directory symlinks are not followed, so a
-symlink loop cannot trap the walk.
+symlink loop cannot trap the walk; a file symlink that loops, and a folder that cannot be listed,
+are reported as skipped (once) and the walk goes on.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def discover(
     skipped: list[Skipped] = []
     patterns = list(excludes)
     for root in roots:
-        for entry in _walk(Path(root), patterns):
+        for entry in _walk(Path(root), patterns, skipped):
             path = Path(entry.path)
             if exclude_path is not None and exclude_path(path):
                 skipped.append(Skipped(path, "excluded by policy"))
@@ -122,7 +123,7 @@ def examine(
     return FoundFile(path, stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
 
 
-def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
+def _walk(root: Path, patterns: list[str], skipped: list[Skipped]) -> Iterator[os.DirEntry]:
     ignores = _Ignores(root, [".git/", *patterns])
     stack = [str(root)]
     while stack:
@@ -130,8 +131,10 @@ def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
         ignores.read_folder(folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except FileNotFoundError:  # gone (or never there): nothing to index, nothing to report
+            continue
         except OSError as exc:
-            log.info("cannot list %s: %s", folder, exc)
+            skipped.append(Skipped(Path(folder), f"cannot list ({exc.__class__.__name__})"))
             continue
         for entry in entries:
             is_dir = entry.is_dir(follow_symlinks=False)
@@ -139,5 +142,14 @@ def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
                 continue
             if is_dir:
                 stack.append(entry.path)
-            elif entry.name.endswith(SUFFIXES) and entry.is_file():
+            elif entry.name.endswith(SUFFIXES) and _is_file(entry, skipped):
                 yield entry
+
+
+def _is_file(entry: os.DirEntry, skipped: list[Skipped]) -> bool:
+    """A regular file (through symlinks); a symlink loop is reported instead of raising ELOOP."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        skipped.append(Skipped(Path(entry.path), f"symlink loop or unreadable link ({exc.strerror})"))
+        return False

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -14,8 +16,10 @@ SERVER = [sys.executable, "-m", "lsp_server", "serve"]
 
 
 class RawClient:
-    def __init__(self, cwd: Path | None = None, env: dict | None = None) -> None:
-        self.process = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+    def __init__(self, cwd: Path | None = None, env: dict | None = None, prefix: list[str] = ()) -> None:
+        # stderr goes to a file: on a hang, the server's thread stacks (SIGUSR1) are read from it.
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([*prefix, *SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, cwd=cwd, env=env)
         self._messages: queue.Queue[dict] = queue.Queue()
         self.notifications: list[dict] = []
         self.on_notification = None
@@ -71,7 +75,7 @@ class RawClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no response to {msg_id} within {timeout} s")
+                raise TimeoutError(f"no response to {msg_id} within {timeout} s; server: {self.diagnosis()}")
             try:
                 message = self._messages.get(timeout=remaining)
             except queue.Empty:
@@ -85,6 +89,15 @@ class RawClient:
                 self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
             elif "method" in message:
                 self.notifications.append(message)
+
+    def diagnosis(self) -> str:
+        """Whether the server still runs, and the tail of its stderr (with thread stacks if it does)."""
+        if self.alive():
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        self.stderr.seek(0)
+        tail = self.stderr.read()[-6000:].decode("utf-8", "replace")
+        return f"{'running' if self.alive() else f'exited with {self.process.returncode}'}\n{tail}"
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -100,9 +113,9 @@ class RawClient:
         self.process.wait(timeout=10)
 
 
-def start_server(workspace: Path, options: dict, capabilities: dict | None = None, env: dict | None = None) -> RawClient:
+def start_server(workspace: Path, options: dict, capabilities: dict | None = None, env: dict | None = None, prefix: list[str] = ()) -> RawClient:
     """The real server, initialized on ``workspace`` with ``options`` (initializationOptions)."""
-    client = RawClient(env=env)
+    client = RawClient(env=env, prefix=prefix)
     folder = {"uri": workspace.as_uri(), "name": workspace.name}
     reply = client.request("initialize", {"processId": None, "rootUri": workspace.as_uri(), "workspaceFolders": [folder], "capabilities": capabilities or {}, "initializationOptions": options}, timeout=60)
     assert "result" in reply, reply
