@@ -22,6 +22,8 @@ class RawClient:
         self.process = subprocess.Popen([*prefix, *SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, cwd=cwd, env=env)
         self._messages: queue.Queue[dict] = queue.Queue()
         self.notifications: list[dict] = []
+        self.on_request = None
+        """Answers the server's requests (method, params) -> result; None answers null."""
         self.on_notification = None
         """Called on the reader thread with every notification as it arrives."""
         self._early: dict[object, dict] = {}
@@ -86,7 +88,8 @@ class RawClient:
                 self._early[message["id"]] = message
                 continue
             if "method" in message and "id" in message:  # a server->client request: answer it
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                result = self.on_request(message["method"], message.get("params")) if self.on_request else None
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
             elif "method" in message:
                 self.notifications.append(message)
 

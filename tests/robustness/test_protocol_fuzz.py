@@ -42,6 +42,9 @@ METHODS = [
     "$/setTrace",
 ]
 stats = {"cases": 0, "requests": 0, "floods": 0}
+# A hang is no answer within HANG_SECONDS. Some cases run the real model (a valid Explain): on
+# the shared 2-core machine under load such a case once took over 60 s, answered correctly.
+HANG_SECONDS = 300
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -85,7 +88,7 @@ def server():
     # The hover's model part is off: each case checks the static part, which must always come.
     options = {"model": {"n_ctx": 1024, "max_tokens": 4, "temperature": 0.0}, "hover": {"explain": False}, "index": {"git": False, "watch": False, "cache": False}}
     folder = {"uri": WORKSPACE.as_uri(), "name": "workspace"}
-    client.request("initialize", {"processId": None, "rootUri": WORKSPACE.as_uri(), "workspaceFolders": [folder], "capabilities": {}, "initializationOptions": options}, timeout=30)
+    client.request("initialize", {"processId": None, "rootUri": WORKSPACE.as_uri(), "workspaceFolders": [folder], "capabilities": {}, "initializationOptions": options}, timeout=HANG_SECONDS)
     client.notify("initialized", {})
     client.notify("textDocument/didOpen", {"textDocument": {"uri": CART, "languageId": "python", "version": 1, "text": (WORKSPACE / "shop" / "cart.py").read_text()}})
     yield client
@@ -94,10 +97,10 @@ def server():
 
 
 def assert_alive(client: RawClient) -> None:
-    reply = client.request("textDocument/codeAction", {"textDocument": {"uri": CART}, "range": {"start": {"line": 12, "character": 8}, "end": {"line": 12, "character": 8}}, "context": {"diagnostics": []}}, timeout=30)
+    reply = client.request("textDocument/codeAction", {"textDocument": {"uri": CART}, "range": {"start": {"line": 12, "character": 8}, "end": {"line": 12, "character": 8}}, "context": {"diagnostics": []}}, timeout=HANG_SECONDS)
     titles = [action["title"] for action in reply.get("result") or []]
     assert "Explain Cart.total" in titles, reply
-    hover = client.request("textDocument/hover", {"textDocument": {"uri": CART}, "position": {"line": 12, "character": 8}}, timeout=30)
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": CART}, "position": {"line": 12, "character": 8}}, timeout=HANG_SECONDS)
     assert "def total(self, discount=0):" in ((hover.get("result") or {}).get("contents") or {}).get("value", ""), hover
 
 
@@ -114,7 +117,7 @@ def test_every_message_is_survived_and_every_request_answered(server: RawClient,
     if method == "flood":
         flood(server, params)
     elif is_request:
-        reply = server.request(method, params, timeout=60)
+        reply = server.request(method, params, timeout=HANG_SECONDS)
         assert "result" in reply or "error" in reply
         stats["requests"] += 1
     else:
@@ -141,7 +144,7 @@ def flood(server: RawClient, steps) -> None:
         else:
             server.notify("$/cancelRequest", {"id": step[1]})
     for msg_id in sent:
-        reply = server.wait_response(msg_id, timeout=60)
+        reply = server.wait_response(msg_id, timeout=HANG_SECONDS)
         assert "result" in reply or "error" in reply
         stats["requests"] += 1
     server.notify("textDocument/didClose", {"textDocument": {"uri": FLOOD_URI}})
@@ -161,7 +164,7 @@ def test_a_header_block_without_length_is_skipped(server: RawClient):
 def test_a_huge_message_is_answered(server: RawClient):
     text = "x = 1\n" * 400_000  # 2.4 MB document
     server.notify("textDocument/didOpen", {"textDocument": {"uri": FUZZ_URI, "languageId": "python", "version": 1, "text": text}})
-    reply = server.request("textDocument/codeAction", {"textDocument": {"uri": FUZZ_URI}, "range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 0}}, "context": {"diagnostics": []}}, timeout=60)
+    reply = server.request("textDocument/codeAction", {"textDocument": {"uri": FUZZ_URI}, "range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 0}}, "context": {"diagnostics": []}}, timeout=HANG_SECONDS)
     assert reply.get("result") == [] or "error" in reply
     assert_alive(server)
 
@@ -172,7 +175,7 @@ def test_requests_before_initialize_are_refused_and_initialize_still_works():
         early = client.request("textDocument/hover", {"textDocument": {"uri": CART}, "position": {"line": 12, "character": 8}})
         assert early["error"]["code"] == -32002 and "initialize" in early["error"]["message"]
         client.notify("textDocument/didOpen", {"textDocument": {"uri": CART, "languageId": "python", "version": 1, "text": "x = 1\n"}})
-        client.request("initialize", {"processId": None, "rootUri": WORKSPACE.as_uri(), "capabilities": {}, "initializationOptions": {"hover": {"explain": False}}}, timeout=30)
+        client.request("initialize", {"processId": None, "rootUri": WORKSPACE.as_uri(), "capabilities": {}, "initializationOptions": {"hover": {"explain": False}}}, timeout=HANG_SECONDS)
         client.notify("initialized", {})
         client.notify("textDocument/didOpen", {"textDocument": {"uri": CART, "languageId": "python", "version": 1, "text": (WORKSPACE / "shop" / "cart.py").read_text()}})
         assert_alive(client)
@@ -182,7 +185,7 @@ def test_requests_before_initialize_are_refused_and_initialize_still_works():
 
 def test_requests_after_shutdown_are_refused_and_exit_ends_the_process():
     client = RawClient()
-    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, timeout=30)
+    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, timeout=HANG_SECONDS)
     client.notify("initialized", {})
     assert "error" not in client.request("shutdown", None)
     client.send({"jsonrpc": "2.0", "id": "late", "method": "textDocument/codeAction", "params": {}})
