@@ -7,7 +7,7 @@ or by the command (the server then sends workspace/applyEdit), half the time whi
 on typing. Afterwards: no user line lost, duplicated or changed but by the user; every edit the
 server computed for a version that is no longer current was refused with ContentModified.
 
-GEMMA_EDIT_SESSIONS sets the number of sessions (CI: 40; the recorded long run: 1,000).
+GEMMA_EDIT_SESSIONS sets the number of sessions (CI: 24; the recorded long run: 1,000).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from tests.robustness.editing import CAPABILITIES, CONTENT_MODIFIED, EditedDocument, Tally
 from tests.robustness.rawclient import start_server
 
-SESSIONS = int(os.environ.get("GEMMA_EDIT_SESSIONS", "40"))
+SESSIONS = int(os.environ.get("GEMMA_EDIT_SESSIONS", "24"))
 MODEL_EVERY = int(os.environ.get("GEMMA_EDIT_MODEL_EVERY", "8"))
 OPTIONS = {"model": {"n_ctx": 1024, "max_tokens": 16, "temperature": 0.0}, "hover": {"explain": False}, "index": {"git": False, "watch": False, "cache": False}}
 
