@@ -114,7 +114,7 @@ class LlamaCppBackend:
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
         check_fits_memory(resolved.path, kwargs["n_gpu_layers"])
-        construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})  # noqa: E731
+        construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})
         self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
         self._install_abort_callback()
         self._info = self._describe(resolved, kwargs)

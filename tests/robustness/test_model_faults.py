@@ -22,7 +22,13 @@ import pytest
 
 from lsp_server.model.load import memory_bytes
 from lsp_server.model.resolve import bundled_model_path
-from tests.robustness.rawclient import RawClient, code_actions, hover_text, open_document, start_server
+from tests.robustness.rawclient import (
+    RawClient,
+    code_actions,
+    hover_text,
+    open_document,
+    start_server,
+)
 
 WORKSPACE = Path(__file__).resolve().parents[1] / "e2e" / "workspace"
 REQUEST_FAILED = -32803

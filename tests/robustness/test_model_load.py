@@ -18,7 +18,11 @@ from lsp_server.errors import ModelLoadFailed
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model import llama_backend
 from lsp_server.model.backend import CancelToken, GenerationRequest
-from lsp_server.model.load import check_fits_memory, gguf_layer_count, load_with_gpu_fallback
+from lsp_server.model.load import (
+    check_fits_memory,
+    gguf_layer_count,
+    load_with_gpu_fallback,
+)
 
 GIB = 2**30
 

@@ -12,7 +12,6 @@ for n = 1..10 (tests/robustness/long_runs.sh fuzz); they are recorded in RESULTS
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 

@@ -19,8 +19,6 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.robustness.rawclient import RawClient, point, start_server
 
 REQUESTS = int(os.environ.get("GEMMA_SOAK_REQUESTS", "600"))
