@@ -7,7 +7,7 @@ file opened, the thread pools filled) the server's resident memory, threads and 
 descriptors are read from /proc and compared at the end; code action list latency is printed
 for the first and the last quarter (timing numbers are recorded, not asserted).
 
-GEMMA_SOAK_REQUESTS and GEMMA_SOAK_MODEL_CALLS set the size (CI: 600 and 4; the recorded long
+GEMMA_SOAK_REQUESTS and GEMMA_SOAK_MODEL_CALLS set the size (CI: 400 and 3; the recorded long
 run: tests/robustness/long_runs.sh soak).
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tests.robustness.rawclient import RawClient, point, start_server
 
-REQUESTS = int(os.environ.get("GEMMA_SOAK_REQUESTS", "600"))
-MODEL_CALLS = int(os.environ.get("GEMMA_SOAK_MODEL_CALLS", "4"))
+REQUESTS = int(os.environ.get("GEMMA_SOAK_REQUESTS", "400"))
+MODEL_CALLS = int(os.environ.get("GEMMA_SOAK_MODEL_CALLS", "3"))
 WORKSPACE = Path(__file__).resolve().parents[1] / "e2e" / "workspace"
 OPTIONS = {"model": {"n_ctx": 1024, "max_tokens": 8, "temperature": 0.0}, "hover": {"explain": False}, "index": {"git": False, "watch": False, "cache": False}}
 MAX_RSS_GROWTH = 0.10
