@@ -7,7 +7,7 @@ or by the command (the server then sends workspace/applyEdit), half the time whi
 on typing. Afterwards: no user line lost, duplicated or changed but by the user; every edit the
 server computed for a version that is no longer current was refused with ContentModified.
 
-GEMMA_EDIT_SESSIONS sets the number of sessions (CI: 16; the recorded long run: 1,000).
+GEMMA_EDIT_SESSIONS sets the number of sessions (CI: 16; long runs: tests/robustness/long_runs.sh sessions, recorded in RESULTS.md).
 """
 
 from __future__ import annotations
