@@ -56,17 +56,17 @@ def run_model_action(document: EditedDocument, rng: random.Random) -> None:
         else:
             tally.other_errors.append(f"{name}: {error['code']} {error['message'][:200]}")
         return
-    if by_command:
-        return  # the edit came as workspace/applyEdit, checked when it arrived
-    edit = (reply.get("result") or {}).get("edit")
-    if edit is not None:
-        if document.version != started:
+    if by_command:  # the edit came as workspace/applyEdit, applied (or not) when it arrived
+        applied = document.version != started
+    else:
+        edit = (reply.get("result") or {}).get("edit")
+        if edit is not None and document.version != started:
             tally.violations.append(f"{name}: an edit computed for version {started} came back after the user changed it (now {document.version})")
-        applied = document.apply_workspace_edit(edit)
-        if applied:
-            below = next(text for text in document.lines[line:] if not text.lstrip().startswith("#"))
-            if not below.startswith(f"def {name}("):
-                tally.violations.append(f"{name}: the comment was not put above its function")
+        applied = edit is not None and document.apply_workspace_edit(edit)
+    if applied:
+        below = next(text for text in document.lines[line:] if not text.lstrip().startswith("#"))
+        if not below.startswith(f"def {name}("):
+            tally.violations.append(f"{name}: the comment was not put above its function")
 
 
 def run_session(client, folder: Path, session: int, tally: Tally) -> None:
