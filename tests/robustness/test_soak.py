@@ -3,7 +3,7 @@
 The mix: code action lists and hovers (static part) at random places of the fixture workspace's
 files, edits, requests cancelled right after they were sent, and every so often an Explain that
 runs the real model (some of them cancelled mid-way). After a warm-up (the model loaded, every
-file opened, the thread pools filled) the server's resident memory, threads and open file
+file opened, the thread pools filled by a burst of concurrent requests) the server's resident memory, threads and open file
 descriptors are read from /proc and compared at the end; code action list latency is printed
 for the first and the last quarter (timing numbers are recorded, not asserted).
 
@@ -60,6 +60,17 @@ class Soak:
         lines = self.docs[uri][0].splitlines() or [""]
         line = self.rng.randrange(len(lines))
         return uri, point(line, self.rng.randint(0, len(lines[line])))
+
+    def burst(self, size: int = 40) -> None:
+        """Many requests at once: the server's thread pools grow to their limits now, in the
+        warm-up, so that any thread still added later is a leak, not a pool filling up."""
+        sent = []
+        for _ in range(size):
+            uri, at = self.place()
+            sent.append(self.client.send_request("textDocument/hover", {"textDocument": {"uri": uri}, "position": at}))
+            sent.append(self.client.send_request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": at, "end": at}, "context": {"diagnostics": []}}))
+        for msg_id in sent:
+            self.client.wait_response(msg_id, timeout=300)
 
     def step(self, number: int) -> None:
         kind = self.rng.random()
@@ -128,6 +139,7 @@ def test_soak_mixed_requests(tmp_path: Path):
     started = time.perf_counter()
     try:
         soak.model_call()  # loads the model before the warm-up ends
+        soak.burst()
         for number in range(REQUESTS):
             if number == warm_up:
                 warm = proc_status(pid)
