@@ -42,7 +42,7 @@ def workspace(tmp_path: Path) -> Path:
     return target
 
 
-def explain(client: RawClient, uri: str, line: int, character: int = 4, timeout: float = 180) -> dict:
+def explain(client: RawClient, uri: str, line: int, character: int = 4, timeout: float = 300) -> dict:
     at = {"line": line, "character": character}
     return client.request("workspace/executeCommand", {"command": "gemma-lsp.explain", "arguments": [uri, {"start": at, "end": at}]}, timeout=timeout)
 
