@@ -100,11 +100,11 @@ def test_corrupt_and_too_big_models_then_a_good_one(workspace: Path, tmp_path: P
 
 
 def test_a_generation_longer_than_the_context_window(workspace: Path):
-    """A 256-token window, a target of thousands of tokens and max_tokens past the window."""
+    """A 128-token window, a target of thousands of tokens and max_tokens past the window."""
     big = workspace / "shop" / "big.py"
     body = "".join(f"    total = total + price_{i % 9} * {i} - len(str(total))\n" for i in range(400))
     big.write_text(f"def long_sum(total):\n{body}    return total\n")
-    client = start_server(workspace, {**OPTIONS, "model": {"n_ctx": 256, "max_tokens": 4000, "temperature": 0.0}})
+    client = start_server(workspace, {**OPTIONS, "model": {"n_ctx": 128, "max_tokens": 4000, "temperature": 0.0}})
     try:
         uri = open_document(client, big)
         reply = explain(client, uri, 0)
