@@ -103,8 +103,7 @@ async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
     if key == "explain":
         await explain.deliver(ls, await explain.run_explain(ls, uri, rng, cancel, "Explaining"))
     elif key == "explain_as_comment":
-        result = await explain.run_explain(ls, uri, rng, cancel, "Explaining (comment)")
-        action.edit = explain.comment_edit(ls, uri, result)
+        action.edit = await explain.explain_as_comment(ls, uri, rng, cancel)
         if action.edit is None:
             ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
     else:

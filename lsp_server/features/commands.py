@@ -18,8 +18,7 @@ async def explain_command(ls, uri: str, rng: types.Range) -> None:
 
 
 async def explain_as_comment_command(ls, uri: str, rng: types.Range) -> bool:
-    result = await explain.run_explain(ls, uri, rng, ls.cancel_token_for_request(), "Explaining (comment)")
-    edit = explain.comment_edit(ls, uri, result)
+    edit = await explain.explain_as_comment(ls, uri, rng, ls.cancel_token_for_request())
     if edit is None:
         ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
         return False

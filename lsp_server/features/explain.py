@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
 
 from lsp_server.actions import explain
 from lsp_server.context.target import find_target
@@ -72,13 +73,24 @@ async def show_text(ls, name: str, markdown: str, message: str | None = None) ->
     ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=(message or markdown)[:SHOW_MESSAGE_LIMIT]))
 
 
-def comment_edit(ls, uri: str, result: explain.Explanation) -> types.WorkspaceEdit | None:
+async def explain_as_comment(ls, uri: str, rng: types.Range, cancel: CancelToken) -> types.WorkspaceEdit | None:
+    """Run Explain and make its answer a comment edit (None when empty); ContentModified when the
+    document changed while the model worked: the target's lines are no longer where they were."""
+    version = documents.get_document(ls.workspace, uri).version
+    result = await run_explain(ls, uri, rng, cancel, "Explaining (comment)")
+    return comment_edit(ls, uri, result, version)
+
+
+def comment_edit(ls, uri: str, result: explain.Explanation, version: int | None) -> types.WorkspaceEdit | None:
     """A WorkspaceEdit inserting the explanation above the target, or None when it is empty.
 
-    The edit names the document version it was computed for, so a client refuses it if the file
-    changed in the meantime; and it is checked to keep the file parseable.
+    ``version``: the document's version the explanation was asked for; a later one is refused
+    with ContentModified. The edit names that version, so a client refuses it too if the file
+    changes before it is applied; and it is checked to keep the file parseable.
     """
     document = documents.get_document(ls.workspace, uri)
+    if document.version != version:
+        raise JsonRpcContentModified(f"{Path(document.path).name} changed while the model worked; ask again.")
     insertion = explain.comment_insertion(document.source, result.target, result.text)
     if insertion is None:
         return None

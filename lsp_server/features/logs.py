@@ -1,6 +1,8 @@
 """Forward the server's log records to the client's output (window/logMessage).
 
-Nothing is printed to stdout in serve mode: stdout carries the protocol.
+A record logged with ``extra={"show_user": True}`` (layers without pygls, e.g. the model loader
+falling back to fewer GPU layers) is also shown to the user (window/showMessage). Nothing is
+printed to stdout in serve mode: stdout carries the protocol.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ class ClientLogHandler(logging.Handler):
             return
         kind = next(kind for level, kind in LEVELS if record.levelno >= level)
         params = types.LogMessageParams(type=kind, message=self.format(record))
-        self._loop.call_soon_threadsafe(self._send, params)
+        self._loop.call_soon_threadsafe(self._send, self._ls.window_log_message, params)
+        if getattr(record, "show_user", False):
+            shown = types.ShowMessageParams(type=kind, message=record.getMessage())
+            self._loop.call_soon_threadsafe(self._send, self._ls.window_show_message, shown)
 
-    def _send(self, params: types.LogMessageParams) -> None:
+    @staticmethod
+    def _send(send, params) -> None:
         try:
-            self._ls.window_log_message(params)
+            send(params)
         except Exception:  # the transport may be gone at shutdown; logging must never raise
             pass

@@ -3,7 +3,8 @@
 Honours every .gitignore on the way down (pathspec's git semantics), extra exclude patterns from
 the settings, and an ``exclude_path`` hook where callers plug in policies of their own (the
 privacy layer's secret-file filter belongs there). Directory symlinks are not followed, so a
-symlink loop cannot trap the walk.
+symlink loop cannot trap the walk; a file symlink that loops, and a folder that cannot be listed,
+are reported as skipped (once) and the walk goes on.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def discover(
     new = tuple.__new__
     patterns = list(excludes)
     for root in roots:
-        for entry in _walk(Path(root), patterns):
+        for entry in _walk(Path(root), patterns, skipped):
             if exclude_path is not None and exclude_path(Path(entry.path)):
                 skipped.append(Skipped(Path(entry.path), "excluded by policy"))
                 continue
@@ -127,7 +128,7 @@ def examine(
     return FoundFile(str(path), stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
 
 
-def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
+def _walk(root: Path, patterns: list[str], skipped: list[Skipped]) -> Iterator[os.DirEntry]:
     # Each folder carries the specs of its own ancestors only, and ".git" is matched by name: most
     # trees have few .gitignore files, and most entries then meet no pattern matching at all.
     top = [(str(root), pathspec.GitIgnoreSpec.from_lines(patterns))] if any(p.strip() for p in patterns) else []
@@ -137,8 +138,10 @@ def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
         try:
             with os.scandir(folder) as listing:
                 entries = list(listing)
+        except FileNotFoundError:  # gone (or never there): nothing to index, nothing to report
+            continue
         except OSError as exc:
-            log.info("cannot list %s: %s", folder, exc)
+            skipped.append(Skipped(Path(folder), f"cannot list ({exc.__class__.__name__})"))
             continue
         own = _gitignore(folder) if any(e.name == ".gitignore" for e in entries) else None
         if own is not None:
@@ -149,7 +152,7 @@ def _walk(root: Path, patterns: list[str]) -> Iterator[os.DirEntry]:
                 continue
             if is_dir:
                 stack.append((entry.path, specs))
-            elif entry.name.endswith(SUFFIXES) and entry.is_file():
+            elif entry.name.endswith(SUFFIXES) and _is_file(entry, skipped):
                 yield entry
 
 
@@ -167,3 +170,12 @@ def _matches(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]
         if spec.match_file(relative + "/" if is_dir else relative):
             return True
     return False
+
+
+def _is_file(entry: os.DirEntry, skipped: list[Skipped]) -> bool:
+    """A regular file (through symlinks); a symlink loop is reported instead of raising ELOOP."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        skipped.append(Skipped(Path(entry.path), f"symlink loop or unreadable link ({exc.strerror})"))
+        return False

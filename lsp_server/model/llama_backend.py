@@ -17,10 +17,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from lsp_server.config import ModelSettings
-from lsp_server.errors import GenerationCancelled, GenerationFailed, ModelLoadFailed
+from lsp_server.errors import GenerationCancelled, GenerationFailed
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
 from lsp_server.model.chat import gemma_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
+from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
 from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
@@ -119,14 +120,9 @@ class LlamaCppBackend:
         resolved = self._resolved or resolve_model(self.settings.path)
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
-        try:
-            self._llm = Llama(model_path=str(resolved.path), **kwargs)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadFailed(
-                f"llama.cpp could not load {resolved.path} ({exc}). Check that the file is a complete GGUF "
-                "of a supported architecture (gemma3, gemma4); if memory ran out, lower model.n_ctx or "
-                "model.n_gpu_layers."
-            ) from exc
+        check_fits_memory(resolved.path, kwargs["n_gpu_layers"])
+        construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})
+        self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
         self._install_abort_callback()
         from lsp_server.model.llama_engine import Engine  # llama_cpp loads its libraries on import
 

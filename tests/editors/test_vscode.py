@@ -12,7 +12,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess

@@ -1,4 +1,3 @@
-import gguf
 import pytest
 
 from quantize.errors import OutputExists, UnknownQuantType
