@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 from lsp_server import __version__
 from lsp_server.config import Settings, settings_from_mapping
