@@ -55,6 +55,7 @@ class Row:
     generated: int = 0
     passed: int = 0
     offered_tests: bool = False
+    gen_detail: str = ""
     branches_hit: int = 0
     branches_total: int = 0
     ref_seconds: float = 0.0
@@ -104,6 +105,7 @@ def bench_generate(assistant: Assistant, root: Path, path: Path, definition, ver
         row.collected = bool(run.outcomes) and not run.collection_error
         row.all_passed = row.collected and row.passed == row.generated
     row.offered_tests = proposal.verification.ok
+    row.gen_detail = proposal.verification.summary()[:160]
     if not proposal.verification.ok:
         return
     new_text = (existing or "") + proposal.new_text
@@ -196,6 +198,12 @@ def report(rows: list[Row], seconds: float) -> str:
     ])
 
 
+def _stop(*_) -> None:
+    """SIGTERM (a time limit) ends the run with the table of the functions done so far."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: closing the model must not be cut again
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("project", nargs="?", help="a package directory (default: the installed click)")
@@ -206,11 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summarize", help="print the table of a --json file written before (a run stopped early)")
     args = parser.parse_args(argv)
     if args.summarize:
-        rows = [Row(**r) for r in json.loads(Path(args.summarize).read_text())]
+        fields = {f.name for f in dataclasses.fields(Row)}
+        rows = [Row(**{k: v for k, v in r.items() if k in fields}) for r in json.loads(Path(args.summarize).read_text())]
         print(report(rows, 0.0))
         return
-    # SIGTERM (a time limit) ends the run with the table of the functions done so far.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _stop)
     if args.project:
         source = Path(args.project)
     else:
@@ -236,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
                 bench_refactor(assistant, root, path, definition, verify, row)
                 rows.append(row)
                 print(f"[{number}] {row.target}: tests {row.passed}/{row.generated} collected={row.collected} offered={row.offered_tests} "
-                      f"branches {row.branches_hit}/{row.branches_total} {row.gen_seconds:.1f}s | refactor verified={row.ref_verified} "
+                      f"branches {row.branches_hit}/{row.branches_total} {row.gen_seconds:.1f}s ({row.gen_detail}) | refactor verified={row.ref_verified} "
                       f"unchanged={row.ref_unchanged} {row.ref_seconds:.1f}s ({row.ref_detail})", flush=True)
                 if args.json:
                     Path(args.json).write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
