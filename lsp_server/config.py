@@ -62,7 +62,7 @@ class ModelSettings:
 
     prompt_lookup: bool = True
     """Edits (refactor, implement) guess their next tokens from the prompt they rewrite and check
-    a batch of guesses at once (prompt-lookup decoding): the same answer, faster."""
+    a batch of guesses at once (prompt-lookup decoding): each kept token is the model's own choice."""
 
     kv_cache_type: KvCacheType = "f16"
     """KV cache precision: f16, q8_0 (half the memory) or q4_0."""
