@@ -61,7 +61,7 @@ class ModelSettings:
     a restart."""
 
     prompt_lookup: bool = True
-    """Edits (refactor, implement) guess their next tokens from the prompt they rewrite and check
+    """Refactors guess their next tokens from the prompt they rewrite and check
     a batch of guesses at once (prompt-lookup decoding): each kept token is the model's own choice."""
 
     kv_cache_type: KvCacheType = "f16"

@@ -230,14 +230,29 @@ def _moved(definition: Definition, delta: int, lines: int, end_lines: int, end_d
 
 # Names used in code, read from the bytes at C speed rather than as tree nodes (a file has
 # thousands of identifiers; a Python object for each was most of the indexing cost). Comments and
-# strings (with their prefixes) are blanked first so that their words are skipped, f-strings included (the names in
-# their {...} fields are lost: rare as the only mention). Keywords and numbers are dropped.
+# strings (with their prefixes) are blanked first so that their words are skipped; an f-string keeps
+# the code of its {...} fields (``f"Total: {cart.total()}"`` uses ``total``). Keywords and numbers
+# are dropped.
 # Assignment targets count as uses (the tree-based reading left them out): a local name that
 # shadows a workspace name links the two either way.
 _STRING = rb'''"""(?:[^\\]|\\.)*?"""|\'\'\'(?:[^\\]|\\.)*?\'\'\'|"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*\''''
 _COMMENT_OR_STRING = re.compile(rb"#[^\r\n]*|[rRbBuUfF]{0,2}(?:" + _STRING + rb")", re.S)
 _ONLY_NAME_BYTES = bytes(c if chr(c).isalnum() or c == ord("_") or c >= 128 else ord(" ") for c in range(256))
 _KEYWORDS = frozenset(k.encode() for k in keyword.kwlist)
+_FIELD = re.compile(rb"\{([^{}]*)\}")
+_CONVERSION_AND_SPEC = re.compile(rb"(?:![rsa])?(?::[^\[\]()]*)?$")
+
+
+def _blank(match: re.Match) -> bytes:
+    """A comment or string as blanks, but an f-string's replacement fields as code."""
+    text = match.group(0)
+    quote = min(i for i in (text.find(b'"'), text.find(b"'")) if i >= 0) if not text.startswith(b"#") else 0
+    if b"f" not in text[:quote].lower():
+        return b" "
+    fields = _FIELD.findall(text.replace(b"{{", b"  ").replace(b"}}", b"  "))
+    # Strings inside a field first (their text may hold a ':'), then its !conversion and :spec.
+    code = (_CONVERSION_AND_SPEC.sub(b"", _COMMENT_OR_STRING.sub(b" ", field)) for field in fields)
+    return b" " + b" ".join(code) + b" "
 
 
 def scope_uses(data: bytes, definitions: tuple[Definition, ...], name_spans: tuple[tuple[int, int], ...]) -> dict[str, frozenset[str]]:
@@ -252,7 +267,7 @@ def scope_uses(data: bytes, definitions: tuple[Definition, ...], name_spans: tup
         words: set[bytes] = set()
         for start, end in segments:
             if end > start:
-                code = _COMMENT_OR_STRING.sub(b" ", masked[start:end])
+                code = _COMMENT_OR_STRING.sub(_blank, masked[start:end])
                 words.update(code.translate(_ONLY_NAME_BYTES).split())
         words -= _KEYWORDS
         names = frozenset(w.decode("utf-8", "replace") for w in words if not w[:1].isdigit())

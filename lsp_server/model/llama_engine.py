@@ -139,10 +139,13 @@ class Engine:
                 on_progress: Progress | None = None) -> None:
         """Evaluate ``prompt[start:]`` in n_batch chunks (llama.cpp splits them into micro-batches),
         stopping at ``checkpoint_at`` to take a checkpoint there."""
-        position = start
+        position, last = start, len(prompt) - 1
         while position < len(prompt):
             cancel.raise_if_cancelled()
-            end = min(position + self.n_batch, len(prompt))
+            # The last token goes alone: the first answer token's logits then come from a
+            # one-token batch, as they do when all the rest was cached, so a prompt gets the same
+            # answer cold or warm (batches of different sizes round differently).
+            end = min(position + self.n_batch, last) if position < last else len(prompt)
             if position < checkpoint_at < end:
                 end = checkpoint_at
             self._decode(prompt[position:end])

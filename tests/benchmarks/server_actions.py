@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -43,7 +44,9 @@ async def run(model: str | None) -> dict:
     client = LanguageClient("server-actions", "1")
     messages: list[str] = []
     client.feature(types.WINDOW_SHOW_MESSAGE)(lambda params: messages.append(params.message))
-    await client.start_io(sys.executable, "-m", "lsp_server", "serve")
+    # The server's stderr (its log, and a faulthandler trace if it crashes) goes to a file.
+    log_file = Path(tempfile.gettempdir()) / "server-actions-server.log"
+    await client.start_io("bash", "-c", f"exec {shlex.quote(sys.executable)} -X faulthandler -m lsp_server serve 2>{shlex.quote(str(log_file))}")
     options = {"model": {"n_ctx": 8192, "max_tokens": 128, "temperature": 0.0, **({"path": model} if model else {})}}
     await client.initialize_async(types.InitializeParams(
         capabilities=CAPABILITIES, root_uri=folder.as_uri(), initialization_options=options,

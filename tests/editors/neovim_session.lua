@@ -4,7 +4,7 @@
 -- Environment: GEMMA_PLUGIN (editors/neovim), GEMMA_PYTHON, GEMMA_WORKSPACE, GEMMA_RESULTS.
 local plugin, python = vim.env.GEMMA_PLUGIN, vim.env.GEMMA_PYTHON
 local workspace, results_path = vim.env.GEMMA_WORKSPACE, vim.env.GEMMA_RESULTS
-local TIMEOUT = tonumber(vim.env.GEMMA_STEP_TIMEOUT_MS or "120000")
+local TIMEOUT = tonumber(vim.env.GEMMA_STEP_TIMEOUT_MS or "300000")
 
 local results = { notices = {}, progress = {}, status_samples = {}, requests = {} }
 

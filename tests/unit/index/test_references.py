@@ -16,25 +16,17 @@ IDENTIFIERS = tree_sitter.Query(PYTHON, "(identifier) @name")
 
 def uses_by_tree(data: bytes, facts) -> dict[str, set[str]]:
     """Every identifier node, in the innermost definition around it, except the names being
-    defined and names inside f-string fields (which the byte reading skips with the string)."""
+    defined."""
     tree = tree_sitter.Parser(PYTHON).parse(data)
     defined = set(facts.name_spans)
     scopes = sorted((d.start_byte, d.end_byte, d.qualname) for d in facts.definitions if d.kind != "constant")
     found: dict[str, set[str]] = {}
     for node in tree_sitter.QueryCursor(IDENTIFIERS).captures(tree.root_node).get("name", []):
-        if (node.start_byte, node.end_byte) in defined or _in_interpolation(node):
+        if (node.start_byte, node.end_byte) in defined:
             continue
         scope = max(((s, q) for s, e, q in scopes if s <= node.start_byte < e), default=(0, ""))[1]
         found.setdefault(scope, set()).add(data[node.start_byte : node.end_byte].decode())
     return found
-
-
-def _in_interpolation(node) -> bool:
-    while node is not None:
-        if node.type == "interpolation":
-            return True
-        node = node.parent
-    return False
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
