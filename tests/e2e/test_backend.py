@@ -116,15 +116,17 @@ def test_a_checkpoint_where_prompts_part_saves_the_shared_prefix(windowed):
 
 
 def test_prompt_lookup_gives_the_same_answer(windowed):
+    # A text the model continues with no near ties: batched and one-by-one evaluation round
+    # differently, so only a confident continuation is the same to the last token either way.
     backend = windowed(keep_kv_state=False)
-    code = SHARED[:1500]
-    text = f"# Copy this code exactly.\n{code}\n# The copy:\n{code[:120]}"
+    text = "".join(f"total_{i} = price_{i} * quantity_{i}\n" for i in range(60)) + "total_60 ="
     try:
-        plain = generate(backend, text, max_tokens=96)
-        drafted = generate(backend, text, max_tokens=96, speculative=True)
+        plain = generate(backend, text, max_tokens=64)
+        drafted = generate(backend, text, max_tokens=64, speculative=True)
     finally:
         backend.close()
-    assert drafted.text == plain.text and drafted.completion_tokens == plain.completion_tokens == 96
+    assert plain.text.startswith(" price_60 * quantity_60\ntotal_61")
+    assert drafted.text == plain.text and drafted.completion_tokens == plain.completion_tokens
 
 
 def test_the_stable_prefix_survives_a_restart(windowed, tmp_path):
