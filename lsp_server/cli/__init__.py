@@ -71,8 +71,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
+#: Commands that may load a local model: llama.cpp's libraries must be open before numpy & co.
+MODEL_COMMANDS = {"serve", "explain", "doctor", "bench"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in MODEL_COMMANDS:
+        from lsp_server.model.native import preload_llama_libraries
+
+        preload_llama_libraries()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
     try:

@@ -16,6 +16,10 @@ import random
 import statistics
 from pathlib import Path
 
+from lsp_server.model.native import preload_llama_libraries
+
+preload_llama_libraries()  # before numpy and tree-sitter: see lsp_server/model/native.py
+
 from lsp_server.actions import refactor
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings

@@ -4,6 +4,8 @@
 #   bash tests/benchmarks/gpu_run.sh build            # llama-cpp-python with CUDA + llama-bench
 #   bash tests/benchmarks/gpu_run.sh synth SHAPE...   # random-weight Q4_K_M GGUFs of real shapes
 #   bash tests/benchmarks/gpu_run.sh bench SHAPE ARGS # ours vs llama-bench (tests/benchmarks/gpu_bench.py ARGS)
+#   bash tests/benchmarks/gpu_run.sh server MODEL     # Explain / Generate tests through the server,
+#                                                     # in several configurations, each in a fresh cache
 # Results go to $OUT (the device tool's output folder) or ./gpu-results.
 set -uo pipefail
 out=${OUT:-gpu-results}
@@ -46,6 +48,20 @@ case "$stage" in
   bench)
     shape=$1; shift
     python3 tests/benchmarks/gpu_bench.py "/tmp/models/$shape.gguf" --llama-bench "$(llama_bench)" --out "$out/bench-$shape.json" "$@"
+    ;;
+  server)
+    # Each variant in its own cache dir (KV state files are kept there), then the first again in
+    # the same dir (a restart that restores the saved state). The server's log comes back in $OUT.
+    model=$1; shift
+    n=0
+    for variant in "" "warm_up=false" "swa_checkpoints=0" "keep_kv_state=false" "n_gpu_layers=0" "@1"; do
+      n=$((n + 1))
+      if [ "$variant" = "@1" ]; then cache=/tmp/cache-1; variant=""; else cache=/tmp/cache-$n; fi
+      sets=(); for kv in $variant; do sets+=(--set "$kv"); done
+      echo "== run $n: ${variant:-defaults} (cache $cache)"
+      XDG_CACHE_HOME=$cache TMPDIR=$(mktemp -d) bash -c 'timeout 80 python3 tests/benchmarks/server_actions.py --model "$0" --out "$1" "${@:3}"; echo "exit $?"; cp "$TMPDIR/server-actions-server.log" "$2" 2>/dev/null; tail -30 "$TMPDIR/server-actions-server.log"' \
+        "$model" "$out/server-$n.json" "$out/server-$n.log" "${sets[@]}" 2>&1 | tail -60
+    done
     ;;
 esac
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv

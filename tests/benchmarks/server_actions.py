@@ -38,7 +38,7 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-async def run(model: str | None) -> dict:
+async def run(model: str | None, overrides: dict | None = None) -> dict:
     folder = Path(tempfile.mkdtemp()) / "workspace"
     shutil.copytree(WORKSPACE, folder)
     client = LanguageClient("server-actions", "1")
@@ -47,7 +47,8 @@ async def run(model: str | None) -> dict:
     # The server's stderr (its log, and a faulthandler trace if it crashes) goes to a file.
     log_file = Path(tempfile.gettempdir()) / "server-actions-server.log"
     await client.start_io("bash", "-c", f"exec {shlex.quote(sys.executable)} -X faulthandler -m lsp_server serve 2>{shlex.quote(str(log_file))}")
-    options = {"model": {"n_ctx": 8192, "max_tokens": 128, "temperature": 0.0, **({"path": model} if model else {})}}
+    options = {"model": {"n_ctx": 8192, "max_tokens": 128, "temperature": 0.0, **({"path": model} if model else {}),
+                         **(overrides or {})}}
     await client.initialize_async(types.InitializeParams(
         capabilities=CAPABILITIES, root_uri=folder.as_uri(), initialization_options=options,
         workspace_folders=[types.WorkspaceFolder(uri=folder.as_uri(), name="workspace")]))
@@ -80,8 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model")
     parser.add_argument("--out")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="a model setting for the server, e.g. --set warm_up=false (repeatable)")
     args = parser.parse_args()
-    results = asyncio.run(run(args.model))
+    overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    results = asyncio.run(run(args.model, overrides))
     text = json.dumps(results, indent=2)
     if args.out:
         Path(args.out).write_text(text)
