@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import llama_cpp
 
 from lsp_server.model.backend import CancelToken
-from lsp_server.model.prefix_plan import PromptLookup, common_prefix
+from lsp_server.model.prefix_plan import DraftSize, PromptLookup, common_prefix
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,7 @@ class Engine:
         sample equals it, so the output is what plain decoding gives.
         """
         history = PromptLookup(self.tokens) if speculative else None
+        size = DraftSize(self._max_draft)
         pending = [llama_cpp.llama_sampler_sample(chain, self.ctx, -1)]
         while True:
             for token in pending:
@@ -198,8 +199,12 @@ class Engine:
             room = self.n_ctx - len(self.tokens) - 1
             if room <= 0:
                 return
-            draft = history.draft(min(self._max_draft, room - 1)) if history is not None else []
-            pending = self._verify(last, draft, chain) if draft else self._step(last, chain)
+            draft = history.draft(min(size.size, room - 1)) if history is not None else []
+            if draft:
+                pending = self._verify(last, draft, chain)
+                size.update(len(draft), len(pending) - 1)
+            else:
+                pending = self._step(last, chain)
 
     def _step(self, token: int, chain) -> list[int]:
         self._decode([token])

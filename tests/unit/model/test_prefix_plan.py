@@ -27,3 +27,21 @@ def test_longer_ngrams_win_and_appending_updates_the_index():
 
 def test_no_draft_without_room():
     assert PromptLookup([1, 2, 1, 2]).draft(0) == []
+
+
+def test_draft_size_grows_while_guesses_are_accepted_whole_and_shrinks_past_a_rejection():
+    from lsp_server.model.prefix_plan import DraftSize
+
+    size = DraftSize(16)
+    assert size.size == 16
+    size.update(proposed=16, accepted=3)  # rejected at the 4th guess: next time 4 tokens
+    assert size.size == 4
+    size.update(proposed=4, accepted=4)
+    assert size.size == 8
+    size.update(proposed=8, accepted=8)
+    size.update(proposed=16, accepted=16)
+    assert size.size == 16  # never above the most
+    size.update(proposed=16, accepted=0)
+    assert size.size == 2  # a first-token miss still leaves a cheap 2-token guess
+    size.update(proposed=1, accepted=1)  # a short draft (the history ran out) accepted whole
+    assert size.size == 4
