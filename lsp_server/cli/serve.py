@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import signal
+import sys
 
 from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
@@ -16,6 +17,10 @@ def serve(settings: Settings, tcp: str | None) -> int:
     logging.getLogger("lsp_server").setLevel(settings.log_level.upper())
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how a hang is diagnosed.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # The event loop shares the GIL with the index build's result thread; at the default 5 ms
+    # switch interval a request can wait several slices for it. 1 ms keeps requests short
+    # while the workspace is being indexed (tests/benchmarks/bench_code_action.py).
+    sys.setswitchinterval(0.001)
     server = create_server(Assistant(settings))
     if tcp:
         host, _, port = tcp.rpartition(":")
