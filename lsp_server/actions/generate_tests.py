@@ -43,6 +43,32 @@ def test_is_even_with_zero():
     assert is_even(0) is True
 ###
 
+### Code
+class Counter:
+    def __init__(self, start=0):
+        self.value = start
+
+    def add(self, n):
+        if n < 0:
+            raise ValueError("n must not be negative")
+        self.value += n
+        return self.value
+### Tests
+import pytest
+from counter_util import Counter
+
+
+def test_add_to_a_new_counter():
+    counter = Counter()
+    assert counter.add(2) == 2
+
+
+def test_add_a_negative_number_raises():
+    counter = Counter(5)
+    with pytest.raises(ValueError):
+        counter.add(-1)
+###
+
 '''
 
 

@@ -99,16 +99,24 @@ def check_syntax(text: str, name: str) -> CheckResult:
     return CheckResult("parse", True)
 
 
-def check_lint(root: Path, files: list[Path], timeout: float = 30) -> CheckResult:
+def lint_problems(root: Path, files: list[Path], timeout: float = 30) -> list[dict] | str:
+    """ruff's findings (its JSON: ``code``, ``message``, ``location.row``...) for ``files``, or
+    why ruff could not say."""
     command = [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select", LINT_RULES, "--output-format", "json", *map(str, files)]
     try:
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return CheckResult("lint", False, f"ruff could not run: {exc}")
+        return f"ruff could not run: {exc}"
     try:
-        problems = json.loads(done.stdout or "[]")
+        return json.loads(done.stdout or "[]")
     except json.JSONDecodeError:
-        return CheckResult("lint", False, f"ruff failed: {done.stderr.strip()[:500]}")
+        return f"ruff failed: {done.stderr.strip()[:500]}"
+
+
+def check_lint(root: Path, files: list[Path], timeout: float = 30) -> CheckResult:
+    problems = lint_problems(root, files, timeout)
+    if isinstance(problems, str):
+        return CheckResult("lint", False, problems)
     if not problems:
         return CheckResult("lint", True)
     lines = [f"{Path(p['filename']).name}:{p['location']['row']}: {p['code']} {p['message']}" for p in problems[:10]]

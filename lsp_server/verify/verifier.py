@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp_server.config import VerifySettings
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, run_tests
+from lsp_server.verify import salvage
+from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_problems, run_tests
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
 
 
@@ -24,7 +26,7 @@ class Verification:
             if check.name == "tests":
                 parts.append(check.detail)
             elif check.ok:
-                parts.append({"parse": "parsed", "lint": "lint clean"}.get(check.name, check.name))
+                parts.append({"parse": "parsed", "lint": "lint clean"}.get(check.name) or check.detail or check.name)
             else:
                 parts.append(f"{check.name} failed: {check.detail}")
         return ", ".join(parts)
@@ -110,10 +112,13 @@ class TriagedTests:
 
 def triage_generated_tests(root: Path, test_file: Path, text: str, settings: VerifySettings) -> TriagedTests:
     """Run generated tests against the current code and keep what is worth keeping."""
+    text, broken = salvage_tests(text, test_file.name)
     verification = verify_change(root, [FileChange(test_file, text)], [], settings)
+    if broken:
+        verification.checks.append(CheckResult("salvage", True, f"dropped {len(broken)} tests that lint found broken: {', '.join(broken)}"))
     names = [d.name for d in parse_python(text).definitions if d.kind == "function" and d.name.startswith("test")]
     if not verification.ok or not settings.run_tests:
-        return TriagedTests(text, names if verification.ok else [], [], [] if verification.ok else names, verification)
+        return TriagedTests(text, names if verification.ok else [], [], ([] if verification.ok else names) + broken, verification)
     with ShadowWorkspace(root, [FileChange(test_file, text)]) as shadow:
         run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], settings.timeout_seconds, settings.memory_mb)
     verification.tests = run
@@ -122,11 +127,34 @@ def triage_generated_tests(root: Path, test_file: Path, text: str, settings: Ver
     xfailed = [n for n in names if outcomes.get(n) == "failed"]
     dropped = [n for n in names if n not in kept and n not in xfailed]
     new_text = mark_tests(text, xfailed={n: run.message_of(n) for n in xfailed}, dropped=set(dropped))
+    dropped += broken
     ok = bool(kept or xfailed)
     detail = f"{len(kept)} generated tests pass, {len(xfailed)} fail on the current code (marked xfail: possible bug), {len(dropped)} dropped"
     verification.checks.append(CheckResult("tests", ok, detail))
     verification.ok = ok
     return TriagedTests(new_text, kept, xfailed, dropped, verification)
+
+
+def salvage_tests(text: str, file_name: str) -> tuple[str, list[str]]:
+    """The complete, lint-clean part of a generated test module, and the tests dropped for lint.
+
+    An answer cut off mid-test keeps the tests before it; a test using a name nobody defined is
+    dropped alone. A module that cannot be salvaged is returned as it was, for the verification
+    to report why.
+    """
+    complete = salvage.complete_part(text)
+    if not complete:
+        return text, []
+    with tempfile.TemporaryDirectory(prefix="gemma-lsp-lint-") as scratch:
+        path = Path(scratch) / file_name
+        path.write_text(complete, encoding="utf-8")
+        problems = lint_problems(Path(scratch), [path])
+    if isinstance(problems, str) or not problems:
+        return complete, []
+    broken = salvage.tests_holding_lines(complete, {p["location"]["row"] for p in problems})
+    if not broken:  # a problem outside the tests (an import, a helper): not one test's fault
+        return complete, []
+    return salvage.drop_functions(complete, broken), sorted(broken)
 
 
 def mark_tests(text: str, xfailed: dict[str, str], dropped: set[str]) -> str:

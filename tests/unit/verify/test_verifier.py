@@ -149,3 +149,38 @@ def test_node_ids_map_to_the_junit_names():
     run = TestRun(outcomes={"tests.test_a::test_p[1]": "passed", "tests.test_a::test_p[2]": "failed", "tests.test_a::test_q": "passed"})
     assert run.outcome_of("tests/test_a.py::test_p") == "failed" and not run.passed("tests/test_a.py::test_p")
     assert run.passed("tests/test_a.py::test_q") and run.outcome_of("tests/test_a.py::test_r") is None
+
+
+def test_a_suite_cut_off_mid_test_keeps_the_complete_tests(project):
+    generated = (
+        "from calc import add\n\n\n"
+        "def test_add_small():\n    assert add(1, 2) == 3\n\n\n"
+        "def test_add_negative():\n    assert add(-1, -2) == -3\n\n\n"
+        "def test_add_cut():\n    assert add(1, [2,\n"  # the answer hit its token limit here
+    )
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST)
+    assert triaged.verification.ok
+    assert triaged.kept == ["test_add_small", "test_add_negative"]
+    assert "test_add_cut" not in triaged.text
+    compile(triaged.text, "t.py", "exec")
+
+
+def test_a_test_using_an_undefined_name_is_dropped_alone(project):
+    generated = (
+        "from calc import add\n\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_uses_a_name_never_defined():\n    assert cart.total() == 0\n"
+    )
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST)
+    assert triaged.verification.ok
+    assert triaged.kept == ["test_add"]
+    assert triaged.dropped == ["test_uses_a_name_never_defined"]
+    assert "cart" not in triaged.text
+    assert "lint found broken: test_uses_a_name_never_defined" in triaged.verification.summary()
+
+
+def test_an_undefined_name_outside_the_tests_still_refuses_the_suite(project):
+    generated = "from calc import add\n\nVALUE = missing_helper()\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST)
+    assert not triaged.verification.ok
+    assert "F821" in triaged.verification.summary()
