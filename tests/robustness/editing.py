@@ -17,6 +17,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from tests.robustness.rawclient import RawClient
 
@@ -43,8 +44,79 @@ class Tally:
     model_actions: int = 0
     applied: int = 0
     refused_content_modified: int = 0
+    stub_edits: int = 0
+    """On-save stub edits applied to test files."""
+    stub_tests: int = 0
+    """Test functions those edits added."""
+    stub_waits_timed_out: int = 0
+    """Saves after which no stub file appeared in time (not a violation: nothing may have been due)."""
     other_errors: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+
+
+def uri_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+class TestFiles:
+    """The test files that on-save stubs go to, applied and saved as an editor would. Checked:
+    a file is created only where none exists; an existing line is never changed or removed (the
+    old text stays a subsequence of the new); no test name appears twice (saving twice adds
+    nothing twice). Called where the client answers the server's requests."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    @staticmethod
+    def holds(edit: dict) -> bool:
+        changes = edit.get("documentChanges") or [{"textDocument": {"uri": u}} for u in edit.get("changes") or {}]
+        return any("/tests/" in (c.get("uri") or c["textDocument"]["uri"]) for c in changes)
+
+    def apply(self, edit: dict) -> bool:
+        changes = edit.get("documentChanges") or [{"textDocument": {"uri": u, "version": None}, "edits": e} for u, e in (edit.get("changes") or {}).items()]
+        for change in changes:
+            if change.get("kind") == "create":
+                if uri_path(change["uri"]).exists() and not (change.get("options") or {}).get("ignoreIfExists"):
+                    self.tally.violations.append(f"a CreateFile over the existing {change['uri']}")
+                    return False
+                continue
+            path = uri_path(change["textDocument"]["uri"])
+            old = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+            new = insert_lines(old, change["edits"])
+            if new is None:
+                self.tally.violations.append(f"a stub edit to {path.name} replaced text: {change['edits']}")
+                return False
+            names = re.findall(r"^def (test_\w+)", "".join(new), re.MULTILINE)
+            if len(names) != len(set(names)):
+                self.tally.violations.append(f"{path.name}: a test stub was added twice: {sorted(n for n in set(names) if names.count(n) > 1)}")
+            path.write_text("".join(new), encoding="utf-8")  # the editor saves the test file
+            self.tally.stub_edits += 1
+            self.tally.stub_tests += len(names) - len(re.findall(r"^def test_", "".join(old), re.MULTILINE))
+        return True
+
+
+def insert_lines(old: list[str], edits: list[dict]) -> list[str] | None:
+    """``old`` with the edits applied, or None if one of them changes or removes old text (only
+    insertions at a line start, or after the last line, are additions)."""
+    new = list(old)
+    for edit in sorted(edits, key=lambda e: (e["range"]["start"]["line"], e["range"]["start"]["character"]), reverse=True):
+        start, end = edit["range"]["start"], edit["range"]["end"]
+        if start != end:
+            return None
+        line, column = start["line"], start["character"]
+        if column and not (line < len(new) and column == len(new[line].rstrip("\n"))) and not (line == len(new) and column == 0):
+            return None
+        text = edit["newText"]
+        if column:  # appended at the end of a line: keep that line as it was, add after it
+            new[line] = new[line].rstrip("\n") + text + ("\n" if new[line].endswith("\n") else "")
+            new[line:line + 1] = new[line].splitlines(keepends=True)
+        else:
+            new[line:line] = text.splitlines(keepends=True)
+    joined_old, joined_new = "".join(old), "".join(new)
+    it = iter(joined_new)
+    return new if all(ch in it for ch in joined_old) else None
 
 
 class EditedDocument:

@@ -87,11 +87,28 @@ class RawClient:
             if "method" not in message and "id" in message:
                 self._early[message["id"]] = message
                 continue
-            if "method" in message and "id" in message:  # a server->client request: answer it
-                result = self.on_request(message["method"], message.get("params")) if self.on_request else None
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
-            elif "method" in message:
-                self.notifications.append(message)
+            self._handle(message)
+
+    def _handle(self, message: dict) -> None:
+        """A message that is not an awaited response: answer a server request, keep the rest."""
+        if "method" in message and "id" in message:  # a server->client request: answer it
+            result = self.on_request(message["method"], message.get("params")) if self.on_request else None
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        elif "method" in message:
+            self.notifications.append(message)
+        elif "id" in message:
+            self._early[message["id"]] = message
+
+    def serve_until(self, done, timeout: float) -> bool:
+        """Answer the server's requests (an editor does so at any time) until ``done()`` or the
+        timeout; returns ``done()``."""
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            try:
+                self._handle(self._messages.get(timeout=0.05))
+            except queue.Empty:
+                pass
+        return done()
 
     def diagnosis(self) -> str:
         """Whether the server still runs, and the tail of its stderr (with thread stacks if it does)."""

@@ -21,6 +21,7 @@ from tests.robustness.editing import (
     CONTENT_MODIFIED,
     EditedDocument,
     Tally,
+    TestFiles,
 )
 from tests.robustness.rawclient import start_server
 
@@ -69,16 +70,25 @@ def run_model_action(document: EditedDocument, rng: random.Random) -> None:
             tally.violations.append(f"{name}: the comment was not put above its function")
 
 
-def run_session(client, folder: Path, session: int, tally: Tally) -> None:
+def save_and_wait_for_stubs(document: EditedDocument, tally: Tally, test_file: Path, timeout: float = 5.0) -> None:
+    """Save, then give the debounced on-save stubs time to arrive (a didClose cancels them)."""
+    document.save()
+    if not document.client.serve_until(test_file.exists, timeout):
+        tally.stub_waits_timed_out += 1
+
+
+def run_session(client, folder: Path, session: int, tally: Tally, test_files: TestFiles | None = None) -> None:
     rng = random.Random(session)
     path = folder / f"session_{session}.py"
     document = EditedDocument(client, path, session, rng, tally)
     path.write_text(document.text, encoding="utf-8")
 
     def on_request(method, params):
-        if method == "workspace/applyEdit":
-            return {"applied": document.apply_workspace_edit(params["edit"])}
-        return None
+        if method != "workspace/applyEdit":
+            return None
+        if test_files is not None and TestFiles.holds(params["edit"]):  # on-save stubs, any session's
+            return {"applied": test_files.apply(params["edit"])}
+        return {"applied": document.apply_workspace_edit(params["edit"])}
 
     client.on_request = on_request
     for _ in range(rng.randint(3, 12)):
@@ -89,6 +99,9 @@ def run_session(client, folder: Path, session: int, tally: Tally) -> None:
     if session % MODEL_EVERY == MODEL_EVERY - 1:
         run_model_action(document, rng)
         document.user_edit()
+    if test_files is not None and session % 4 == 0:
+        save_and_wait_for_stubs(document, tally, folder.parent / "tests" / f"test_session_{session}.py")
+        document.save()  # saved again unchanged: must add nothing (TestFiles checks duplicates)
     document.check_user_lines()
     document.check_server_agrees()
     client.notify("textDocument/didClose", {"textDocument": {"uri": document.uri}})
@@ -96,13 +109,18 @@ def run_session(client, folder: Path, session: int, tally: Tally) -> None:
 
 
 def test_editing_sessions_lose_no_user_line_and_stale_edits_are_refused(tmp_path: Path):
+    # A package with a tests/ folder: on-save stubs are on by default there, so saves add stubs
+    # to tests/test_session_N.py through workspace/applyEdit, checked by TestFiles.
     folder = tmp_path / "edits"
     folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (tmp_path / "tests").mkdir()
     client = start_server(tmp_path, OPTIONS, capabilities=CAPABILITIES)
     tally = Tally()
+    test_files = TestFiles(tally)
     try:
         for session in range(SESSIONS):
-            run_session(client, folder, session, tally)
+            run_session(client, folder, session, tally, test_files)
             assert client.alive()
             assert not tally.violations, tally.violations
             if session % 100 == 99:
@@ -111,9 +129,11 @@ def test_editing_sessions_lose_no_user_line_and_stale_edits_are_refused(tmp_path
         client.close()
     print(f"\ndata safety: {tally.sessions} sessions, {tally.edits} user edits, {tally.saves} saves, {tally.model_actions} model actions "
           f"({tally.applied} edits applied, {tally.refused_content_modified} refused with ContentModified), "
+          f"{tally.stub_edits} on-save stub edits ({tally.stub_tests} stub tests, {tally.stub_waits_timed_out} waits without one), "
           f"{len(tally.violations)} violations, other errors: {tally.other_errors}")
     assert not tally.other_errors
     assert tally.model_actions == SESSIONS // MODEL_EVERY
+    assert tally.stub_edits > 0, "no save produced on-save stubs: the harness no longer covers them"
 
 
 def test_regression_explain_as_comment_after_the_user_typed_is_refused(tmp_path: Path):
