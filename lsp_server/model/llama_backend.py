@@ -258,7 +258,7 @@ class LlamaCppBackend:
     def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
         import llama_cpp
 
-        from lsp_server.model.llama_engine import Sampling
+        from lsp_server.model.sampling import Sampling
 
         engine = self._engine
         max_tokens = answer_budget(engine.n_ctx, request.max_tokens)
@@ -271,7 +271,7 @@ class LlamaCppBackend:
             on_text(request.answer_prefix)
         sampling = Sampling(temperature=request.temperature)
         speculative = request.speculative and self.settings.prompt_lookup
-        generated = engine.generate(sampling, speculative)
+        generated = engine.generate(sampling, speculative, native_sampler=self.settings.sampler == "llama")
         try:
             for token in generated:
                 first = first or time.perf_counter() - started

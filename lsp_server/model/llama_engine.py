@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import llama_cpp
+import numpy as np
 
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.prefix_plan import DraftSize, PromptLookup, common_prefix
+from lsp_server.model.sampling import Sampler, Sampling
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +41,6 @@ class Checkpoint:
     data: ctypes.Array
 
 
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float
-    top_k: int = 40
-    top_p: float = 0.95
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    penalty_last_n: int = 64
-    seed: int = 0xC0FFEE
-
-
 class Engine:
     """One llama.cpp context, sequence 0, and what its KV cache holds (``tokens``)."""
 
@@ -57,6 +48,7 @@ class Engine:
         self.llm = llm
         self.ctx = llm._ctx.ctx
         self.vocab = llm._model.vocab
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.n_ctx = llm.n_ctx()
         self.n_batch = llm.n_batch
@@ -162,6 +154,16 @@ class Engine:
             raise RuntimeError(f"llama_decode returned {status} at token {len(self.tokens)}")
         self.tokens.extend(chunk)
 
+    def chooser(self, sampling: Sampling, native: bool) -> tuple[Callable[[int], int], Callable[[], None]]:
+        """``choose(i)``: the next token from the logits of batch position i (-1: the last), and
+        a function that frees what it holds. ``native``: llama.cpp's chain, else numpy's."""
+        if native:
+            chain = self.sampler(sampling)
+            return (lambda i: llama_cpp.llama_sampler_sample(chain, self.ctx, i)), (lambda: llama_cpp.llama_sampler_free(chain))
+        sampler, n_vocab = Sampler(sampling, self.n_vocab), self.n_vocab
+        logits_of = lambda i: np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.ctx, i), shape=(n_vocab,))  # noqa: E731
+        return (lambda i: sampler.choose(logits_of(i))), (lambda: None)
+
     def sampler(self, sampling: Sampling):
         """A C sampler chain. Top-k first so the repeat penalty touches 40 logits, not the
         whole vocabulary; temperature 0 is greedy."""
@@ -180,7 +182,7 @@ class Engine:
             add(llama_cpp.llama_sampler_init_dist(sampling.seed))
         return chain
 
-    def _tokens(self, chain, speculative: bool) -> Iterator[int]:
+    def _tokens(self, choose: Callable[[int], int], speculative: bool) -> Iterator[int]:
         """Sampled tokens, one at a time.
 
         With ``speculative`` the next tokens are guessed from earlier text (an edit copies most
@@ -189,7 +191,7 @@ class Engine:
         """
         history = PromptLookup(self.tokens) if speculative else None
         size = DraftSize(self._max_draft)
-        pending = [llama_cpp.llama_sampler_sample(chain, self.ctx, -1)]
+        pending = [choose(-1)]
         while True:
             for token in pending:
                 if history is not None:
@@ -201,16 +203,16 @@ class Engine:
                 return
             draft = history.draft(min(size.size, room - 1)) if history is not None else []
             if draft:
-                pending = self._verify(last, draft, chain)
+                pending = self._verify(last, draft, choose)
                 size.update(len(draft), len(pending) - 1)
             else:
-                pending = self._step(last, chain)
+                pending = self._step(last, choose)
 
-    def _step(self, token: int, chain) -> list[int]:
+    def _step(self, token: int, choose: Callable[[int], int]) -> list[int]:
         self._decode([token])
-        return [llama_cpp.llama_sampler_sample(chain, self.ctx, -1)]
+        return [choose(-1)]
 
-    def _verify(self, token: int, draft: list[int], chain) -> list[int]:
+    def _verify(self, token: int, draft: list[int], choose: Callable[[int], int]) -> list[int]:
         batch, base = self._batch, len(self.tokens)
         for i, tok in enumerate([token, *draft]):
             batch.token[i] = tok
@@ -222,7 +224,7 @@ class Engine:
         self.tokens.extend([token, *draft])
         sampled = []
         for i in range(len(draft) + 1):
-            sampled.append(llama_cpp.llama_sampler_sample(chain, self.ctx, i))
+            sampled.append(choose(i))
             if i == len(draft) or sampled[-1] != draft[i]:
                 break
         accepted = len(sampled) - 1  # draft tokens that stay in the cache
@@ -232,13 +234,13 @@ class Engine:
             del self.tokens[drop_from:]
         return sampled
 
-    def generate(self, sampling: Sampling, speculative: bool) -> Iterator[int]:
+    def generate(self, sampling: Sampling, speculative: bool, native_sampler: bool = False) -> Iterator[int]:
         """Sampled tokens after a prefill; the generator frees its sampler when closed."""
-        chain = self.sampler(sampling)
+        choose, free = self.chooser(sampling, native_sampler)
         try:
-            yield from self._tokens(chain, speculative)
+            yield from self._tokens(choose, speculative)
         finally:
-            llama_cpp.llama_sampler_free(chain)
+            free()
 
     # -- state files -----------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""Choosing the next token from the logits, in numpy, on a few candidates instead of all of them.
+
+The same chain as llama.cpp's samplers in the same order (top-k, repeat penalty, top-p, min-p,
+temperature, draw), but llama.cpp's ``llama_sampler_sample`` first copies every logit of the
+vocabulary into a candidate array and sorts for the top k: for Gemma's 262,144 tokens that was
+about 1 ms per token on the development CPU, the largest fixed cost of a decode step left
+(tests/benchmarks/RESULTS.md, issue 9). Here the top k are found among the logits within
+``PREFILTER`` of the largest: one comparison over the vocabulary, then a partition of a few.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+PREFILTER = 20.0
+"""How far below the largest logit a token may be and still be a candidate: e^-20 (2e-9) of the
+best one's probability. The top k are taken among these; when fewer than k are that close the
+rest would hold under 1e-7 of the probability together, which changes no choice."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    """0 or less: greedy."""
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    penalty_last_n: int = 64
+    seed: int = 0xC0FFEE
+
+
+def near_top_k(logits: np.ndarray, k: int, penalty: float = 1.0) -> np.ndarray:
+    """Indices of the ``k`` largest logits among those within PREFILTER of the largest (in no
+    particular order). With a repeat penalty the window also reaches down to what the largest
+    becomes once penalized, so greedy decoding sees every token that could win."""
+    best = float(logits.max())
+    floor = best - PREFILTER
+    if penalty != 1.0:
+        floor = min(floor, best / penalty if best > 0 else best * penalty)
+    near = np.flatnonzero(logits >= floor)
+    if near.size <= k:
+        return near
+    return near[np.argpartition(logits[near], -k)[-k:]]
+
+
+def penalize(ids: np.ndarray, values: np.ndarray, recent, penalty: float) -> np.ndarray:
+    """llama.cpp's repeat penalty: a recent token's positive logit divided by it, a negative
+    one multiplied."""
+    if penalty == 1.0 or not recent:
+        return values
+    seen = set(recent)  # a set and a loop over k ids: np.isin costs more at this size
+    hit = np.fromiter((token in seen for token in ids.tolist()), dtype=bool, count=ids.size)
+    return np.where(hit, np.where(values > 0, values / penalty, values * penalty), values)
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+def candidates(logits: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens a draw chooses among and their logits after penalty and temperature, best
+    first: top-k, penalty, top-p (smallest prefix holding ``top_p`` of the probability), min-p
+    (probability at least ``min_p`` of the best one's), in llama.cpp's order."""
+    ids = near_top_k(logits, sampling.top_k, sampling.repeat_penalty)
+    values = penalize(ids, logits[ids].astype(np.float64), recent, sampling.repeat_penalty)
+    order = np.argsort(-values, kind="stable")
+    ids, values = ids[order], values[order]
+    if sampling.top_p < 1.0:
+        cumulative = np.cumsum(softmax(values))
+        keep = int(np.searchsorted(cumulative, sampling.top_p)) + 1
+        ids, values = ids[:keep], values[:keep]
+    if sampling.min_p > 0.0:
+        keep = values >= values[0] + np.log(sampling.min_p)
+        ids, values = ids[keep], values[keep]
+    return ids, values / sampling.temperature
+
+
+class Sampler:
+    """The next token from a row of logits; remembers what it chose (for the repeat penalty)."""
+
+    def __init__(self, sampling: Sampling, n_vocab: int) -> None:
+        self.sampling = sampling
+        self.n_vocab = n_vocab
+        self.recent: deque[int] = deque(maxlen=max(1, sampling.penalty_last_n))
+        self.rng = np.random.default_rng(sampling.seed)
+        self.greedy = sampling.temperature <= 0
+
+    def choose(self, logits: np.ndarray) -> int:
+        s = self.sampling
+        if self.greedy and (s.repeat_penalty == 1.0 or not self.recent):
+            token = int(logits.argmax())
+        elif self.greedy:
+            ids = near_top_k(logits, s.top_k, s.repeat_penalty)
+            values = penalize(ids, logits[ids].astype(np.float64), self.recent, s.repeat_penalty)
+            token = int(ids[int(values.argmax())])
+        else:
+            ids, values = candidates(logits, self.recent, s)
+            token = int(ids[0]) if ids.size == 1 else int(self.rng.choice(ids, p=softmax(values)))
+        if s.penalty_last_n > 0:
+            self.recent.append(token)
+        return token

@@ -1,0 +1,71 @@
+"""The numpy sampler against a plain implementation of llama.cpp's chain over the whole
+vocabulary (top-k, repeat penalty, top-p, min-p, temperature), on random and peaked logits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lsp_server.model.sampling import Sampler, Sampling, candidates, near_top_k
+
+
+def reference(logits: np.ndarray, recent: list[int], s: Sampling) -> tuple[list[int], np.ndarray]:
+    order = np.argsort(-logits, kind="stable")[: s.top_k]
+    values = logits[order].astype(np.float64)
+    for i, token in enumerate(order):
+        if token in set(recent) and s.repeat_penalty != 1.0:
+            values[i] = values[i] / s.repeat_penalty if values[i] > 0 else values[i] * s.repeat_penalty
+    resort = np.argsort(-values, kind="stable")
+    order, values = order[resort], values[resort]
+    probs = np.exp(values - values.max())
+    probs /= probs.sum()
+    keep = next(i + 1 for i, c in enumerate(np.cumsum(probs)) if c >= s.top_p) if s.top_p < 1 else len(order)
+    order, values = order[:keep], values[:keep]
+    keep = values >= values[0] + np.log(s.min_p)
+    return order[keep].tolist(), values[keep] / s.temperature
+
+
+def logits_like_a_model(rng: np.random.Generator, vocab: int = 262_144) -> np.ndarray:
+    logits = rng.normal(0.0, 2.0, vocab).astype(np.float32)
+    peaks = rng.choice(vocab, size=rng.integers(1, 60), replace=False)
+    logits[peaks] += rng.uniform(5.0, 25.0, peaks.size).astype(np.float32)
+    return logits
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_candidates_match_the_whole_vocabulary_chain(seed):
+    rng = np.random.default_rng(seed)
+    logits = logits_like_a_model(rng)
+    recent = rng.choice(np.argsort(-logits)[:60], size=10).tolist()
+    s = Sampling(temperature=0.7)
+    ids, values = candidates(logits, recent, s)
+    want_ids, want_values = reference(logits, recent, s)
+    assert sorted(ids.tolist()) == sorted(want_ids)
+    assert np.allclose(np.sort(values), np.sort(want_values))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_greedy_with_a_repeat_penalty_picks_what_the_chain_picks(seed):
+    rng = np.random.default_rng(seed)
+    logits = logits_like_a_model(rng)
+    top = np.argsort(-logits)[:5].tolist()
+    sampler = Sampler(Sampling(temperature=0.0), logits.size)
+    sampler.recent.extend(top[:2])  # the two best were just used: the penalty may reorder
+    want = reference(logits, top[:2], Sampling(temperature=1.0, top_p=1.0, min_p=1e-12))[0][0]
+    assert sampler.choose(logits) == want
+
+
+def test_near_top_k_is_the_exact_top_k_when_enough_are_close():
+    logits = np.zeros(1000, dtype=np.float32)
+    logits[:100] = np.arange(100, dtype=np.float32) / 10  # 100 tokens within 10 of the best
+    assert sorted(near_top_k(logits, 40).tolist()) == list(range(60, 100))
+
+
+def test_a_draw_is_reproducible_with_its_seed_and_stays_among_the_candidates():
+    logits = logits_like_a_model(np.random.default_rng(1))
+    s = Sampling(temperature=1.0, repeat_penalty=1.0)
+    allowed = set(reference(logits, [], s)[0])
+    draws = [Sampler(s, logits.size).choose(logits) for _ in range(3)]
+    assert len(set(draws)) == 1 and draws[0] in allowed
+    many = Sampler(s, logits.size)
+    assert {many.choose(logits) for _ in range(50)} <= allowed
