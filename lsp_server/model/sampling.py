@@ -38,6 +38,8 @@ def near_top_k(logits: np.ndarray, k: int, penalty: float = 1.0) -> np.ndarray:
     particular order). With a repeat penalty the window also reaches down to what the largest
     becomes once penalized, so greedy decoding sees every token that could win."""
     best = float(logits.max())
+    if not np.isfinite(best):  # NaN or inf logits (a broken model): rank what can be ranked
+        return np.argsort(-np.nan_to_num(logits, nan=-np.inf), kind="stable")[:k]
     floor = best - PREFILTER
     if penalty != 1.0:
         floor = min(floor, best / penalty if best > 0 else best * penalty)
@@ -62,12 +64,25 @@ def softmax(values: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+def finite(ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of a broken model: +inf tokens take all the probability, NaN and -inf none; when
+    nothing is left, the first token stays (a step must always give a token)."""
+    if np.isfinite(values).all():
+        return ids, values
+    top = np.isposinf(values)
+    if top.any():
+        return ids[top], np.zeros(int(top.sum()))
+    keep = np.isfinite(values)
+    return (ids[keep], values[keep]) if keep.any() else (ids[:1], np.zeros(1))
+
+
 def candidates(logits: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
     """The tokens a draw chooses among and their logits after penalty and temperature, best
     first: top-k, penalty, top-p (smallest prefix holding ``top_p`` of the probability), min-p
     (probability at least ``min_p`` of the best one's), in llama.cpp's order."""
     ids = near_top_k(logits, sampling.top_k, sampling.repeat_penalty)
     values = penalize(ids, logits[ids].astype(np.float64), recent, sampling.repeat_penalty)
+    ids, values = finite(ids, values)
     order = np.argsort(-values, kind="stable")
     ids, values = ids[order], values[order]
     if sampling.top_p < 1.0:

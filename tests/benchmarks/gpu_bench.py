@@ -20,6 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from lsp_server.model.native import preload_llama_libraries  # noqa: E402
+
+preload_llama_libraries()  # before numpy: see lsp_server/model/native.py
+
 from lsp_server.cli.bench import source_text  # noqa: E402
 from lsp_server.cli.doctor import nvidia_devices  # noqa: E402
 from lsp_server.config import ModelSettings  # noqa: E402
@@ -118,6 +122,7 @@ def main() -> None:
     parser.add_argument("--restore", action="store_true", help="also time saving and restoring the KV state")
     parser.add_argument("--llama-bench")
     parser.add_argument("--depth", type=int, default=8192, help="llama-bench's tg128 depth")
+    parser.add_argument("--sampler", nargs="+", default=["fast"], choices=["fast", "llama"], help="model.sampler values to compare")
     parser.add_argument("--out")
     args = parser.parse_args()
     llama_backend.state_dir = lambda: Path(tempfile.gettempdir()) / "gemma-lsp-bench-state"
@@ -126,9 +131,11 @@ def main() -> None:
         settings = {"n_batch": args.n_batch, "n_ubatch": ubatch, "kv_cache_type": args.kv, "flash_attn": True,
                     "swa_full": args.swa_full == "true"}
         for length in args.prefill:
-            run_result = {"settings": settings, **measure(args.model, length, settings, args.restore)}
-            results["runs"].append(run_result)
-            print(json.dumps(run_result), flush=True)
+            for sampler in args.sampler:
+                run_settings = {**settings, "sampler": sampler}
+                run_result = {"settings": run_settings, **measure(args.model, length, run_settings, args.restore)}
+                results["runs"].append(run_result)
+                print(json.dumps(run_result), flush=True)
         if args.llama_bench:
             native = {"settings": settings, "results": llama_bench(args.llama_bench, args.model, args.prefill, settings, args.depth)}
             results.setdefault("llama_bench", []).append(native)

@@ -160,3 +160,15 @@ def test_a_state_file_that_does_not_fit_is_dropped(windowed, tmp_path):
     finally:
         second.close()
     assert not path.exists() or path.read_bytes() != b"not a llama.cpp state file"
+
+
+def test_the_numpy_sampler_picks_what_llama_cpps_chain_picks(backend):
+    # Greedy with the repeat penalty: top-k, penalty, argmax in both; same tokens expected on
+    # the real model (the unit tests compare the chains on random logits).
+    fast = generate(backend, CODE, max_tokens=32)
+    native = LlamaCppBackend(ModelSettings(n_ctx=1024, temperature=0.0, sampler="llama", keep_kv_state=False))
+    try:
+        same = generate(native, CODE, max_tokens=32)
+    finally:
+        native.close()
+    assert fast.text == same.text and fast.text.strip()

@@ -69,3 +69,18 @@ def test_a_draw_is_reproducible_with_its_seed_and_stays_among_the_candidates():
     assert len(set(draws)) == 1 and draws[0] in allowed
     many = Sampler(s, logits.size)
     assert {many.choose(logits) for _ in range(50)} <= allowed
+
+
+@pytest.mark.parametrize("poison", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_logits_with_nan_or_inf_still_give_a_token(poison, temperature):
+    # A random-weight Gemma 4 E4B on the H100 produced such logits; the first version raised
+    # "argmax of an empty sequence" there.
+    logits = logits_like_a_model(np.random.default_rng(3))
+    logits[::7] = poison
+    sampler = Sampler(Sampling(temperature=temperature), logits.size)
+    sampler.recent.extend([1, 2, 3])
+    token = sampler.choose(logits)
+    assert 0 <= token < logits.size
+    all_nan = np.full(1000, np.nan, dtype=np.float32)
+    assert 0 <= Sampler(Sampling(temperature=temperature), 1000).choose(all_nan) < 1000
