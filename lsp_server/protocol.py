@@ -6,11 +6,15 @@
 - A request before ``initialize`` gets ServerNotInitialized, as the LSP spec says.
 - ``$/cancelRequest`` also sets the model's cancel token (pygls cancels only the outer future of
   a command, not the task that runs it).
+- Each request remembers the open documents' versions when it arrived (``versions_at_arrival``):
+  its handler may start only after later didChange notifications were applied, and a range the
+  client sent for the older text must then be refused, not applied to the new one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,8 @@ INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 SERVER_NOT_INITIALIZED = -32002
 ALLOWED_BEFORE_INITIALIZE = {types.INITIALIZE, types.EXIT, types.SHUTDOWN}
+REMEMBERED_REQUESTS = 512
+"""Requests whose arrival versions are kept (the oldest are forgotten: bounded memory)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,22 @@ class GemmaProtocol(LanguageServerProtocol):
         if method is not None and getattr(message, "id", None) is not None and self._workspace is None and method not in ALLOWED_BEFORE_INITIALIZE:
             self._refuse(message.id, SERVER_NOT_INITIALIZED, f"{method} before initialize: send initialize first.")
             return
+        if method is not None and getattr(message, "id", None) is not None and self._workspace is not None:
+            self._remember_versions(message.id)
         super().handle_message(message)
+
+    @property
+    def versions_at_arrival(self) -> OrderedDict:
+        """Request id -> {uri: version} of the open documents when that request arrived."""
+        if "_versions_at_arrival" not in self.__dict__:
+            self._versions_at_arrival = OrderedDict()
+        return self._versions_at_arrival
+
+    def _remember_versions(self, msg_id) -> None:
+        remembered = self.versions_at_arrival
+        remembered[msg_id] = {uri: document.version for uri, document in self._workspace.text_documents.items()}
+        while len(remembered) > REMEMBERED_REQUESTS:
+            remembered.popitem(last=False)
 
     def _refuse(self, msg_id, code: int, text: str) -> None:
         log.warning("%s", text)

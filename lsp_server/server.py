@@ -50,6 +50,15 @@ class GemmaLanguageServer(LanguageServer):
             self._cancel_tokens[msg_id] = token
         return token
 
+    def version_at_request(self, uri: str) -> int | None:
+        """The version ``uri`` had when the current request arrived (the text its range refers
+        to); the current version outside a request."""
+        snapshot = self.protocol.versions_at_arrival.get(self.protocol.msg_id) or {}
+        if uri in snapshot:
+            return snapshot[uri]
+        document = self.workspace.text_documents.get(uri)
+        return document.version if document is not None else None
+
     def cancel_request(self, msg_id) -> None:
         token = self._cancel_tokens.pop(msg_id, None)
         if token is not None:

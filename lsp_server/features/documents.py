@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
@@ -22,6 +23,15 @@ def get_document(workspace: Workspace, uri: str) -> TextDocument:
         raise DocumentNotFound(f"{uri} is not open in the editor and cannot be read from disk ({exc.__class__.__name__}); open the file first.") from exc
     if document.path is None:
         raise DocumentNotFound(f"{uri} is not a file on this machine; gemma-lsp works on local files.")
+    return document
+
+
+def refuse_if_changed(workspace: Workspace, uri: str, version: int | None, doing: str = "the request was prepared") -> TextDocument:
+    """The document, if it is still at ``version``; else ContentModified: a range the client sent
+    for that version names other text now, and the user asks again."""
+    document = get_document(workspace, uri)
+    if document.version != version:
+        raise JsonRpcContentModified(f"{Path(document.path).name} changed while {doing}; ask again.")
     return document
 
 

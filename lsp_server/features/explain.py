@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified
 
 from lsp_server.actions import explain
 from lsp_server.context.target import find_target
@@ -27,7 +26,12 @@ SHOW_MESSAGE_LIMIT = 4000
 async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
     """Build the context, run the model with streaming, and return the explanation."""
     settings = ls.assistant.settings.model
+    # The user may have typed since asking: the range would point into other text (found by the
+    # data-safety sessions: "no function at line 28" for a function that had moved).
+    version = ls.version_at_request(uri)
+    documents.refuse_if_changed(ls.workspace, uri, version)
     commits = await asyncio.to_thread(_target_history, ls, uri, rng)  # git log -L can take a while
+    documents.refuse_if_changed(ls.workspace, uri, version)
 
     def make_request(packed, style):
         return explain.build_request(explain.with_history(packed, commits), style, settings.max_tokens, settings.temperature)
@@ -76,7 +80,7 @@ async def show_text(ls, name: str, markdown: str, message: str | None = None) ->
 async def explain_as_comment(ls, uri: str, rng: types.Range, cancel: CancelToken) -> types.WorkspaceEdit | None:
     """Run Explain and make its answer a comment edit (None when empty); ContentModified when the
     document changed while the model worked: the target's lines are no longer where they were."""
-    version = documents.get_document(ls.workspace, uri).version
+    version = ls.version_at_request(uri)
     result = await run_explain(ls, uri, rng, cancel, "Explaining (comment)")
     return comment_edit(ls, uri, result, version)
 
@@ -88,9 +92,7 @@ def comment_edit(ls, uri: str, result: explain.Explanation, version: int | None)
     with ContentModified. The edit names that version, so a client refuses it too if the file
     changes before it is applied; and it is checked to keep the file parseable.
     """
-    document = documents.get_document(ls.workspace, uri)
-    if document.version != version:
-        raise JsonRpcContentModified(f"{Path(document.path).name} changed while the model worked; ask again.")
+    document = documents.refuse_if_changed(ls.workspace, uri, version, "the model worked")
     insertion = explain.comment_insertion(document.source, result.target, result.text)
     if insertion is None:
         return None

@@ -31,8 +31,8 @@ class ModelRun:
 
 
 async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest) -> ModelRun:
-    document = documents.get_document(ls.workspace, uri)
-    version = document.version
+    version = ls.version_at_request(uri)
+    document = documents.refuse_if_changed(ls.workspace, uri, version)  # a range for older text
     start, end = documents.server_range(document, rng)
     # Ranking reads the index (thread-safe) and can take a while on a large workspace.
     packed = await asyncio.to_thread(

@@ -159,3 +159,29 @@ def test_regression_explain_as_comment_after_the_user_typed_is_refused(tmp_path:
         assert not tally.violations and tally.applied == 0
     finally:
         client.close()
+
+
+def test_regression_explain_of_a_function_that_moved_before_the_request_ran(tmp_path: Path):
+    """The 1,000-session run: the user typed right after asking, lines moved above the function,
+    and the request, started after that didChange, looked for a function at the old line: -32803
+    "No function ... at line N" instead of ContentModified. Lines pushed the function down here;
+    either the request sees the move (refused before the model runs) or the answer arrives for
+    an older version (refused after): ContentModified both ways, never another error."""
+    client = start_server(tmp_path, OPTIONS, capabilities=CAPABILITIES)
+    try:
+        path = tmp_path / "moved.py"
+        text = "def moved(x):\n    return x + 1\n"
+        path.write_text(text)
+        uri = path.as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        for version, command in enumerate(["gemma-lsp.explainAsComment", "gemma-lsp.explain"] * 10, start=2):
+            at = {"line": text.splitlines().index("def moved(x):"), "character": 4}  # where it is now
+            msg_id = client.send_request("workspace/executeCommand", {"command": command, "arguments": [uri, {"start": at, "end": at}]})
+            text = "\n\n\n" + text  # three blank lines typed above: the function moves down
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
+            reply = client.wait_response(msg_id, timeout=300)
+            error = reply.get("error")
+            if command.endswith("AsComment") or error is not None:
+                assert error is not None and error["code"] == CONTENT_MODIFIED, (command, reply)
+    finally:
+        client.close()
