@@ -65,4 +65,8 @@ def propose(packed: PackedContext, file_text: str, answer: str, root: Path, test
     if qualname and not rewrite.defines(code, qualname):
         failed = Verification(False, [CheckResult("shape", False, f"the answer does not define {qualname} any more")])
         return Proposal(target.path, target.start_line, target.end_line + 1, code, False, failed, answer)
+    if rewrite.reindent(code, "").strip() == rewrite.reindent(target.text, "").strip():
+        # An edit that changes nothing is no refactor: say so instead of offering it.
+        same = Verification(False, [CheckResult("change", False, "the model gave the code back unchanged")])
+        return Proposal(target.path, target.start_line, target.end_line + 1, code, False, same, answer)
     return propose_rewrite(file_text, target, code, root, tests, settings, answer)
