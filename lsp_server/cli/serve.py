@@ -18,8 +18,9 @@ def serve(settings: Settings, tcp: str | None) -> int:
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how a hang is diagnosed.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # The event loop shares the GIL with the index build's result thread; at the default 5 ms
-    # switch interval a request can wait several slices for it. 1 ms keeps requests short
-    # while the workspace is being indexed (tests/benchmarks/bench_code_action.py).
+    # switch interval a request can wait several slices for it, and codeAction's p99 during a
+    # cold build was 1.25 s. 1 ms shortens each wait (tests/benchmarks/bench_code_action.py
+    # measures it; see RESULTS.md for whether it was run since).
     sys.setswitchinterval(0.001)
     server = create_server(Assistant(settings))
     if tcp:
