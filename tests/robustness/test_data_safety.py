@@ -124,7 +124,8 @@ def test_editing_sessions_lose_no_user_line_and_stale_edits_are_refused(tmp_path
             assert client.alive()
             assert not tally.violations, tally.violations
             if session % 100 == 99:
-                print(f"\ndata safety: {session + 1} sessions done, {tally.model_actions} model actions, 0 violations", flush=True)
+                print(f"\ndata safety: {session + 1} sessions done, {tally.model_actions} model actions, 0 violations, "
+                      f"{len(tally.other_errors)} other errors, {tally.stub_edits} stub edits", flush=True)
     finally:
         client.close()
     print(f"\ndata safety: {tally.sessions} sessions, {tally.edits} user edits, {tally.saves} saves, {tally.model_actions} model actions "
