@@ -40,6 +40,11 @@ class MalformedRequest:
 
 
 class GemmaProtocol(LanguageServerProtocol):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.versions_at_arrival: OrderedDict = OrderedDict()
+        """Request id -> {uri: version} of the open documents when that request arrived."""
+
     def structure_message(self, data: dict[str, Any]):
         is_request = isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)
         try:
@@ -64,13 +69,6 @@ class GemmaProtocol(LanguageServerProtocol):
         if method is not None and getattr(message, "id", None) is not None and self._workspace is not None:
             self._remember_versions(message.id)
         super().handle_message(message)
-
-    @property
-    def versions_at_arrival(self) -> OrderedDict:
-        """Request id -> {uri: version} of the open documents when that request arrived."""
-        if "_versions_at_arrival" not in self.__dict__:
-            self._versions_at_arrival = OrderedDict()
-        return self._versions_at_arrival
 
     def _remember_versions(self, msg_id) -> None:
         remembered = self.versions_at_arrival

@@ -12,7 +12,6 @@ import asyncio
 from pathlib import Path
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified
 
 from lsp_server.actions import generate_tests, implement, refactor
 from lsp_server.actions.proposal import Proposal
@@ -41,8 +40,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
 
     run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
     proposal = await asyncio.to_thread(_propose, ls, kind, run, plans.get("tests"))
-    if documents.get_document(ls.workspace, uri).version != run.version:
-        raise JsonRpcContentModified(f"{Path(run.document.path).name} changed while the model worked; ask again.")
+    documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
     summary = proposal.verification.summary()
     if not proposal.verification.ok:
         await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary))

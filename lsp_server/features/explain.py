@@ -29,9 +29,8 @@ async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title
     # The user may have typed since asking: the range would point into other text (found by the
     # data-safety sessions: "no function at line 28" for a function that had moved).
     version = ls.version_at_request(uri)
-    documents.refuse_if_changed(ls.workspace, uri, version)
+    documents.refuse_if_changed(ls.workspace, uri, version)  # run_model checks again after the history
     commits = await asyncio.to_thread(_target_history, ls, uri, rng)  # git log -L can take a while
-    documents.refuse_if_changed(ls.workspace, uri, version)
 
     def make_request(packed, style):
         return explain.build_request(explain.with_history(packed, commits), style, settings.max_tokens, settings.temperature)

@@ -49,15 +49,3 @@ def tests_holding_lines(text: str, lines: set[int]) -> set[str] | None:
             return None
         names.add(holder.name)
     return names
-
-
-def drop_functions(text: str, names: set[str]) -> str:
-    """``text`` without the top-level functions ``names`` (decorators included)."""
-    parsed = parse_python(text)
-    source, pieces, cursor = parsed.source, [], 0
-    for definition in parsed.definitions:
-        if definition.kind == "function" and definition.qualname == definition.name and definition.name in names:
-            pieces.append(source[cursor:definition.start_byte])
-            cursor = definition.end_byte
-    pieces.append(source[cursor:])
-    return re.sub(r"\n{4,}", "\n\n\n", b"".join(pieces).decode("utf-8"))

@@ -154,7 +154,7 @@ def salvage_tests(text: str, file_name: str) -> tuple[str, list[str]]:
     broken = salvage.tests_holding_lines(complete, {p["location"]["row"] for p in problems})
     if not broken:  # a problem outside the tests (an import, a helper): not one test's fault
         return complete, []
-    return salvage.drop_functions(complete, broken), sorted(broken)
+    return mark_tests(complete, xfailed={}, dropped=broken), sorted(broken)
 
 
 def mark_tests(text: str, xfailed: dict[str, str], dropped: set[str]) -> str:
