@@ -16,7 +16,7 @@ from typing import Any, Literal, Mapping, get_args, get_origin
 
 PromptStyle = Literal["auto", "chat", "completion"]
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
-SamplerName = Literal["fast", "llama"]
+SamplerName = Literal["auto", "fast", "gpu-top-k", "llama"]
 BackendName = Literal["llama_cpp", "openai"]
 
 
@@ -65,10 +65,12 @@ class ModelSettings:
     """Refactors guess their next tokens from the prompt they rewrite and check
     a batch of guesses at once (prompt-lookup decoding): each kept token is the model's own choice."""
 
-    sampler: SamplerName = "fast"
-    """fast: the next token is chosen in numpy among the few logits near the top (the same
-    top-k / penalty / top-p / min-p / temperature chain); llama: llama.cpp's own sampler chain,
-    which copies and sorts the whole vocabulary every token (about 1 ms for Gemma's 262K)."""
+    sampler: SamplerName = "auto"
+    """How the next token is chosen (the same top-k / penalty / top-p / min-p / temperature chain
+    in each). fast: in numpy among the few logits near the top of the row; gpu-top-k: llama.cpp
+    finds the top k inside the model's graph, so only k logits leave the GPU, and numpy does the
+    rest; llama: llama.cpp's own chain on the CPU, which copies and sorts the whole vocabulary
+    every token (about 1 ms for Gemma's 262K). auto: gpu-top-k when layers run on a GPU, else fast."""
 
     kv_cache_type: KvCacheType = "f16"
     """KV cache precision: f16, q8_0 (half the memory) or q4_0."""

@@ -28,11 +28,13 @@ from lsp_server.model.text_stream import TextStream
 
 log = logging.getLogger(__name__)
 
+
 def state_dir() -> Path:
     return cache_dir() / "kv-state"
 
 
 KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
+"""GGML type ids of the KV cache types offered in the settings."""
 
 
 class _KeepFileDescriptors:
@@ -58,13 +60,19 @@ def _never_redirect_stdout() -> None:
 
     llama_cpp.llama.suppress_stdout_stderr = _KeepFileDescriptors
     llama_cpp._internals.suppress_stdout_stderr = _KeepFileDescriptors
-"""GGML type ids of the KV cache types offered in the settings."""
 
 
 def gpu_offload_supported() -> bool:
     import llama_cpp
 
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def top_k_on_gpu(sampler: str, n_gpu_layers: int) -> bool:
+    """Whether llama.cpp finds the top k logits inside the model's graph (``model.sampler``)."""
+    if sampler == "gpu-top-k":
+        return True
+    return sampler == "auto" and n_gpu_layers != 0 and gpu_offload_supported()
 
 
 def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -> dict:
@@ -125,8 +133,10 @@ class LlamaCppBackend:
         self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
         self._install_abort_callback()
         from lsp_server.model.llama_engine import Engine  # llama_cpp loads its libraries on import
+        from lsp_server.model.sampling import Sampling
 
-        self._engine = Engine(self._llm, kwargs["swa_full"], self.settings.swa_checkpoints)
+        top_k = Sampling.top_k if top_k_on_gpu(self.settings.sampler, kwargs["n_gpu_layers"]) else 0
+        self._engine = Engine(self._llm, kwargs["swa_full"], self.settings.swa_checkpoints, backend_top_k=top_k)
         self._info = self._describe(resolved, kwargs)
         self._restore_state()
         return self._info
@@ -264,13 +274,14 @@ class LlamaCppBackend:
         max_tokens = answer_budget(engine.n_ctx, request.max_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
+        speculative = request.speculative and self.settings.prompt_lookup
+        engine.use_top_k(not speculative)
         cached = self._prefill(tokens, cancel, request.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
         if request.answer_prefix:
             on_text(request.answer_prefix)
         sampling = Sampling(temperature=request.temperature)
-        speculative = request.speculative and self.settings.prompt_lookup
         generated = engine.generate(sampling, speculative, native_sampler=self.settings.sampler == "llama")
         try:
             for token in generated:

@@ -44,7 +44,7 @@ class Checkpoint:
 class Engine:
     """One llama.cpp context, sequence 0, and what its KV cache holds (``tokens``)."""
 
-    def __init__(self, llm, swa_full: bool, max_checkpoints: int, max_draft: int = 16) -> None:
+    def __init__(self, llm, swa_full: bool, max_checkpoints: int, max_draft: int = 16, backend_top_k: int = 0) -> None:
         self.llm = llm
         self.ctx = llm._ctx.ctx
         self.vocab = llm._model.vocab
@@ -65,6 +65,34 @@ class Engine:
             self._batch.n_seq_id[i] = 1
             self._batch.seq_id[i][0] = SEQ
             self._batch.logits[i] = 1
+        self._top_k = backend_top_k
+        self._top_k_chain = None
+        self.use_top_k(True)
+
+    def use_top_k(self, on: bool) -> None:
+        """Let llama.cpp find the top k of each output inside the model's graph (on the GPU when
+        it holds the output layer), if the engine was made with ``backend_top_k``: only k logits
+        then come back to the host instead of the whole 262,144-entry row, and the rest of the
+        chain runs in numpy on those k. Off for prompt lookup, whose batches have several outputs
+        (llama.cpp's contexts allow one per sequence with a sampler in the graph). Switching
+        costs one graph reservation; call it before the prefill whose last output is sampled."""
+        if on == (self._top_k_chain is not None) or (on and self._top_k <= 0):
+            return
+        if self._top_k_chain is not None:
+            llama_cpp.llama_set_sampler(self.ctx, SEQ, None)
+            llama_cpp.llama_sampler_free(self._top_k_chain)  # a chain is set up in a graph once
+            self._top_k_chain = None
+        if not on:
+            return
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(self._top_k))
+        if llama_cpp.llama_set_sampler(self.ctx, SEQ, chain):
+            self._top_k_chain = chain
+            return
+        log.warning("llama.cpp cannot run top-k in the model's graph here; sampling from the whole logits row")
+        llama_cpp.llama_set_sampler(self.ctx, SEQ, None)
+        llama_cpp.llama_sampler_free(chain)
+        self._top_k = 0
 
     # -- the KV cache ----------------------------------------------------------------------
 
@@ -156,13 +184,25 @@ class Engine:
 
     def chooser(self, sampling: Sampling, native: bool) -> tuple[Callable[[int], int], Callable[[], None]]:
         """``choose(i)``: the next token from the logits of batch position i (-1: the last), and
-        a function that frees what it holds. ``native``: llama.cpp's chain, else numpy's."""
-        if native:
+        a function that frees what it holds. ``native``: llama.cpp's chain, else numpy's (on
+        the top k found in the graph when the engine was made with ``backend_top_k``)."""
+        if native and self._top_k_chain is None:
             chain = self.sampler(sampling)
             return (lambda i: llama_cpp.llama_sampler_sample(chain, self.ctx, i)), (lambda: llama_cpp.llama_sampler_free(chain))
-        sampler, n_vocab = Sampler(sampling, self.n_vocab), self.n_vocab
-        logits_of = lambda i: np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.ctx, i), shape=(n_vocab,))  # noqa: E731
-        return (lambda i: sampler.choose(logits_of(i))), (lambda: None)
+        sampler, n_vocab, ctx = Sampler(sampling, self.n_vocab), self.n_vocab, self.ctx
+        if self._top_k_chain is None:
+            logits_of = lambda i: np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,))  # noqa: E731
+            return (lambda i: sampler.choose(logits_of(i))), (lambda: None)
+
+        def choose_among_top_k(i: int) -> int:
+            count = llama_cpp.llama_get_sampled_logits_count_ith(ctx, i)
+            if count == 0:
+                raise RuntimeError(f"llama.cpp returned no top-k candidates for output {i}")
+            ids = np.ctypeslib.as_array(llama_cpp.llama_get_sampled_candidates_ith(ctx, i), shape=(count,))
+            values = np.ctypeslib.as_array(llama_cpp.llama_get_sampled_logits_ith(ctx, i), shape=(count,))
+            return sampler.choose_among(ids, values)
+
+        return choose_among_top_k, (lambda: None)
 
     def sampler(self, sampling: Sampling):
         """A C sampler chain. Top-k first so the repeat penalty touches 40 logits, not the
@@ -273,6 +313,7 @@ class Engine:
         return len(self.tokens)
 
     def close(self) -> None:
+        self.use_top_k(False)
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None

@@ -81,7 +81,12 @@ def candidates(logits: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarr
     first: top-k, penalty, top-p (smallest prefix holding ``top_p`` of the probability), min-p
     (probability at least ``min_p`` of the best one's), in llama.cpp's order."""
     ids = near_top_k(logits, sampling.top_k, sampling.repeat_penalty)
-    values = penalize(ids, logits[ids].astype(np.float64), recent, sampling.repeat_penalty)
+    return candidates_among(ids, logits[ids], recent, sampling)
+
+
+def candidates_among(ids: np.ndarray, values: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
+    """``candidates`` after the top-k step: ``ids`` are the top k and ``values`` their logits."""
+    values = penalize(ids, values.astype(np.float64), recent, sampling.repeat_penalty)
     ids, values = finite(ids, values)
     order = np.argsort(-values, kind="stable")
     ids, values = ids[order], values[order]
@@ -106,16 +111,24 @@ class Sampler:
         self.greedy = sampling.temperature <= 0
 
     def choose(self, logits: np.ndarray) -> int:
+        """The next token from a whole row of logits."""
         s = self.sampling
         if self.greedy and (s.repeat_penalty == 1.0 or not self.recent):
-            token = int(logits.argmax())
-        elif self.greedy:
-            ids = near_top_k(logits, s.top_k, s.repeat_penalty)
-            values = penalize(ids, logits[ids].astype(np.float64), self.recent, s.repeat_penalty)
-            token = int(ids[int(values.argmax())])
-        else:
-            ids, values = candidates(logits, self.recent, s)
-            token = int(ids[0]) if ids.size == 1 else int(self.rng.choice(ids, p=softmax(values)))
-        if s.penalty_last_n > 0:
+            return self._chosen(int(logits.argmax()))
+        ids = near_top_k(logits, s.top_k, s.repeat_penalty)
+        return self.choose_among(ids, logits[ids])
+
+    def choose_among(self, ids: np.ndarray, values: np.ndarray) -> int:
+        """The next token from the top k already found (by llama.cpp, on the GPU): ``ids`` and
+        their logits ``values``, in any order."""
+        s = self.sampling
+        if self.greedy:
+            values = penalize(ids, values.astype(np.float64), self.recent, s.repeat_penalty)
+            return self._chosen(int(ids[int(values.argmax())]))
+        ids, values = candidates_among(ids, values, self.recent, s)
+        return self._chosen(int(ids[0]) if ids.size == 1 else int(self.rng.choice(ids, p=softmax(values))))
+
+    def _chosen(self, token: int) -> int:
+        if self.sampling.penalty_last_n > 0:
             self.recent.append(token)
         return token

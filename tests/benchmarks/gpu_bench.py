@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--restore", action="store_true", help="also time saving and restoring the KV state")
     parser.add_argument("--llama-bench")
     parser.add_argument("--depth", type=int, default=8192, help="llama-bench's tg128 depth")
-    parser.add_argument("--sampler", nargs="+", default=["fast"], choices=["fast", "llama"], help="model.sampler values to compare")
+    parser.add_argument("--sampler", nargs="+", default=["fast"], choices=["auto", "fast", "gpu-top-k", "llama"], help="model.sampler values to compare")
     parser.add_argument("--out")
     args = parser.parse_args()
     llama_backend.state_dir = lambda: Path(tempfile.gettempdir()) / "gemma-lsp-bench-state"

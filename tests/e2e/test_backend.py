@@ -172,3 +172,20 @@ def test_the_numpy_sampler_picks_what_llama_cpps_chain_picks(backend):
     finally:
         native.close()
     assert fast.text == same.text and fast.text.strip()
+
+
+def test_top_k_found_in_the_graph_picks_what_numpy_picks(backend):
+    # gpu-top-k on this CPU build: llama.cpp's top-k runs in the CPU graph, only 40 logits per
+    # output come back; greedy with the penalty must pick the same tokens as the whole row.
+    plain = generate(backend, CODE, max_tokens=32)
+    top_k = LlamaCppBackend(ModelSettings(n_ctx=1024, temperature=0.0, sampler="gpu-top-k", keep_kv_state=False))
+    try:
+        same = generate(top_k, CODE, max_tokens=32)
+        assert top_k._engine._top_k_chain is not None  # the graph really ran it
+        # prompt lookup checks a batch of drafts: several outputs of one sequence at once
+        text = "def rename(items):\n    return [item.strip() for item in items]\n\n\n" * 3 + "def rename("
+        drafted = generate(top_k, text, max_tokens=24, speculative=True)
+    finally:
+        top_k.close()
+    assert same.text == plain.text and plain.text.strip()
+    assert drafted.completion_tokens > 0 and drafted.text.strip()

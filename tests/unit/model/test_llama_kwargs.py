@@ -1,5 +1,6 @@
 from lsp_server.config import ModelSettings
-from lsp_server.model.llama_backend import KV_TYPES, llama_kwargs
+from lsp_server.model import llama_backend
+from lsp_server.model.llama_backend import KV_TYPES, llama_kwargs, top_k_on_gpu
 
 
 def test_auto_gpu_layers_follow_the_build():
@@ -19,3 +20,13 @@ def test_threads_and_quiet():
     kwargs = llama_kwargs(ModelSettings(), False, 6)
     assert kwargs["n_threads"] == 6 and kwargs["verbose"] is False
     assert llama_kwargs(ModelSettings(n_threads=3), False, 6)["n_threads"] == 3
+
+
+def test_top_k_runs_in_the_graph_only_where_asked_or_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(llama_backend, "gpu_offload_supported", lambda: True)
+    assert top_k_on_gpu("auto", -1) and top_k_on_gpu("auto", 12)
+    assert not top_k_on_gpu("auto", 0)  # every layer on the CPU: the numpy path is as fast
+    assert top_k_on_gpu("gpu-top-k", 0)  # asked for: runs in the CPU graph
+    assert not top_k_on_gpu("fast", -1) and not top_k_on_gpu("llama", -1)
+    monkeypatch.setattr(llama_backend, "gpu_offload_supported", lambda: False)
+    assert not top_k_on_gpu("auto", -1)

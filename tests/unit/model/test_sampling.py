@@ -84,3 +84,21 @@ def test_logits_with_nan_or_inf_still_give_a_token(poison, temperature):
     assert 0 <= token < logits.size
     all_nan = np.full(1000, np.nan, dtype=np.float32)
     assert 0 <= Sampler(Sampling(temperature=temperature), 1000).choose(all_nan) < 1000
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_the_top_k_found_elsewhere_gives_what_the_whole_row_gives(seed, temperature):
+    # gpu-top-k: llama.cpp hands over the top 40 ids and logits in its own order (here
+    # shuffled); the chain on them must choose what it chooses on the whole row.
+    rng = np.random.default_rng(seed)
+    logits = logits_like_a_model(rng)
+    top = np.argpartition(logits, -40)[-40:]
+    rng.shuffle(top)
+    whole, among = Sampler(Sampling(temperature=temperature), logits.size), Sampler(Sampling(temperature=temperature), logits.size)
+    for sampler in (whole, among):
+        sampler.recent.extend(np.argsort(-logits)[:3].tolist())
+    picked_whole = [whole.choose(logits) for _ in range(5)]
+    picked_among = [among.choose_among(top, logits[top]) for _ in range(5)]
+    assert picked_among == picked_whole
+    assert list(among.recent) == list(whole.recent)
