@@ -14,6 +14,7 @@ early then lacks the window before the divergence point. A checkpoint (the SWA l
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 from dataclasses import dataclass
@@ -34,6 +35,32 @@ SWA_ONLY = llama_cpp.LLAMA_STATE_SEQ_FLAGS_SWA_ONLY
 Progress = Callable[[int, int], None]
 
 
+MAX_DRAFT = 16
+"""The most tokens prompt lookup guesses at once: a checking batch has up to MAX_DRAFT + 1 outputs."""
+
+
+@contextlib.contextmanager
+def outputs_per_sequence(n: int) -> Iterator[None]:
+    """Contexts made inside this block allow ``n`` outputs per sequence with a sampler in the
+    graph (llama.cpp's default is 1, which would refuse prompt lookup's checking batches with
+    top-k in the graph). ``llama_cpp.Llama`` builds its context parameters from
+    ``llama_context_default_params`` and offers no argument for this field."""
+    import llama_cpp.llama_cpp as bindings
+
+    defaults = bindings.llama_context_default_params
+
+    def with_outputs():
+        params = defaults()
+        params.n_outputs_max_per_seq = n
+        return params
+
+    bindings.llama_context_default_params = with_outputs
+    try:
+        yield
+    finally:
+        bindings.llama_context_default_params = defaults
+
+
 @dataclass
 class Checkpoint:
     tokens: int
@@ -44,7 +71,7 @@ class Checkpoint:
 class Engine:
     """One llama.cpp context, sequence 0, and what its KV cache holds (``tokens``)."""
 
-    def __init__(self, llm, swa_full: bool, max_checkpoints: int, max_draft: int = 16, backend_top_k: int = 0) -> None:
+    def __init__(self, llm, swa_full: bool, max_checkpoints: int, max_draft: int = MAX_DRAFT, backend_top_k: int = 0) -> None:
         self.llm = llm
         self.ctx = llm._ctx.ctx
         self.vocab = llm._model.vocab
@@ -67,15 +94,20 @@ class Engine:
             self._batch.logits[i] = 1
         self._top_k = backend_top_k
         self._top_k_chain = None
+        self._top_k_checks_drafts = llm.context_params.n_outputs_max_per_seq > max_draft
         self.use_top_k(True)
+
+    def prepare_sampling(self, speculative: bool) -> None:
+        """Call before the prefill whose last output is sampled: top-k in the graph (when the
+        engine has it) unless this generation checks drafts and the context allows only one
+        output per sequence (see ``outputs_per_sequence``)."""
+        self.use_top_k(not speculative or self._top_k_checks_drafts)
 
     def use_top_k(self, on: bool) -> None:
         """Let llama.cpp find the top k of each output inside the model's graph (on the GPU when
         it holds the output layer), if the engine was made with ``backend_top_k``: only k logits
         then come back to the host instead of the whole 262,144-entry row, and the rest of the
-        chain runs in numpy on those k. Off for prompt lookup, whose batches have several outputs
-        (llama.cpp's contexts allow one per sequence with a sampler in the graph). Switching
-        costs one graph reservation; call it before the prefill whose last output is sampled."""
+        chain runs in numpy on those k. Switching costs one graph reservation."""
         if on == (self._top_k_chain is not None) or (on and self._top_k <= 0):
             return
         if self._top_k_chain is not None:

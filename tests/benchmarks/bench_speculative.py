@@ -43,9 +43,10 @@ def main() -> None:
     parser.add_argument("workspace", nargs="?", default=str(Path(__file__).resolve().parents[2] / "lsp_server"))
     parser.add_argument("--functions", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=160)
+    parser.add_argument("--sampler", default="auto", choices=["auto", "fast", "gpu-top-k", "llama"], help="model.sampler")
     args = parser.parse_args()
     root = Path(args.workspace).resolve()
-    assistant = Assistant(Settings(model=ModelSettings(n_ctx=4096, temperature=0.0, keep_kv_state=False)))
+    assistant = Assistant(Settings(model=ModelSettings(n_ctx=4096, temperature=0.0, keep_kv_state=False, sampler=args.sampler)))
     assistant.index_for([root]).build()
     backend = assistant.backend
     style = backend.load().prompt_style
@@ -69,6 +70,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     backend.close()
     print(json.dumps({
+        "sampler": args.sampler,
         "functions": len(rows),
         "median_speedup": statistics.median(r["speedup"] for r in rows),
         "total_speedup": round(sum(r["tokens"] for r in rows) / sum(r["tokens"] / r["drafted_tok_s"] for r in rows)

@@ -181,11 +181,14 @@ def test_top_k_found_in_the_graph_picks_what_numpy_picks(backend):
     top_k = LlamaCppBackend(ModelSettings(n_ctx=1024, temperature=0.0, sampler="gpu-top-k", keep_kv_state=False))
     try:
         same = generate(top_k, CODE, max_tokens=32)
-        assert top_k._engine._top_k_chain is not None  # the graph really ran it
-        # prompt lookup checks a batch of drafts: several outputs of one sequence at once
-        text = "def rename(items):\n    return [item.strip() for item in items]\n\n\n" * 3 + "def rename("
-        drafted = generate(top_k, text, max_tokens=24, speculative=True)
+        # prompt lookup checks drafts in batches of several outputs of one sequence, each with
+        # its own top-k in the graph: the same answer as one token at a time
+        text = "".join(f"total_{i} = price_{i} * quantity_{i}\n" for i in range(60)) + "total_60 ="
+        one_by_one = generate(top_k, text, max_tokens=48)
+        drafted = generate(top_k, text, max_tokens=48, speculative=True)
+        assert top_k._engine._top_k_chain is not None  # still in the graph after the drafts
     finally:
         top_k.close()
     assert same.text == plain.text and plain.text.strip()
-    assert drafted.completion_tokens > 0 and drafted.text.strip()
+    assert one_by_one.text.startswith(" price_60 * quantity_60\ntotal_61")
+    assert drafted.text == one_by_one.text
