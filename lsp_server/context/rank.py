@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import networkx
+import numpy as np
+from scipy import sparse
 
 from lsp_server.config import ContextSettings
 from lsp_server.context.resolve import Resolver, Symbol
@@ -68,32 +69,74 @@ def neighbourhood(index: WorkspaceIndex, path: str, limit: int) -> list[str]:
     return list(seen)
 
 
-def symbol_graph(resolver: Resolver, files: list[str]) -> networkx.DiGraph:
-    weights: dict[tuple[Symbol, Symbol], float] = {}
+@dataclass
+class SymbolGraph:
+    """Weighted edges between definitions, as index arrays into ``nodes`` (duplicates add up)."""
+
+    nodes: list[Symbol]
+    sources: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def symbol_graph(resolver: Resolver, files: list[str]) -> SymbolGraph:
+    # Plain loops over lists: the neighbourhood of a module in a large workspace has hundreds
+    # of thousands of edges, and this runs for every request.
+    ids: dict[Symbol, int] = {}
+    sources: list[int] = []
+    targets: list[int] = []
+    weights: list[float] = []
     for path in files:
         for scope, used in resolver.scope_uses(path).items():
-            source = Symbol(path, scope)
-            for symbol in used:
-                weights[source, symbol] = weights.get((source, symbol), 0.0) + 1.0
+            source = ids.setdefault(Symbol(path, scope), len(ids))
+            targets += [ids.setdefault(symbol, len(ids)) for symbol in used]
+            sources += [source] * len(used)
+        weights += [1.0] * (len(sources) - len(weights))
         facts = resolver.index.facts(path)
         for definition in facts.definitions if facts else ():
             if "." in definition.qualname:
-                member, owner = Symbol(path, definition.qualname), Symbol(path, definition.qualname.rsplit(".", 1)[0])
-                weights[owner, member] = weights.get((owner, member), 0.0) + MEMBER_WEIGHT
-                weights[member, owner] = weights.get((member, owner), 0.0) + MEMBER_WEIGHT
-    graph = networkx.DiGraph()
-    graph.add_weighted_edges_from((a, b, w) for (a, b), w in weights.items() if a != b)
-    return graph
+                member = ids.setdefault(Symbol(path, definition.qualname), len(ids))
+                owner = ids.setdefault(Symbol(path, definition.qualname.rsplit(".", 1)[0]), len(ids))
+                sources += [owner, member]
+                targets += [member, owner]
+                weights += [MEMBER_WEIGHT, MEMBER_WEIGHT]
+    a, b = np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64)
+    other = a != b  # a scope naming itself (recursion) is no edge
+    return SymbolGraph(list(ids), a[other], b[other], np.array(weights)[other])
 
 
-def _pagerank(graph: networkx.DiGraph, target: Symbol, settings: ContextSettings) -> dict[Symbol, float]:
-    seeds = [n for n in graph if n == target or (n.path == target.path and n.qualname.startswith(target.qualname + "."))]
+def personalized_pagerank(graph: SymbolGraph, seeds: list[int], alpha: float, tol: float = 1e-6, max_iter: int = 100) -> np.ndarray:
+    """networkx.pagerank's power iteration (same normalisation, dangling nodes jump to the seeds,
+    same stopping rule) on a sparse matrix built straight from the edge arrays: building a
+    networkx graph and converting it back cost more than a second per request on a large
+    workspace. Returns each node's score; all zeros if it does not converge."""
+    n = len(graph.nodes)
+    matrix = sparse.csr_array((graph.weights, (graph.sources, graph.targets)), shape=(n, n))  # sums duplicates
+    out = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, out, out=np.zeros(n), where=out != 0)
+    matrix = sparse.csr_array(sparse.diags_array(scale) @ matrix)
+    jump = np.zeros(n)
+    jump[seeds] = 1.0 / len(seeds)
+    dangling = np.flatnonzero(out == 0)
+    scores = np.full(n, 1.0 / n)
+    for _ in range(max_iter):
+        previous = scores
+        scores = alpha * (scores @ matrix + scores[dangling].sum() * jump) + (1 - alpha) * jump
+        if np.abs(scores - previous).sum() < n * tol:
+            return scores
+    return np.zeros(n)
+
+
+def _pagerank(graph: SymbolGraph, target: Symbol, settings: ContextSettings) -> dict[Symbol, float]:
+    prefix = target.qualname + "."
+    seeds = [i for i, n in enumerate(graph.nodes) if n == target or (n.path == target.path and n.qualname.startswith(prefix))]
     if not seeds or settings.pagerank_weight <= 0:
         return {}
-    scores = networkx.pagerank(graph, alpha=settings.pagerank_alpha, personalization={s: 1.0 for s in seeds}, weight="weight")
-    top = max(scores.values()) or 1.0
+    scores = personalized_pagerank(graph, seeds, settings.pagerank_alpha)
+    top = scores.max() or 1.0
     # Normalised so the best non-seed scores 1: comparable with the direct-edge weights.
-    return {symbol: score / top for symbol, score in scores.items() if symbol.qualname and score / top >= MIN_SCORE}
+    keep = np.flatnonzero(scores / top >= MIN_SCORE)
+    return {graph.nodes[i]: float(scores[i] / top) for i in keep if graph.nodes[i].qualname}
 
 
 def direct_edges(resolver: Resolver, target: Symbol, files: list[str], settings: ContextSettings):
