@@ -42,11 +42,12 @@ class ModuleNamer:
         return names
 
 
-def relative_module(imp: Import, current: Path, roots: Iterable[Path]) -> str | None:
-    """The absolute dotted name of a relative import, or the module as written."""
+def relative_module(imp: Import, current: Path, roots: Iterable[Path], names: list[str] | None = None) -> str | None:
+    """The absolute dotted name of a relative import, or the module as written. ``names``: the
+    current file's ``module_names`` when the caller has them."""
     if not imp.level:
         return imp.module
-    names = module_names(current, roots)
+    names = module_names(current, roots) if names is None else names
     if not names:
         return None
     package = names[0].split(".")

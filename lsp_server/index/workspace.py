@@ -255,7 +255,9 @@ class WorkspaceIndex:
                 del self._modules[name]
 
     def _import_targets(self, imp: Import, path: str) -> list[str]:
-        module = relative_module(imp, Path(path), self.roots)
+        # Absolute imports (most of them) need no Path: the first request links every file's
+        # imports, hundreds of thousands on a large workspace.
+        module = imp.module if not imp.level else relative_module(imp, Path(path), self.roots, self._namer.names(path))
         if module is None:
             return []
         targets = [self._modules.get(module)]
