@@ -115,6 +115,8 @@ def examine(
     ignores = _Ignores(root, [".git/", *excludes])
     folder = root
     for part in path.relative_to(root).parts[:-1]:
+        if part in SKIPPED_FOLDERS:
+            return None
         ignores.read_folder(str(folder))
         folder = folder / part
         if ignores.ignored(str(folder), True):
@@ -128,8 +130,13 @@ def examine(
     return FoundFile(str(path), stat.st_size, stat.st_mtime_ns) if stat.st_size <= max_bytes else Skipped(path, f"larger than {max_bytes} bytes")
 
 
+SKIPPED_FOLDERS = frozenset((".git", "__pycache__"))
+"""Matched by name, never listed: git's store, and bytecode caches (which hold no source; a
+third of the folders of an installed environment)."""
+
+
 def _walk(root: Path, patterns: list[str], skipped: list[Skipped]) -> Iterator[os.DirEntry]:
-    # Each folder carries the specs of its own ancestors only, and ".git" is matched by name: most
+    # Each folder carries the specs of its own ancestors only, and SKIPPED_FOLDERS by name: most
     # trees have few .gitignore files, and most entries then meet no pattern matching at all.
     top = [(str(root), pathspec.GitIgnoreSpec.from_lines(patterns))] if any(p.strip() for p in patterns) else []
     stack: list[tuple[str, list]] = [(str(root), top)]
@@ -148,7 +155,7 @@ def _walk(root: Path, patterns: list[str], skipped: list[Skipped]) -> Iterator[o
             specs = [*specs, (folder, own)]
         for entry in entries:
             is_dir = entry.is_dir(follow_symlinks=False)
-            if (is_dir and entry.name == ".git") or (specs and _matches(entry.path, is_dir, specs)):
+            if (is_dir and entry.name in SKIPPED_FOLDERS) or (specs and _matches(entry.path, is_dir, specs)):
                 continue
             if is_dir:
                 stack.append((entry.path, specs))

@@ -18,7 +18,8 @@ def write(root: Path, relative: str, text: str = "x = 1\n") -> Path:
 def test_gitignore_nested_gitignore_and_extra_excludes_are_honoured(tmp_path):
     write(tmp_path, ".gitignore", "build/\n*_pb2.py\n")
     write(tmp_path, "pkg/.gitignore", "generated.py\n")
-    for name in ["a.py", "build/b.py", "pkg/c.py", "pkg/generated.py", "msg_pb2.py", "vendor/d.py", "notes.txt", ".git/e.py"]:
+    for name in ["a.py", "build/b.py", "pkg/c.py", "pkg/generated.py", "msg_pb2.py", "vendor/d.py", "notes.txt", ".git/e.py",
+                 "pkg/__pycache__/f.py"]:
         write(tmp_path, name)
     found, skipped = discover([tmp_path], excludes=["vendor/"])
     assert names(found, tmp_path) == ["a.py", "pkg/c.py"]
@@ -66,3 +67,4 @@ def test_examine_applies_the_same_rules_to_one_file(tmp_path):
     assert examine(ignored, [tmp_path]) is None
     assert examine(tmp_path.parent / "outside.py", [tmp_path]) is None
     assert isinstance(examine(big, [tmp_path], max_bytes=100), Skipped)
+    assert examine(write(tmp_path, "pkg/__pycache__/c.py"), [tmp_path]) is None  # as discover: never walked
