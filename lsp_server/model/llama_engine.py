@@ -230,8 +230,9 @@ class Engine:
             count = llama_cpp.llama_get_sampled_logits_count_ith(ctx, i)
             if count == 0:
                 raise RuntimeError(f"llama.cpp returned no top-k candidates for output {i}")
-            ids = np.ctypeslib.as_array(llama_cpp.llama_get_sampled_candidates_ith(ctx, i), shape=(count,))
-            values = np.ctypeslib.as_array(llama_cpp.llama_get_sampled_logits_ith(ctx, i), shape=(count,))
+            # slices of the C arrays: 40 Python numbers, cheaper than numpy views at this size
+            ids = llama_cpp.llama_get_sampled_candidates_ith(ctx, i)[:count]
+            values = llama_cpp.llama_get_sampled_logits_ith(ctx, i)[:count]
             return sampler.choose_among(ids, values)
 
         return choose_among_top_k, (lambda: None)

@@ -1,4 +1,5 @@
-"""Choosing the next token from the logits, in numpy, on a few candidates instead of all of them.
+"""Choosing the next token from the logits: numpy finds a few candidates in the whole row, plain
+Python runs the chain on them.
 
 The same chain as llama.cpp's samplers in the same order (top-k, repeat penalty, top-p, min-p,
 temperature, draw), but llama.cpp's ``llama_sampler_sample`` first copies every logit of the
@@ -10,6 +11,8 @@ about 1 ms per token on the development CPU, the largest fixed cost of a decode 
 
 from __future__ import annotations
 
+import math
+import random
 from collections import deque
 from dataclasses import dataclass
 
@@ -49,55 +52,67 @@ def near_top_k(logits: np.ndarray, k: int, penalty: float = 1.0) -> np.ndarray:
     return near[np.argpartition(logits[near], -k)[-k:]]
 
 
-def penalize(ids: np.ndarray, values: np.ndarray, recent, penalty: float) -> np.ndarray:
+def penalize(ids: list[int], values: list[float], recent, penalty: float) -> list[float]:
     """llama.cpp's repeat penalty: a recent token's positive logit divided by it, a negative
     one multiplied."""
     if penalty == 1.0 or not recent:
         return values
-    seen = set(recent)  # a set and a loop over k ids: np.isin costs more at this size
-    hit = np.fromiter((token in seen for token in ids.tolist()), dtype=bool, count=ids.size)
-    return np.where(hit, np.where(values > 0, values / penalty, values * penalty), values)
+    seen = set(recent)
+    return [(v / penalty if v > 0 else v * penalty) if t in seen else v for t, v in zip(ids, values)]
 
 
-def softmax(values: np.ndarray) -> np.ndarray:
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
-
-
-def finite(ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def finite(ids: list[int], values: list[float]) -> tuple[list[int], list[float]]:
     """Logits of a broken model: +inf tokens take all the probability, NaN and -inf none; when
     nothing is left, the first token stays (a step must always give a token)."""
-    if np.isfinite(values).all():
+    if all(math.isfinite(v) for v in values):
         return ids, values
-    top = np.isposinf(values)
-    if top.any():
-        return ids[top], np.zeros(int(top.sum()))
-    keep = np.isfinite(values)
-    return (ids[keep], values[keep]) if keep.any() else (ids[:1], np.zeros(1))
+    top = [t for t, v in zip(ids, values) if v == math.inf]
+    if top:
+        return top, [0.0] * len(top)
+    kept = [(t, v) for t, v in zip(ids, values) if math.isfinite(v)]
+    return ([t for t, _ in kept], [v for _, v in kept]) if kept else (ids[:1], [0.0])
 
 
-def candidates(logits: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
+def candidates(logits: np.ndarray, recent, sampling: Sampling) -> tuple[list[int], list[float]]:
     """The tokens a draw chooses among and their logits after penalty and temperature, best
     first: top-k, penalty, top-p (smallest prefix holding ``top_p`` of the probability), min-p
     (probability at least ``min_p`` of the best one's), in llama.cpp's order."""
     ids = near_top_k(logits, sampling.top_k, sampling.repeat_penalty)
-    return candidates_among(ids, logits[ids], recent, sampling)
+    return candidates_among(ids.tolist(), logits[ids].tolist(), recent, sampling)
 
 
-def candidates_among(ids: np.ndarray, values: np.ndarray, recent, sampling: Sampling) -> tuple[np.ndarray, np.ndarray]:
-    """``candidates`` after the top-k step: ``ids`` are the top k and ``values`` their logits."""
-    values = penalize(ids, values.astype(np.float64), recent, sampling.repeat_penalty)
+def candidates_among(ids: list[int], values: list[float], recent, sampling: Sampling) -> tuple[list[int], list[float]]:
+    """``candidates`` after the top-k step: ``ids`` are the top k and ``values`` their logits.
+    Plain Python: on 40 numbers each numpy call costs more than the arithmetic."""
+    values = penalize(ids, values, recent, sampling.repeat_penalty)
     ids, values = finite(ids, values)
-    order = np.argsort(-values, kind="stable")
-    ids, values = ids[order], values[order]
+    order = sorted(range(len(values)), key=lambda i: -values[i])  # stable, best first
+    ids, values = [ids[i] for i in order], [values[i] for i in order]
     if sampling.top_p < 1.0:
-        cumulative = np.cumsum(softmax(values))
-        keep = int(np.searchsorted(cumulative, sampling.top_p)) + 1
+        weights = [math.exp(v - values[0]) for v in values]
+        target, running, keep = sampling.top_p * sum(weights), 0.0, len(values)
+        for i, weight in enumerate(weights):
+            running += weight
+            if running >= target:
+                keep = i + 1
+                break
         ids, values = ids[:keep], values[:keep]
     if sampling.min_p > 0.0:
-        keep = values >= values[0] + np.log(sampling.min_p)
-        ids, values = ids[keep], values[keep]
-    return ids, values / sampling.temperature
+        floor = values[0] + math.log(sampling.min_p)
+        kept = [i for i, v in enumerate(values) if v >= floor]
+        ids, values = [ids[i] for i in kept], [values[i] for i in kept]
+    return ids, [v / sampling.temperature for v in values]
+
+
+def draw(ids: list[int], values: list[float], rng: random.Random) -> int:
+    """One token, with probability softmax(values); ``values`` best first."""
+    weights = [math.exp(v - values[0]) for v in values]
+    point, running = rng.random() * sum(weights), 0.0
+    for token, weight in zip(ids, weights):
+        running += weight
+        if point < running:
+            return token
+    return ids[-1]
 
 
 class Sampler:
@@ -107,7 +122,7 @@ class Sampler:
         self.sampling = sampling
         self.n_vocab = n_vocab
         self.recent: deque[int] = deque(maxlen=max(1, sampling.penalty_last_n))
-        self.rng = np.random.default_rng(sampling.seed)
+        self.rng = random.Random(sampling.seed)
         self.greedy = sampling.temperature <= 0
 
     def choose(self, logits: np.ndarray) -> int:
@@ -116,17 +131,17 @@ class Sampler:
         if self.greedy and (s.repeat_penalty == 1.0 or not self.recent):
             return self._chosen(int(logits.argmax()))
         ids = near_top_k(logits, s.top_k, s.repeat_penalty)
-        return self.choose_among(ids, logits[ids])
+        return self.choose_among(ids.tolist(), logits[ids].tolist())
 
-    def choose_among(self, ids: np.ndarray, values: np.ndarray) -> int:
+    def choose_among(self, ids: list[int], values: list[float]) -> int:
         """The next token from the top k already found (by llama.cpp, on the GPU): ``ids`` and
         their logits ``values``, in any order."""
         s = self.sampling
         if self.greedy:
-            values = penalize(ids, values.astype(np.float64), self.recent, s.repeat_penalty)
-            return self._chosen(int(ids[int(values.argmax())]))
+            values = penalize(ids, values, self.recent, s.repeat_penalty)
+            return self._chosen(ids[max(range(len(values)), key=values.__getitem__)])
         ids, values = candidates_among(ids, values, self.recent, s)
-        return self._chosen(int(ids[0]) if ids.size == 1 else int(self.rng.choice(ids, p=softmax(values))))
+        return self._chosen(ids[0] if len(ids) == 1 else draw(ids, values, self.rng))
 
     def _chosen(self, token: int) -> int:
         if self.sampling.penalty_last_n > 0:

@@ -40,7 +40,7 @@ def test_candidates_match_the_whole_vocabulary_chain(seed):
     s = Sampling(temperature=0.7)
     ids, values = candidates(logits, recent, s)
     want_ids, want_values = reference(logits, recent, s)
-    assert sorted(ids.tolist()) == sorted(want_ids)
+    assert sorted(ids) == sorted(want_ids)
     assert np.allclose(np.sort(values), np.sort(want_values))
 
 
@@ -99,6 +99,19 @@ def test_the_top_k_found_elsewhere_gives_what_the_whole_row_gives(seed, temperat
     for sampler in (whole, among):
         sampler.recent.extend(np.argsort(-logits)[:3].tolist())
     picked_whole = [whole.choose(logits) for _ in range(5)]
-    picked_among = [among.choose_among(top, logits[top]) for _ in range(5)]
+    picked_among = [among.choose_among(top.tolist(), logits[top].tolist()) for _ in range(5)]
     assert picked_among == picked_whole
     assert list(among.recent) == list(whole.recent)
+
+
+def test_draws_follow_the_softmax_of_the_candidates():
+    import math
+    import random
+
+    from lsp_server.model.sampling import draw
+
+    rng = random.Random(5)
+    picks = [draw([7, 9], [1.0, 0.0], rng) for _ in range(4000)]
+    share = picks.count(7) / len(picks)
+    assert abs(share - math.e / (math.e + 1)) < 0.03  # 0.731
+    assert set(picks) == {7, 9}
