@@ -129,13 +129,11 @@ class LlamaCppBackend:
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
         check_fits_memory(resolved.path, kwargs["n_gpu_layers"])
-        from lsp_server.model.llama_engine import MAX_DRAFT, Engine, outputs_per_sequence
-        from lsp_server.model.sampling import Sampling
-
         construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})
-        with outputs_per_sequence(MAX_DRAFT + 1):  # prompt lookup's checking batches, top-k in the graph
-            self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
+        self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
         self._install_abort_callback()
+        from lsp_server.model.llama_engine import Engine  # llama_cpp loads its libraries on import
+        from lsp_server.model.sampling import Sampling
 
         top_k = Sampling.top_k if top_k_on_gpu(self.settings.sampler, kwargs["n_gpu_layers"]) else 0
         self._engine = Engine(self._llm, kwargs["swa_full"], self.settings.swa_checkpoints, backend_top_k=top_k)

@@ -14,7 +14,6 @@ early then lacks the window before the divergence point. A checkpoint (the SWA l
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 from dataclasses import dataclass
@@ -37,28 +36,6 @@ Progress = Callable[[int, int], None]
 
 MAX_DRAFT = 16
 """The most tokens prompt lookup guesses at once: a checking batch has up to MAX_DRAFT + 1 outputs."""
-
-
-@contextlib.contextmanager
-def outputs_per_sequence(n: int) -> Iterator[None]:
-    """Contexts made inside this block allow ``n`` outputs per sequence with a sampler in the
-    graph (llama.cpp's default is 1, which would refuse prompt lookup's checking batches with
-    top-k in the graph). ``llama_cpp.Llama`` builds its context parameters from
-    ``llama_context_default_params`` and offers no argument for this field."""
-    import llama_cpp.llama_cpp as bindings
-
-    defaults = bindings.llama_context_default_params
-
-    def with_outputs():
-        params = defaults()
-        params.n_outputs_max_per_seq = n
-        return params
-
-    bindings.llama_context_default_params = with_outputs
-    try:
-        yield
-    finally:
-        bindings.llama_context_default_params = defaults
 
 
 @dataclass
@@ -100,7 +77,8 @@ class Engine:
     def prepare_sampling(self, speculative: bool) -> None:
         """Call before the prefill whose last output is sampled: top-k in the graph (when the
         engine has it) unless this generation checks drafts and the context allows only one
-        output per sequence (see ``outputs_per_sequence``)."""
+        output per sequence with a sampler (llama.cpp's default). Contexts allowing 17 were
+        measured: their prefill ran 4-20 % slower on the H200 (tests/benchmarks/RESULTS.md)."""
         self.use_top_k(not speculative or self._top_k_checks_drafts)
 
     def use_top_k(self, on: bool) -> None:

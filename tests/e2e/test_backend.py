@@ -181,12 +181,15 @@ def test_top_k_found_in_the_graph_picks_what_numpy_picks(backend):
     top_k = LlamaCppBackend(ModelSettings(n_ctx=1024, temperature=0.0, sampler="gpu-top-k", keep_kv_state=False))
     try:
         same = generate(top_k, CODE, max_tokens=32)
-        # prompt lookup checks drafts in batches of several outputs of one sequence, each with
-        # its own top-k in the graph: the same answer as one token at a time
+        # prompt lookup checks drafts in batches of several outputs of one sequence, which a
+        # context allows only without a sampler in the graph: it is taken out for them, and put
+        # back for the next plain generation
         text = "".join(f"total_{i} = price_{i} * quantity_{i}\n" for i in range(60)) + "total_60 ="
         one_by_one = generate(top_k, text, max_tokens=48)
         drafted = generate(top_k, text, max_tokens=48, speculative=True)
-        assert top_k._engine._top_k_chain is not None  # still in the graph after the drafts
+        assert top_k._engine._top_k_chain is None
+        again = generate(top_k, CODE, max_tokens=32)
+        assert top_k._engine._top_k_chain is not None and again.text == plain.text
     finally:
         top_k.close()
     assert same.text == plain.text and plain.text.strip()
