@@ -42,7 +42,7 @@ class ModuleNamer:
         return names
 
 
-def relative_module(imp: Import, current: Path, roots: Iterable[Path], names: list[str] | None = None) -> str | None:
+def relative_module(imp: Import, current: Path | str, roots: Iterable[Path], names: list[str] | None = None) -> str | None:
     """The absolute dotted name of a relative import, or the module as written. ``names``: the
     current file's ``module_names`` when the caller has them."""
     if not imp.level:
@@ -51,7 +51,7 @@ def relative_module(imp: Import, current: Path, roots: Iterable[Path], names: li
     if not names:
         return None
     package = names[0].split(".")
-    if current.name != "__init__.py":
+    if os.path.basename(current) != "__init__.py":
         package = package[:-1]
     keep = len(package) - (imp.level - 1)
     if keep < 0:

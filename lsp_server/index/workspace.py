@@ -254,14 +254,17 @@ class WorkspaceIndex:
             if self._modules.get(name) == path:
                 del self._modules[name]
 
-    def _import_targets(self, imp: Import, path: str) -> list[str]:
-        # Absolute imports (most of them) need no Path: the first request links every file's
-        # imports, hundreds of thousands on a large workspace.
-        module = imp.module if not imp.level else relative_module(imp, Path(path), self.roots, self._namer.names(path))
-        if module is None:
-            return []
+    def _import_targets(self, row: tuple, path: str) -> list[str]:
+        """Workspace files an import names; ``row``: an Import or its plain tuple from the cache.
+        Absolute imports (most of them) build no object: the first request links every file's
+        imports, hundreds of thousands on a large workspace."""
+        module, level, names = row[0], row[1], row[2]
+        if level:
+            module = relative_module(Import(*row), path, self.roots, self._namer.names(path))
+            if module is None:
+                return []
         targets = [self._modules.get(module)]
-        targets += [self._modules.get(f"{module}.{name}" if module else name) for name in imp.names]
+        targets += [self._modules.get(f"{module}.{name}" if module else name) for name in names]
         return [t for t in targets if t is not None and t != path]
 
     # -- queries (valid on a partly built index) ------------------------------------------
