@@ -38,6 +38,7 @@ class Resolver:
         self._names_cache: dict[str, tuple[int, dict, dict[str, Symbol]]] = {}
         self._uses_cache: dict[str, tuple[int, dict, dict[str, set[Symbol]]]] = {}
         self._reads: dict[str, FileFacts | None] | None = None
+        self._members_cache: dict[str, tuple[FileFacts, dict[str, Symbol]]] = {}
 
     def _facts(self, path: str) -> FileFacts | None:
         facts = self.index.facts(path)
@@ -137,12 +138,18 @@ class Resolver:
         return names
 
     def _members_of_module(self, module_file: str) -> dict[str, Symbol]:
-        """Members an attribute on the module or on its classes' instances may name."""
+        """Members an attribute on the module or on its classes' instances may name (read-only:
+        kept while the module's facts are the same object, since every file importing the
+        module asks again)."""
         facts = self._facts(module_file)
         if facts is None:
             return {}
+        kept = self._members_cache.get(module_file)
+        if kept is not None and kept[0] is facts:
+            return kept[1]
         members = {d.name: Symbol(module_file, d.qualname) for d in facts.definitions if d.qualname.count(".") == 1 and d.kind == "method"}
         members.update({d.name: Symbol(module_file, d.qualname) for d in facts.definitions if "." not in d.qualname})
+        self._members_cache[module_file] = (facts, members)
         return members
 
     def _exported(self, module_file: str, name: str, depth: int) -> Symbol | None:

@@ -288,7 +288,7 @@ class WorkspaceIndex:
 
     def resolve_import(self, imp: Import, path: Path | str) -> str | None:
         """The workspace file an import's module names, if it is in the index."""
-        module = relative_module(imp, Path(path), self.roots)
+        module = imp.module if not imp.level else relative_module(imp, str(path), self.roots, self._namer.names(str(path)))
         return self.module_file(module) if module is not None else None
 
     def files_defining(self, name: str) -> list[str]:
