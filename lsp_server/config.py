@@ -68,7 +68,7 @@ class ModelSettings:
     sampler: SamplerName = "auto"
     """How the next token is chosen (the same top-k / penalty / top-p / min-p / temperature chain
     in each). fast: in numpy among the few logits near the top of the row; gpu-top-k: llama.cpp
-    finds the top k inside the model's graph, so only k logits leave the GPU, and numpy does the
+    finds the top k inside the model's graph, so only k logits leave the GPU, and Python does the
     rest; llama: llama.cpp's own chain on the CPU, which copies and sorts the whole vocabulary
     every token (about 1 ms for Gemma's 262K). auto: gpu-top-k when layers run on a GPU, else fast."""
 

@@ -258,14 +258,19 @@ class WorkspaceIndex:
         """Workspace files an import names; ``row``: an Import or its plain tuple from the cache.
         Absolute imports (most of them) build no object: the first request links every file's
         imports, hundreds of thousands on a large workspace."""
-        module, level, names = row[0], row[1], row[2]
-        if level:
-            module = relative_module(Import(*row), path, self.roots, self._namer.names(path))
-            if module is None:
-                return []
+        module = self._module_named(row, path)
+        if module is None:
+            return []
         targets = [self._modules.get(module)]
-        targets += [self._modules.get(f"{module}.{name}" if module else name) for name in names]
+        targets += [self._modules.get(f"{module}.{name}" if module else name) for name in row[2]]
         return [t for t in targets if t is not None and t != path]
+
+    def _module_named(self, row: tuple, path: str) -> str | None:
+        """The absolute module an import names (an Import or its plain tuple); only a relative
+        one needs the file's own module names."""
+        if not row[1]:
+            return row[0]
+        return relative_module(Import(*row), path, self.roots, self._namer.names(path))
 
     # -- queries (valid on a partly built index) ------------------------------------------
 
@@ -288,7 +293,7 @@ class WorkspaceIndex:
 
     def resolve_import(self, imp: Import, path: Path | str) -> str | None:
         """The workspace file an import's module names, if it is in the index."""
-        module = imp.module if not imp.level else relative_module(imp, str(path), self.roots, self._namer.names(str(path)))
+        module = self._module_named(imp, str(path))
         return self.module_file(module) if module is not None else None
 
     def files_defining(self, name: str) -> list[str]:

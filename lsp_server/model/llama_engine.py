@@ -71,21 +71,20 @@ class Engine:
             self._batch.logits[i] = 1
         self._top_k = backend_top_k
         self._top_k_chain = None
-        self._top_k_checks_drafts = llm.context_params.n_outputs_max_per_seq > max_draft
         self.use_top_k(True)
 
     def prepare_sampling(self, speculative: bool) -> None:
         """Call before the prefill whose last output is sampled: top-k in the graph (when the
-        engine has it) unless this generation checks drafts and the context allows only one
-        output per sequence with a sampler (llama.cpp's default). Contexts allowing 17 were
+        engine has it) unless this generation checks drafts: a context allows one output per
+        sequence with a sampler in the graph (llama.cpp's default). Contexts allowing 17 were
         measured: their prefill ran 4-20 % slower on the H200 (tests/benchmarks/RESULTS.md)."""
-        self.use_top_k(not speculative or self._top_k_checks_drafts)
+        self.use_top_k(not speculative)
 
     def use_top_k(self, on: bool) -> None:
         """Let llama.cpp find the top k of each output inside the model's graph (on the GPU when
         it holds the output layer), if the engine was made with ``backend_top_k``: only k logits
         then come back to the host instead of the whole 262,144-entry row, and the rest of the
-        chain runs in numpy on those k. Switching costs one graph reservation."""
+        chain runs in Python on those k. Switching costs one graph reservation."""
         if on == (self._top_k_chain is not None) or (on and self._top_k <= 0):
             return
         if self._top_k_chain is not None:
@@ -194,7 +193,7 @@ class Engine:
 
     def chooser(self, sampling: Sampling, native: bool) -> tuple[Callable[[int], int], Callable[[], None]]:
         """``choose(i)``: the next token from the logits of batch position i (-1: the last), and
-        a function that frees what it holds. ``native``: llama.cpp's chain, else numpy's (on
+        a function that frees what it holds. ``native``: llama.cpp's chain, else ours (``Sampler``, on
         the top k found in the graph when the engine was made with ``backend_top_k``)."""
         if native and self._top_k_chain is None:
             chain = self.sampler(sampling)

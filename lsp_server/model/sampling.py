@@ -89,7 +89,7 @@ def candidates_among(ids: list[int], values: list[float], recent, sampling: Samp
     order = sorted(range(len(values)), key=lambda i: -values[i])  # stable, best first
     ids, values = [ids[i] for i in order], [values[i] for i in order]
     if sampling.top_p < 1.0:
-        weights = [math.exp(v - values[0]) for v in values]
+        weights = _weights(values)
         target, running, keep = sampling.top_p * sum(weights), 0.0, len(values)
         for i, weight in enumerate(weights):
             running += weight
@@ -104,9 +104,14 @@ def candidates_among(ids: list[int], values: list[float], recent, sampling: Samp
     return ids, [v / sampling.temperature for v in values]
 
 
+def _weights(values: list[float]) -> list[float]:
+    """Unnormalised softmax of ``values`` (best first: the first weight is 1)."""
+    return [math.exp(v - values[0]) for v in values]
+
+
 def draw(ids: list[int], values: list[float], rng: random.Random) -> int:
     """One token, with probability softmax(values); ``values`` best first."""
-    weights = [math.exp(v - values[0]) for v in values]
+    weights = _weights(values)
     point, running = rng.random() * sum(weights), 0.0
     for token, weight in zip(ids, weights):
         running += weight
