@@ -26,7 +26,7 @@ from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
-FORMAT = 7
+FORMAT = 8
 
 
 class CachedFile(NamedTuple):
@@ -65,8 +65,8 @@ class _ImportsTable:
         return self._table[number]
 
 
-def pack(facts: FileFacts) -> CachedFile:
-    return CachedFile(facts.path, facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL))
+def pack(facts: FileFacts, modules: tuple[str, ...] | None = None) -> CachedFile:
+    return CachedFile(facts.path, facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL), modules)
 
 
 def unpack(entry: CachedFile) -> FileFacts:

@@ -53,12 +53,11 @@ class FileFacts:
             object.__setattr__(self, "_uses", found)
         return found
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("source", "_uses")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.__dict__.setdefault("source", None)
+    def __reduce__(self):
+        # Definitions and imports go as plain tuples, which pickle writes without a Python-level
+        # call for each (every worker pickles every file it parses); the source never goes.
+        return (_unpickle_facts, (self.path, self.size, self.mtime_ns, tuple(map(tuple, self.definitions)), tuple(map(tuple, self.imports)),
+                                  self.bases, self.decorators, self.has_errors, self.name_spans, self.import_starts))
 
     @property
     def is_test_file(self) -> bool:
@@ -71,6 +70,11 @@ class FileFacts:
     def innermost_at(self, line: int) -> Definition | None:
         enclosing = [d for d in self.definitions if d.kind != "constant" and d.contains_line(line)]
         return max(enclosing, key=lambda d: d.start_line, default=None)
+
+
+def _unpickle_facts(path, size, mtime_ns, definitions, imports, *rest) -> FileFacts:
+    new = tuple.__new__
+    return FileFacts(path, size, mtime_ns, tuple([new(Definition, row) for row in definitions]), tuple([new(Import, row) for row in imports]), *rest)
 
 
 def _read_unchanged(path: str, size: int, mtime_ns: int) -> bytes | None:

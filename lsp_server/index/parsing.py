@@ -7,9 +7,11 @@ would cost more than it saves.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 from lsp_server.index.cache import CachedFile, pack
 from lsp_server.index.discovery import FoundFile
 from lsp_server.index.facts import FileFacts, extract_facts
+from lsp_server.index.modules import ModuleNamer
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,29 @@ def parse_file(path: str, size: int, mtime_ns: int) -> FileFacts | ParseFailure:
     return extract_facts(path, data, size, mtime_ns)
 
 
-def parse_batch(batch: list[tuple[str, int, int]]) -> list[CachedFile | ParseFailure]:
+def parse_batch(batch: list[tuple[str, int, int]], namer: ModuleNamer | None = None) -> list[CachedFile | ParseFailure]:
     """Facts come back pickled, as the cache keeps them: the process that builds the index stores
-    the bytes and unpickles a file's facts only when a request reads them."""
-    return [result if isinstance(result, ParseFailure) else pack(result) for result in map(lambda item: parse_file(*item), batch)]
+    the bytes and unpickles a file's facts only when a request reads them. With ``namer``, each
+    entry carries the module names of its file, worked out here rather than in the server."""
+    results = []
+    with _collector_paused():
+        for item in batch:
+            result = parse_file(*item)
+            results.append(result if isinstance(result, ParseFailure) else pack(result, None if namer is None else tuple(namer.names(result.path))))
+    return results
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading a file makes tens of thousands of short-lived objects and no reference cycles; the
+    cycle collector would walk the process's whole heap again and again meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_all(
@@ -67,6 +89,7 @@ def parse_all(
     workers: int,
     should_stop: Callable[[], bool] = lambda: False,
     batch_size: int = 48,
+    namer: ModuleNamer | None = None,
 ) -> Iterator[list[CachedFile | ParseFailure]]:
     """Parse ``files``, yielding results batch by batch as they finish; stops early when asked."""
     batches = _batches(files, batch_size)
@@ -74,27 +97,27 @@ def parse_all(
         for batch in batches:
             if should_stop():
                 return
-            yield parse_batch(batch)
+            yield parse_batch(batch, namer)
         return
     finished: set[int] = set()
     try:
-        for number, results in _parse_in_pool(batches, workers, should_stop):
+        for number, results in _parse_in_pool(batches, workers, should_stop, namer):
             finished.add(number)
             yield results
     except (BrokenProcessPool, OSError) as exc:  # e.g. a host script without a __main__ guard
         log.warning("parsing in worker processes failed (%s); going on in this process", exc)
         for number, batch in enumerate(batches):
             if number not in finished and not should_stop():
-                yield parse_batch(batch)
+                yield parse_batch(batch, namer)
 
 
-def _parse_in_pool(batches: list, workers: int, should_stop: Callable[[], bool]) -> Iterator[tuple[int, list]]:
+def _parse_in_pool(batches: list, workers: int, should_stop: Callable[[], bool], namer: ModuleNamer | None) -> Iterator[tuple[int, list]]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: dict[Future, int] = {}
         queue = iter(enumerate(batches))
         for number, batch in _take(queue, workers * 2):
-            pending[pool.submit(parse_batch, batch)] = number
+            pending[pool.submit(parse_batch, batch, namer)] = number
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             if should_stop():
@@ -104,7 +127,7 @@ def _parse_in_pool(batches: list, workers: int, should_stop: Callable[[], bool])
             for future in done:
                 yield pending.pop(future), future.result()
                 for number, batch in _take(queue, 1):
-                    pending[pool.submit(parse_batch, batch)] = number
+                    pending[pool.submit(parse_batch, batch, namer)] = number
 
 
 def _take(iterator: Iterator, count: int) -> list:

@@ -85,7 +85,7 @@ class WorkspaceIndex:
         report = BuildReport(files=len(found), from_cache=len(found) - len(stale))
         self._report(on_progress, report.from_cache, len(found))
         done = report.from_cache
-        for batch in parse_all(stale, self._workers(), lambda: cancel is not None and cancel.is_set()):
+        for batch in parse_all(stale, self._workers(), lambda: cancel is not None and cancel.is_set(), namer=self._namer):
             for result in batch:
                 self._accept(result)
             done += len(batch)
@@ -208,7 +208,7 @@ class WorkspaceIndex:
         if not isinstance(found, FoundFile):
             self.remove(path)
             return
-        self._accept(next(iter(parse_all([found], 1)))[0])
+        self._accept(next(iter(parse_all([found], 1, namer=self._namer)))[0])
 
     def remove(self, path: Path) -> None:
         with self._lock:
@@ -227,16 +227,17 @@ class WorkspaceIndex:
 
     def _store_packed(self, path: str, entry: cache.CachedFile) -> None:
         with self._lock:
-            self._register(path)
+            self._register(path, entry.modules)
             self._packed[path] = entry
 
-    def _register(self, path: str) -> None:
+    def _register(self, path: str, modules: Iterable[str] | None = None) -> None:
+        """``modules``: the names ``path`` is importable as, when the caller has them."""
         if path not in self._facts and path not in self._packed:
             self.files_shape += 1
         self._links.dirty.add(path)
         self._unstore(path)
         self._skipped.pop(path, None)
-        for name in self._namer.names(path):
+        for name in self._namer.names(path) if modules is None else modules:
             self._modules.setdefault(name, path)
         self.generation += 1
 
