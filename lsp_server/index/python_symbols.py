@@ -356,7 +356,9 @@ def _docstring(data: bytes, body: tree_sitter.Node | None) -> str | None:
     if string is None or string.kind_id not in _STRING_NODE:
         return None
     text = _string_content(data, string.start_byte, string.end_byte)
-    return text[:DOCSTRING_CHARS] or None if text is not None else _joined_content(data, string)
+    if text is None:
+        return _joined_content(data, string)
+    return text[:DOCSTRING_CHARS] or None
 
 
 def _string_content(data: bytes, start: int, end: int) -> str | None:

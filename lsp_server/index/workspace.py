@@ -129,7 +129,7 @@ class WorkspaceIndex:
         with self._lock:
             for entry in entries:
                 if entry.path in self._facts or entry.path in self._packed:
-                    self._register(entry.path)
+                    self._register(entry.path, entry.modules)
                 else:
                     self._skipped.pop(entry.path, None)
                     for name in entry.modules if entry.modules is not None else self._namer.names(entry.path):
