@@ -9,14 +9,18 @@ LSP's UTF-16 units before calling in).
 
 from __future__ import annotations
 
+import logging
 import operator
+import os
 import re
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import NamedTuple
 
 import tree_sitter
 import tree_sitter_python
 
+log = logging.getLogger(__name__)
 PYTHON = tree_sitter.Language(tree_sitter_python.language())
 DOCSTRING_CHARS = 600
 SIGNATURE_BYTES = 1000
@@ -123,6 +127,35 @@ _NAME_NODES, _CALL = _kinds("identifier", "attribute"), _kinds("call")
 _IMPORT_STATEMENTS, _FROM_IMPORT = _kinds("import_statement", "import_from_statement"), _kinds("import_from_statement")
 _IMPORT_KEYWORD = PYTHON.id_for_node_kind("import", False)
 _BODY, _SUPERCLASSES, _FUNCTION_FIELD = (PYTHON.field_id_for_name(f) for f in ("body", "superclasses", "function"))
+_STRING_CONTENT = _kinds("string_content")
+
+
+def _native_reader():
+    """The tree reader compiled from lsp_server/index/native (the same reading as the Python below,
+    a few times faster), or None where it was not built, was built for another tree-sitter release
+    than the installed one, or ``GEMMA_LSP_INDEX_IN_PYTHON=1`` asks for the Python reader."""
+    if os.environ.get("GEMMA_LSP_INDEX_IN_PYTHON") == "1":
+        return None
+    try:
+        from lsp_server.index import _treescan
+    except ImportError:
+        return None
+    try:
+        installed = version("tree-sitter")
+    except PackageNotFoundError:
+        return None
+    if installed != _treescan.TREE_SITTER_RELEASE:
+        log.info("index: tree-sitter %s is installed, the native reader was built for %s; reading trees in Python",
+                 installed, _treescan.TREE_SITTER_RELEASE)
+        return None
+    kinds = {"function": _FUNCTION, "class": _CLASS, "decorated": _DECORATED, "decorator": _DECORATOR,
+             "expression_statement": _EXPRESSION_STATEMENT, "assignment": _ASSIGNMENT, "string": _STRING_NODE, "name": _NAME_NODES,
+             "call": _CALL, "import_statement": _IMPORT_STATEMENTS, "from_import": _FROM_IMPORT, "string_content": _STRING_CONTENT}
+    _treescan.setup(tree_sitter.Tree, Definition, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
+    return _treescan
+
+
+_NATIVE = _native_reader()
 
 
 @dataclass(frozen=True)
@@ -165,17 +198,25 @@ class _Found:
 def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | None = None, enclosing: list | None = None) -> Scan:
     """Definitions, imports, bases and decorators of the tree; of those starting in ``start..end``
     only when given, ``enclosing`` being the definitions around that span as (end byte, qualname, kind)."""
-    root = tree.root_node
     window = (start, len(data) if end is None else end)
+    if _NATIVE is not None:
+        definitions, bases, decorators, name_spans, statements = _NATIVE.scan(data, tree, *window, list(enclosing or []))
+    else:
+        definitions, bases, decorators, name_spans, statements = _scan_in_python(data, tree.root_node, window, enclosing)
+    definitions.sort(key=_LINE_AND_BYTE)
+    imports = _read_imports(data, tree.root_node, statements)
+    return Scan(tuple(definitions), tuple(i for i, _ in imports), bases, decorators, tuple(sorted(name_spans)), tuple(at for _, at in imports))
+
+
+def _scan_in_python(data: bytes, root: tree_sitter.Node, window: tuple[int, int], enclosing: list | None) -> tuple:
+    """What ``_treescan.scan`` returns, read in Python (where the extension is not built, and as the
+    reference its tests compare it with)."""
     found = _Found()
     classes = _functions_and_classes(data, root, window, list(enclosing or []), found)
     _constants(data, root, window, "", found)
     for qualname, body in classes:
         _constants(data, body, None, qualname, found)
-    found.definitions.sort(key=_LINE_AND_BYTE)
-    imports = _imports(data, root, window)
-    return Scan(tuple(found.definitions), tuple(i for i, _ in imports), found.bases, found.decorators, tuple(sorted(found.name_spans)),
-                tuple(at for _, at in imports))
+    return found.definitions, found.bases, found.decorators, found.name_spans, _import_statements(data, root, window)
 
 
 def _functions_and_classes(data: bytes, root: tree_sitter.Node, window: tuple[int, int], stack: list, found: _Found) -> list:
@@ -307,7 +348,8 @@ def _last_part(data: bytes, node: tree_sitter.Node) -> str:
     return _slice(data, node).rsplit(".", 1)[-1]
 
 
-def _imports(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple[Import, int]]:
+def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple[int, int, int, bool, bool]]:
+    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error)."""
     found, seen = [], set()
     for at in _words(data, b"import", window):
         keyword = root.descendant_for_byte_range(at, at + 6)
@@ -317,12 +359,20 @@ def _imports(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> li
         if statement is None or statement.kind_id not in _IMPORT_STATEMENTS or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
-        is_from = statement.kind_id in _FROM_IMPORT
-        if statement.has_error:
+        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error))
+    return found
+
+
+def _read_imports(data: bytes, root: tree_sitter.Node, statements: list[tuple[int, int, int, bool, bool]]) -> list[tuple[Import, int]]:
+    """The imports of each statement with where it starts: from its text, or from its tree where it has errors."""
+    found = []
+    for at, start, end, is_from, has_error in statements:
+        if has_error:
+            statement = root.descendant_for_byte_range(at, at + 6).parent
             imported = [_from_import(statement)] if is_from else _module_imports(statement)
         else:
-            imported = _imports_in_text(data[statement.start_byte : statement.end_byte], is_from)
-        found += [(imp, statement.start_byte) for imp in imported]
+            imported = _imports_in_text(data[start:end], is_from)
+        found += [(imp, start) for imp in imported]
     return found
 
 
@@ -375,7 +425,7 @@ def _string_content(data: bytes, start: int, end: int) -> str | None:
 
 def _joined_content(data: bytes, string: tree_sitter.Node) -> str | None:
     """An f-string's text parts (its fields left out), as the tree has them."""
-    content = [c for c in string.named_children if c.type == "string_content"]
+    content = [c for c in string.named_children if c.kind_id in _STRING_CONTENT]
     return "".join(_slice(data, c) for c in content).strip()[:DOCSTRING_CHARS] or None
 
 
