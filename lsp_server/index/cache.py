@@ -22,7 +22,6 @@ from typing import Iterable, NamedTuple
 import platformdirs
 
 from lsp_server.index.facts import FileFacts
-from lsp_server.index.python_symbols import Import
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,11 @@ class CachedFile(NamedTuple):
     path: str
     size: int
     mtime_ns: int
-    imports: tuple[Import, ...] | int
-    """The file's imports; for an entry read from the cache file, its number in the imports
-    table, which is unpickled only when a request first needs the import links (as plain
-    (module, level, names, aliases) tuples: Import objects took 13x longer to unpickle)."""
+    imports: tuple[tuple, ...] | int
+    """The file's imports as plain (module, level, names, aliases) tuples (Import objects took 13x
+    longer to unpickle, and a worker pickles every file's imports to send them); for an entry read
+    from the cache file, its number in the imports table, unpickled only when a request first
+    needs the import links."""
     symbols: int
     blob: bytes | tuple
     """The pickled facts; for an entry read from the cache file (the mapped file, start, end,
@@ -48,8 +48,7 @@ class CachedFile(NamedTuple):
         return self.blob if isinstance(self.blob, bytes) else self.blob[0][self.blob[1] : self.blob[2]]
 
     def imported(self) -> tuple[tuple, ...]:
-        """The file's imports as (module, level, names, aliases) rows: Import objects for a fresh
-        parse, plain tuples from the cache file."""
+        """The file's imports as (module, level, names, aliases) rows."""
         return self.imports if isinstance(self.imports, tuple) else self.blob[3].get(self.imports)
 
 
@@ -59,14 +58,15 @@ class _ImportsTable:
     def __init__(self, blob: bytes) -> None:
         self._blob, self._table = blob, None
 
-    def get(self, number: int) -> tuple[Import, ...]:
+    def get(self, number: int) -> tuple[tuple, ...]:
         if self._table is None:
             self._table = pickle.loads(self._blob)
         return self._table[number]
 
 
 def pack(facts: FileFacts, modules: tuple[str, ...] | None = None) -> CachedFile:
-    return CachedFile(facts.path, facts.size, facts.mtime_ns, facts.imports, len(facts.definitions), pickle.dumps(facts, pickle.HIGHEST_PROTOCOL), modules)
+    return CachedFile(facts.path, facts.size, facts.mtime_ns, tuple(map(tuple, facts.imports)), len(facts.definitions),
+                      pickle.dumps(facts, pickle.HIGHEST_PROTOCOL), modules)
 
 
 def unpack(entry: CachedFile) -> FileFacts:
@@ -120,7 +120,7 @@ def save(path: Path, facts: dict[str, CachedFile]) -> None:
     for entry in entries:
         total += len(entry.blob) if isinstance(entry.blob, bytes) else entry.blob[2] - entry.blob[1]
         ends.append(total)
-    imports = pickle.dumps([tuple(map(tuple, e.imported())) for e in entries], pickle.HIGHEST_PROTOCOL)
+    imports = pickle.dumps([e.imported() for e in entries], pickle.HIGHEST_PROTOCOL)
     columns = ([e.path for e in entries], [e.size for e in entries], [e.mtime_ns for e in entries], [e.symbols for e in entries], ends, imports,
                [e.modules for e in entries])
     try:

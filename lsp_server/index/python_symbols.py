@@ -151,7 +151,7 @@ def _native_reader():
     kinds = {"function": _FUNCTION, "class": _CLASS, "decorated": _DECORATED, "decorator": _DECORATOR,
              "expression_statement": _EXPRESSION_STATEMENT, "assignment": _ASSIGNMENT, "string": _STRING_NODE, "name": _NAME_NODES,
              "call": _CALL, "import_statement": _IMPORT_STATEMENTS, "from_import": _FROM_IMPORT, "string_content": _STRING_CONTENT}
-    _treescan.setup(tree_sitter.Tree, Definition, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
+    _treescan.setup(tree_sitter.Tree, Definition, Import, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
     return _treescan
 
 
@@ -348,8 +348,9 @@ def _last_part(data: bytes, node: tree_sitter.Node) -> str:
     return _slice(data, node).rsplit(".", 1)[-1]
 
 
-def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple[int, int, int, bool, bool]]:
-    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error)."""
+def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple]:
+    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error,
+    None): the native reader puts the statement's imports where this None is, when it read them."""
     found, seen = [], set()
     for at in _words(data, b"import", window):
         keyword = root.descendant_for_byte_range(at, at + 6)
@@ -359,18 +360,19 @@ def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, i
         if statement is None or statement.kind_id not in _IMPORT_STATEMENTS or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
-        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error))
+        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error, None))
     return found
 
 
-def _read_imports(data: bytes, root: tree_sitter.Node, statements: list[tuple[int, int, int, bool, bool]]) -> list[tuple[Import, int]]:
-    """The imports of each statement with where it starts: from its text, or from its tree where it has errors."""
+def _read_imports(data: bytes, root: tree_sitter.Node, statements: list[tuple]) -> list[tuple[Import, int]]:
+    """The imports of each statement with where it starts: as read already, from its text, or from its
+    tree where it has errors."""
     found = []
-    for at, start, end, is_from, has_error in statements:
-        if has_error:
+    for at, start, end, is_from, has_error, imported in statements:
+        if imported is None and has_error:
             statement = root.descendant_for_byte_range(at, at + 6).parent
             imported = [_from_import(statement)] if is_from else _module_imports(statement)
-        else:
+        elif imported is None:
             imported = _imports_in_text(data[start:end], is_from)
         found += [(imp, start) for imp in imported]
     return found

@@ -56,6 +56,7 @@ static const char *KIND_KEYS[] = {
 
 static PyTypeObject *tree_type;
 static PyTypeObject *definition_type;
+static PyTypeObject *import_type;
 static uint16_t *kind_flags;
 static Py_ssize_t kind_flag_count;
 static TSSymbol import_keyword;
@@ -575,10 +576,191 @@ static int constants(const Source *src, TSNode block, Py_ssize_t low, Py_ssize_t
     return 0;
 }
 
-/* -- imports -------------------------------------------------------------------------------- */
+/* -- imports ------------------------------------------------------------------------------ */
 
-/* The import statements of the window as (keyword at, start, end, is_from, has_error): their text
- * is read in Python (_imports_in_text), or their tree where they have errors. */
+/* What str.split() and the str pattern \s take for whitespace, among ASCII characters. */
+static inline bool is_str_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+
+static inline bool is_word(char c) {
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+typedef struct {
+    const char *text;
+    Py_ssize_t size;
+} Text;
+
+static Py_ssize_t skip_spaces(Text t, Py_ssize_t at) {
+    while (at < t.size && is_str_space(t.text[at])) at++;
+    return at;
+}
+
+/* The end of the identifier [^\W\d]\w* at ``at``, or ``at``. */
+static Py_ssize_t identifier_end(Text t, Py_ssize_t at) {
+    if (at >= t.size || !is_word(t.text[at]) || (t.text[at] >= '0' && t.text[at] <= '9')) return at;
+    while (at < t.size && is_word(t.text[at])) at++;
+    return at;
+}
+
+/* ``import`` as a whole word at ``at`` (\bimport\b, the word before it already ended). */
+static bool import_word_at(Text t, Py_ssize_t at) {
+    return at + 6 <= t.size && memcmp(t.text + at, "import", 6) == 0 && (at + 6 == t.size || !is_word(t.text[at + 6]));
+}
+
+/* The words of t[start:end] as str.split() makes them. */
+static PyObject *words_of(Text t, Py_ssize_t start, Py_ssize_t end) {
+    PyObject *words = PyList_New(0);
+    for (Py_ssize_t at = start; words != NULL && at < end;) {
+        while (at < end && is_str_space(t.text[at])) at++;
+        Py_ssize_t word = at;
+        while (at < end && !is_str_space(t.text[at])) at++;
+        if (at == word) break;
+        PyObject *text = PyUnicode_FromStringAndSize(t.text + word, at - word);
+        if (text == NULL || PyList_Append(words, text) < 0) Py_CLEAR(words);
+        Py_XDECREF(text);
+    }
+    return words;
+}
+
+static bool word_is(PyObject *word, const char *text) {
+    return PyUnicode_CompareWithASCIIString(word, text) == 0;
+}
+
+static PyObject *new_import(PyObject *module, Py_ssize_t level, PyObject *names, PyObject *aliases) {
+    PyObject *fields[4] = {module, PyLong_FromSsize_t(level), names, aliases};
+    PyObject *result = fields[0] && fields[1] && fields[2] && fields[3] ? import_type->tp_alloc(import_type, 4) : NULL;
+    for (int i = 0; i < 4; i++) {
+        if (result != NULL) PyTuple_SET_ITEM(result, i, fields[i]);
+        else Py_XDECREF(fields[i]);
+    }
+    return result;
+}
+
+/* ``import a.b as c, d`` -> [Import("a.b", 0, ()), Import("d", 0, ())] (_imports_in_text). */
+static PyObject *module_imports(Text t) {
+    PyObject *found = PyList_New(0);
+    for (Py_ssize_t at = 6; found != NULL && at <= t.size;) {  /* the text starts with ``import`` */
+        const char *comma = memchr(t.text + at, ',', (size_t)(t.size - at));
+        Py_ssize_t end = comma == NULL ? t.size : comma - t.text;
+        PyObject *words = words_of(t, at, end);
+        at = end + 1;
+        if (words == NULL) {
+            Py_CLEAR(found);
+            break;
+        }
+        Py_ssize_t count = PyList_GET_SIZE(words), keep = count;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (word_is(PyList_GET_ITEM(words, i), "as")) {
+                keep = i;
+                break;
+            }
+        }
+        PyObject *kept = count ? PyList_GetSlice(words, 0, keep) : NULL;
+        PyObject *module = kept == NULL ? NULL : PyUnicode_Join(s_empty, kept);
+        Py_XDECREF(kept);
+        Py_DECREF(words);
+        if (count == 0) continue;
+        PyObject *imported = new_import(module, 0, PyTuple_New(0), PyTuple_New(0));
+        if (imported == NULL || PyList_Append(found, imported) < 0) Py_CLEAR(found);
+        Py_XDECREF(imported);
+    }
+    return found;
+}
+
+/* The names (and their local names) after ``import`` in ``from m import a as b, c``. */
+static int imported_names(Text t, Py_ssize_t at, PyObject *names, PyObject *aliases) {
+    while (at <= t.size) {
+        const char *comma = memchr(t.text + at, ',', (size_t)(t.size - at));
+        Py_ssize_t end = comma == NULL ? t.size : comma - t.text;
+        PyObject *words = words_of(t, at, end);
+        at = end + 1;
+        if (words == NULL) return -1;
+        Py_ssize_t count = PyList_GET_SIZE(words);
+        int failed = 0;
+        if (count && !(count == 1 && word_is(PyList_GET_ITEM(words, 0), "*"))) {
+            PyObject *local = count == 3 && word_is(PyList_GET_ITEM(words, 1), "as") ? PyList_GET_ITEM(words, 2) : PyList_GET_ITEM(words, 0);
+            failed = PyList_Append(names, PyList_GET_ITEM(words, 0)) < 0 || PyList_Append(aliases, local) < 0;
+        }
+        Py_DECREF(words);
+        if (failed) return -1;
+    }
+    return 0;
+}
+
+/* ``from ..a . b import c as d`` -> [Import("a.b", 2, ("c",), ("d",))]; None where the text is not
+ * read as _FROM_MODULE reads it at its first try (Python then reads it). */
+static PyObject *from_import(Text t) {
+    Py_ssize_t at = skip_spaces(t, 4), level = 0;  /* the text starts with ``from`` */
+    while (at < t.size && t.text[at] == '.') at++, level++;
+    Py_ssize_t module_start = skip_spaces(t, at), module_end = identifier_end(t, module_start);
+    for (Py_ssize_t next = module_end; next > module_start;) {  /* (\s*\.\s*identifier)* */
+        Py_ssize_t dot = skip_spaces(t, next);
+        if (dot >= t.size || t.text[dot] != '.') break;
+        Py_ssize_t name = skip_spaces(t, dot + 1), end = identifier_end(t, name);
+        if (end == name) break;
+        module_end = next = end;
+    }
+    Py_ssize_t keyword = skip_spaces(t, module_end);
+    if (!import_word_at(t, keyword)) {
+        /* ``from . import x``: the pattern first takes ``import`` for the module, then gives it back */
+        if (!(module_end - module_start == 6 && import_word_at(t, module_start))) Py_RETURN_NONE;
+        module_end = keyword = module_start;
+    }
+    PyObject *names = PyList_New(0), *aliases = PyList_New(0), *parts = words_of(t, module_start, module_end);
+    PyObject *module = parts == NULL ? NULL : PyUnicode_Join(s_empty, parts);
+    Py_XDECREF(parts);
+    if (names == NULL || aliases == NULL || module == NULL || imported_names(t, keyword + 6, names, aliases) < 0) {
+        Py_XDECREF(names);
+        Py_XDECREF(aliases);
+        Py_XDECREF(module);
+        return NULL;
+    }
+    int same = PyObject_RichCompareBool(names, aliases, Py_EQ);
+    PyObject *name_tuple = PyList_AsTuple(names), *alias_tuple = same == 1 ? PyTuple_New(0) : same == 0 ? PyList_AsTuple(aliases) : NULL;
+    Py_DECREF(names);
+    Py_DECREF(aliases);
+    PyObject *imported = new_import(module, level, name_tuple, alias_tuple);
+    if (imported == NULL) return NULL;
+    PyObject *found = PyList_New(1);
+    if (found == NULL) {
+        Py_DECREF(imported);
+        return NULL;
+    }
+    PyList_SET_ITEM(found, 0, imported);
+    return found;
+}
+
+/* _imports_in_text() for a statement of ASCII text; None for any other (Python reads it). */
+static PyObject *imports_in_text(const Source *src, Py_ssize_t start, Py_ssize_t end, bool is_from) {
+    char *text = PyMem_Malloc(end - start + 1);
+    if (text == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t i = start; i < end; i++) {  /* _LINE_NOISE: comments, line continuations and parentheses */
+        char c = src->data[i];
+        if ((unsigned char)c >= 0x80) {
+            PyMem_Free(text);
+            Py_RETURN_NONE;
+        }
+        if (c == '#') {
+            while (i < end && src->data[i] != '\n') text[i++ - start] = ' ';
+            if (i == end) break;
+            c = '\n';
+        } else if (c == '\\' && i + 1 < end && (src->data[i + 1] == '\n' || (src->data[i + 1] == '\r' && i + 2 < end && src->data[i + 2] == '\n'))) {
+            c = ' ';
+        } else if (c == '(' || c == ')') {
+            c = ' ';
+        }
+        text[i - start] = c;
+    }
+    Text t = {text, end - start};
+    PyObject *found = is_from ? from_import(t) : module_imports(t);
+    PyMem_Free(text);
+    return found;
+}
+
+/* The import statements of the window as (keyword at, start, end, is_from, has_error, imports):
+ * ``imports`` None where Python reads the statement (its tree where it has errors). */
 static int import_statements(const Source *src, TSNode root, Py_ssize_t low, Py_ssize_t high, Found *found) {
     PyObject *seen = PySet_New(NULL);
     if (seen == NULL) return -1;
@@ -588,16 +770,18 @@ static int import_statements(const Source *src, TSNode root, Py_ssize_t low, Py_
         if (ts_node_is_null(keyword) || ts_node_symbol(keyword) != import_keyword) continue;
         TSNode statement = ts_node_parent(keyword);
         if (!has_kind(statement, K_IMPORT_STATEMENT)) continue;
-        PyObject *start = PyLong_FromUnsignedLong(ts_node_start_byte(statement));
-        int known = start == NULL ? -1 : PySet_Contains(seen, start);
-        if (known == 0) known = PySet_Add(seen, start);
-        Py_XDECREF(start);
+        uint32_t start = ts_node_start_byte(statement), end = ts_node_end_byte(statement);
+        PyObject *key = PyLong_FromUnsignedLong(start);
+        int known = key == NULL ? -1 : PySet_Contains(seen, key);
+        if (known == 0) known = PySet_Add(seen, key);
+        Py_XDECREF(key);
         if (known != 0) {
             failed = known < 0;
             continue;
         }
-        PyObject *row = Py_BuildValue("(nIIOO)", at, ts_node_start_byte(statement), ts_node_end_byte(statement),
-                                      has_kind(statement, K_FROM_IMPORT) ? Py_True : Py_False, ts_node_has_error(statement) ? Py_True : Py_False);
+        bool is_from = has_kind(statement, K_FROM_IMPORT), has_error = ts_node_has_error(statement);
+        PyObject *imports = has_error ? Py_NewRef(Py_None) : imports_in_text(src, start, end, is_from);
+        PyObject *row = imports == NULL ? NULL : Py_BuildValue("(nIIOON)", at, start, end, is_from ? Py_True : Py_False, has_error ? Py_True : Py_False, imports);
         failed = row == NULL || PyList_Append(found->imports, row) < 0;
         Py_XDECREF(row);
     }
@@ -642,7 +826,7 @@ PyDoc_STRVAR(scan_doc,
 "scan(data, tree, start, end, enclosing) -> (definitions, bases, decorators, name_spans, imports)\n\n"
 "What python_symbols.scan_tree reads, for the definitions and imports starting in data[start:end]:\n"
 "definitions (unsorted), bases and decorators by qualname, name spans (unsorted) and import\n"
-"statements as (keyword at, start, end, is_from, has_error). ``enclosing``: the definitions\n"
+"statements as (keyword at, start, end, is_from, has_error, imports or None where Python reads them). ``enclosing``: the definitions\n"
 "around the window as (end byte, qualname, kind), outermost first.");
 
 static PyObject *scan(PyObject *module, PyObject *args) {
@@ -674,24 +858,24 @@ static PyObject *scan(PyObject *module, PyObject *args) {
 }
 
 PyDoc_STRVAR(setup_doc,
-"setup(tree_type, definition_type, kinds, import_keyword, fields)\n\n"
-"tree_type: tree_sitter.Tree; definition_type: the Definition tuple class; kinds: name -> node\n"
+"setup(tree_type, definition_type, import_type, kinds, import_keyword, fields)\n\n"
+"tree_type: tree_sitter.Tree; definition_type, import_type: the Definition and Import tuple classes; kinds: name -> node\n"
 "kind ids (the names in KIND_KEYS); import_keyword: the id of the ``import`` keyword; fields:\n"
 "the ids of the fields body, superclasses and function.");
 
 static PyObject *setup(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *tree, *definition, *kinds;
+    PyObject *tree, *definition, *import, *kinds;
     unsigned int keyword, body, superclasses, function;
-    if (!PyArg_ParseTuple(args, "O!O!O!I(III):setup", &PyType_Type, &tree, &PyType_Type, &definition, &PyDict_Type, &kinds, &keyword, &body,
-                          &superclasses, &function))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!I(III):setup", &PyType_Type, &tree, &PyType_Type, &definition, &PyType_Type, &import, &PyDict_Type,
+                          &kinds, &keyword, &body, &superclasses, &function))
         return NULL;
     if (((PyTypeObject *)tree)->tp_basicsize != (Py_ssize_t)sizeof(PyTree)) {
         PyErr_SetString(PyExc_ImportError, "tree_sitter.Tree is not laid out as this module expects (another py-tree-sitter release)");
         return NULL;
     }
-    if (!PyType_IsSubtype((PyTypeObject *)definition, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "definition_type must be a tuple class");
+    if (!PyType_IsSubtype((PyTypeObject *)definition, &PyTuple_Type) || !PyType_IsSubtype((PyTypeObject *)import, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "definition_type and import_type must be tuple classes");
         return NULL;
     }
     uint16_t *flags = PyMem_Calloc(65536, sizeof(uint16_t));
@@ -734,6 +918,8 @@ static PyObject *setup(PyObject *module, PyObject *args) {
     Py_XSETREF(tree_type, (PyTypeObject *)tree);
     Py_INCREF(definition);
     Py_XSETREF(definition_type, (PyTypeObject *)definition);
+    Py_INCREF(import);
+    Py_XSETREF(import_type, (PyTypeObject *)import);
     Py_RETURN_NONE;
 }
 
