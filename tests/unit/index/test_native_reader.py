@@ -93,3 +93,14 @@ def test_the_same_reading_of_generated_text_with_and_without_errors(lines, newli
     assert_same(data)
     low, high = sorted((min(a, len(data)), min(b, len(data))))
     assert_same(data, (low, high), [(high, "K", "class")])
+
+
+TOKENS = [b"def ", b"class ", b"import ", b"from ", b"async ", b"x", b"as", b"*", b"\xc3\xa9", b"\xff", b"\xed\xa0\x80", b"\x00", b" ", b"\t",
+          b"\n", b"\r\n", b"    ", b":", b"=", b"==", b"(", b")", b"@", b'"""', b"'", b"f'", b"#", b"\\", b".", b","]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=60))
+def test_the_same_reading_of_arbitrary_bytes(tokens):
+    # Open documents come from the editor's text (lone surrogates encoded as invalid UTF-8 included).
+    assert_same(b"".join(tokens))
