@@ -1,7 +1,9 @@
 """Definitions and imports of one Python file, extracted with tree-sitter.
 
 Candidates are found by regular expressions over the bytes and confirmed in the tree, which costs
-a fraction of walking every node with a query (the index does this for every file).
+a fraction of walking every node with a query (the index does this for every file). The reading
+of a tree runs in C where lsp_server/index/native is built (``_native_reader``): the same steps as
+the Python functions below, which stay as the fallback and as the oracle its tests compare with.
 
 Lines are 0-based like LSP's; columns are code points of the decoded line (the server converts
 LSP's UTF-16 units before calling in).

@@ -117,6 +117,24 @@ static Py_ssize_t name_end(const Source *src, Py_ssize_t at, Py_ssize_t high) {
     return end;
 }
 
+/* Room for one more item in a growable array; -1 (MemoryError set) when there is none. */
+static int reserve_one(void **items, Py_ssize_t size, Py_ssize_t *capacity, size_t item_size) {
+    if (size < *capacity) return 0;
+    Py_ssize_t grown = *capacity ? *capacity * 2 : 16;
+    void *more = PyMem_Realloc(*items, (size_t)grown * item_size);
+    if (more == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = more;
+    *capacity = grown;
+    return 0;
+}
+
+/* Append ``item`` to ``list`` (a struct of items, size, capacity): 0, or -1 with MemoryError set. */
+#define PUSH(list, item) \
+    (reserve_one((void **)&(list)->items, (list)->size, &(list)->capacity, sizeof(*(list)->items)) < 0 ? -1 : ((list)->items[(list)->size++] = (item), 0))
+
 /* -- collected facts ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -133,21 +151,6 @@ typedef struct {
     Frame *items;
     Py_ssize_t size, capacity;
 } Stack;
-
-static int stack_push(Stack *stack, Frame frame) {
-    if (stack->size == stack->capacity) {
-        Py_ssize_t capacity = stack->capacity ? stack->capacity * 2 : 16;
-        Frame *items = PyMem_Realloc(stack->items, (size_t)capacity * sizeof(Frame));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        stack->items = items;
-        stack->capacity = capacity;
-    }
-    stack->items[stack->size++] = frame;
-    return 0;
-}
 
 static int append_span(Found *found, Py_ssize_t start, Py_ssize_t end) {
     PyObject *span = Py_BuildValue("(nn)", start, end);
@@ -285,6 +288,13 @@ static PyObject *last_part(const Source *src, TSNode node) {
     return tail;
 }
 
+static int append_last_part(const Source *src, TSNode node, PyObject *names) {
+    PyObject *name = last_part(src, node);
+    int failed = name == NULL || PyList_Append(names, name) < 0;
+    Py_XDECREF(name);
+    return failed ? -1 : 0;
+}
+
 /* Store ``names`` as a tuple under ``key`` when it is not empty. */
 static int store_names(PyObject *mapping, PyObject *key, PyObject *names) {
     if (PyList_GET_SIZE(names) == 0) return 0;
@@ -304,14 +314,10 @@ static int read_bases(const Source *src, TSNode node, PyObject *qualname, Found 
     uint32_t count = ts_node_named_child_count(superclasses);
     for (uint32_t i = 0; i < count; i++) {
         TSNode child = ts_node_named_child(superclasses, i);
-        if (!has_kind(child, K_NAME_NODE)) continue;
-        PyObject *name = last_part(src, child);
-        if (name == NULL || PyList_Append(names, name) < 0) {
-            Py_XDECREF(name);
+        if (has_kind(child, K_NAME_NODE) && append_last_part(src, child, names) < 0) {
             Py_DECREF(names);
             return -1;
         }
-        Py_DECREF(name);
     }
     int failed = store_names(found->bases, qualname, names);
     Py_DECREF(names);
@@ -328,14 +334,10 @@ static int read_decorators(const Source *src, TSNode outer, PyObject *qualname, 
         if (!has_kind(decorator, K_DECORATOR)) continue;
         TSNode expression = ts_node_named_child(decorator, 0);
         if (has_kind(expression, K_CALL)) expression = ts_node_child_by_field_id(expression, field_function);
-        if (!has_kind(expression, K_NAME_NODE)) continue;
-        PyObject *name = last_part(src, expression);
-        if (name == NULL || PyList_Append(names, name) < 0) {
-            Py_XDECREF(name);
+        if (has_kind(expression, K_NAME_NODE) && append_last_part(src, expression, names) < 0) {
             Py_DECREF(names);
             return -1;
         }
-        Py_DECREF(name);
     }
     int failed = store_names(found->decorators, qualname, names);
     Py_DECREF(names);
@@ -352,21 +354,6 @@ typedef struct {
     Candidate *items;
     Py_ssize_t size, capacity;
 } Candidates;
-
-static int add_candidate(Candidates *list, Candidate candidate) {
-    if (list->size == list->capacity) {
-        Py_ssize_t capacity = list->capacity ? list->capacity * 2 : 64;
-        Candidate *items = PyMem_Realloc(list->items, (size_t)capacity * sizeof(Candidate));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        list->items = items;
-        list->capacity = capacity;
-    }
-    list->items[list->size++] = candidate;
-    return 0;
-}
 
 static int by_start(const void *a, const void *b) {
     Py_ssize_t x = ((const Candidate *)a)->start, y = ((const Candidate *)b)->start;
@@ -405,7 +392,7 @@ static int definition_candidates(const Source *src, Py_ssize_t low, Py_ssize_t h
                 if (after != at || !is_ascii_space((unsigned char)src->data[first + 5])) continue;
                 start = first;
             }
-            if (add_candidate(out, (Candidate){start, name_start, end}) < 0) return -1;
+            if (PUSH(out, ((Candidate){start, name_start, end})) < 0) return -1;
         }
     }
     qsort(out->items, (size_t)out->size, sizeof(Candidate), by_start);
@@ -421,21 +408,6 @@ typedef struct {
     ClassBody *items;
     Py_ssize_t size, capacity;
 } ClassBodies;
-
-static int add_class_body(ClassBodies *list, ClassBody body) {
-    if (list->size == list->capacity) {
-        Py_ssize_t capacity = list->capacity ? list->capacity * 2 : 16;
-        ClassBody *items = PyMem_Realloc(list->items, (size_t)capacity * sizeof(ClassBody));
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        list->items = items;
-        list->capacity = capacity;
-    }
-    list->items[list->size++] = body;
-    return 0;
-}
 
 /* One confirmed ``def`` or ``class`` (the body of _functions_and_classes' loop). */
 static int read_definition(const Source *src, TSNode node, Candidate *c, Py_ssize_t *previous, Stack *stack, Found *found,
@@ -471,10 +443,10 @@ static int read_definition(const Source *src, TSNode node, Candidate *c, Py_ssiz
     int failed = append_definition(found, name, kind, qualname, ts_node_start_point(outer).row, ts_node_end_point(node).row,
                                    ts_node_start_byte(outer), end, doc, header);
     if (!failed) failed = append_span(found, c->name_start, c->name_end);
-    if (!failed) failed = stack_push(stack, (Frame){end, qualname, is_class});
+    if (!failed) failed = PUSH(stack, ((Frame){end, qualname, is_class}));
     if (!failed && is_class) {
         failed = read_bases(src, node, qualname, found);
-        if (!failed && !bodiless) failed = add_class_body(classes, (ClassBody){qualname, body});
+        if (!failed && !bodiless) failed = PUSH(classes, ((ClassBody){qualname, body}));
     }
     if (!failed && decorated) failed = read_decorators(src, outer, qualname, found);
     Py_DECREF(qualname); /* the definition in found->definitions keeps it alive */
@@ -802,7 +774,7 @@ static int read_stack(PyObject *enclosing, Stack *stack) {
         Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(frame, 0));
         if (end == -1 && PyErr_Occurred()) return -1;
         int is_class = PyUnicode_Check(PyTuple_GET_ITEM(frame, 2)) && PyUnicode_Compare(PyTuple_GET_ITEM(frame, 2), s_class) == 0;
-        if (stack_push(stack, (Frame){end, PyTuple_GET_ITEM(frame, 1), is_class}) < 0) return -1;
+        if (PUSH(stack, ((Frame){end, PyTuple_GET_ITEM(frame, 1), is_class})) < 0) return -1;
     }
     return 0;
 }
