@@ -726,7 +726,10 @@ static PyObject *imports_in_text(const Source *src, Py_ssize_t start, Py_ssize_t
         text[i - start] = c;
     }
     Text t = {text, end - start};
-    PyObject *found = is_from ? from_import(t) : module_imports(t);
+    const char *keyword = is_from ? "from" : "import";
+    size_t length = strlen(keyword);
+    bool as_expected = (size_t)t.size >= length && memcmp(text, keyword, length) == 0;  /* as a statement without errors does */
+    PyObject *found = !as_expected ? Py_NewRef(Py_None) : is_from ? from_import(t) : module_imports(t);
     PyMem_Free(text);
     return found;
 }
