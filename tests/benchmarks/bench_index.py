@@ -67,16 +67,16 @@ def parse_only(batch: list[str]) -> int:
     return total
 
 
-def raw_parse_parallel(files, workers: int) -> tuple[int, float]:
-    """Bytes and wall seconds to read and parse every file with ``workers`` spawned processes,
-    fed batches the way the index feeds its own (process start-up included, as in a cold build):
-    what this machine's cores really do together, shared caches and memory bandwidth included."""
+def raw_parse_parallel(files, workers: int) -> tuple[int, float, float]:
+    """Bytes, wall seconds and CPU seconds to read and parse every file with ``workers`` spawned
+    processes, fed batches the way the index feeds its own (process start-up included, as in a cold
+    build): what this machine's cores really do together, shared caches and memory bandwidth included."""
     names = [item.name for item in files]
     batches = [names[i : i + 48] for i in range(0, len(names), 48)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         total = sum(pool.map(parse_only, batches, chunksize=4))
-    return total, time.perf_counter() - started
+    return total, time.perf_counter() - started, cpu_seconds() - cpu
 
 
 def timed_build(roots, cache_dir: Path, workers: int):
@@ -138,16 +138,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"tree: {', '.join(map(str, roots))}: {len(found)} files, {size / 1e6:.0f} MB")
     print(f"raw tree-sitter parse, 1 core: {raw_seconds:.1f} s = {size / 1e6 / raw_seconds:.1f} MB/s; CPU {raw_cpu:.1f} s = {size / 1e6 / raw_cpu:.1f} MB per CPU-second")
     workers = args.workers or cores
-    _, parallel_seconds = raw_parse_parallel(found, workers)
+    _, parallel_seconds, parallel_cpu = raw_parse_parallel(found, workers)
     print(f"raw tree-sitter parse, {workers} processes: {parallel_seconds:.1f} s = {size / 1e6 / parallel_seconds:.1f} MB/s "
-          f"({raw_seconds / parallel_seconds:.2f}x one process)")
+          f"({raw_seconds / parallel_seconds:.2f}x one process); CPU {parallel_cpu:.1f} s")
     with tempfile.TemporaryDirectory() as cache:
         index, cold, cold_cpu = timed_build(roots, Path(cache), args.workers)
         cold_rate, ceiling = cold.bytes / 1e6 / cold.seconds, size / 1e6 / raw_seconds * workers
         print(f"cold index, {workers} workers: {cold.seconds:.1f} s = {cold_rate:.1f} MB/s = {100 * cold_rate / (size / 1e6 / parallel_seconds):.0f}% of "
               f"the raw parse on {workers} processes, {100 * cold_rate / ceiling:.0f}% of raw parse on 1 x {workers}; {cold.symbols} definitions, {len(cold.skipped)} skipped")
         print(f"  CPU {cold_cpu:.1f} s (workers included) = {cold.bytes / 1e6 / cold_cpu:.1f} MB per CPU-second: "
-              f"{100 * (cold.bytes / cold_cpu) / (size / raw_cpu):.0f}% of the raw parse's throughput per core")
+              f"{100 * (cold.bytes / cold_cpu) / (size / raw_cpu):.0f}% of the raw parse's throughput per core; "
+              f"{cold_cpu / parallel_cpu:.2f}x the CPU of the raw parse on {workers} processes")
         if args.python_reader:
             os.environ["GEMMA_LSP_INDEX_IN_PYTHON"] = "1"  # read by the spawned workers
             with tempfile.TemporaryDirectory() as other:
