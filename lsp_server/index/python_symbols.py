@@ -153,7 +153,11 @@ def _native_reader():
     kinds = {"function": _FUNCTION, "class": _CLASS, "decorated": _DECORATED, "decorator": _DECORATOR,
              "expression_statement": _EXPRESSION_STATEMENT, "assignment": _ASSIGNMENT, "string": _STRING_NODE, "name": _NAME_NODES,
              "call": _CALL, "import_statement": _IMPORT_STATEMENTS, "from_import": _FROM_IMPORT, "string_content": _STRING_CONTENT}
-    _treescan.setup(tree_sitter.Tree, Definition, Import, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
+    try:
+        _treescan.setup(tree_sitter.Tree, Definition, Import, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
+    except (ImportError, TypeError, ValueError, KeyError) as exc:  # e.g. a tree_sitter.Tree laid out otherwise
+        log.info("index: the native reader cannot read these trees (%s); reading trees in Python", exc)
+        return None
     return _treescan
 
 

@@ -555,41 +555,27 @@ static inline bool is_str_space(char c) {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
 }
 
-static inline bool is_word(char c) {
-    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-typedef struct {
-    const char *text;
-    Py_ssize_t size;
-} Text;
-
-static Py_ssize_t skip_spaces(Text t, Py_ssize_t at) {
-    while (at < t.size && is_str_space(t.text[at])) at++;
-    return at;
-}
-
-/* The end of the identifier [^\W\d]\w* at ``at``, or ``at``. */
-static Py_ssize_t identifier_end(Text t, Py_ssize_t at) {
-    if (at >= t.size || !is_word(t.text[at]) || (t.text[at] >= '0' && t.text[at] <= '9')) return at;
-    while (at < t.size && is_word(t.text[at])) at++;
+/* The import text is ASCII here (others go to Python), where name_end() reads [^\W\d]\w* as the
+ * pattern does. */
+static Py_ssize_t skip_spaces(Source t, Py_ssize_t at) {
+    while (at < t.size && is_str_space(t.data[at])) at++;
     return at;
 }
 
 /* ``import`` as a whole word at ``at`` (\bimport\b, the word before it already ended). */
-static bool import_word_at(Text t, Py_ssize_t at) {
-    return at + 6 <= t.size && memcmp(t.text + at, "import", 6) == 0 && (at + 6 == t.size || !is_word(t.text[at + 6]));
+static bool import_word_at(Source t, Py_ssize_t at) {
+    return at + 6 <= t.size && memcmp(t.data + at, "import", 6) == 0 && (at + 6 == t.size || !is_name_byte((unsigned char)t.data[at + 6]));
 }
 
 /* The words of t[start:end] as str.split() makes them. */
-static PyObject *words_of(Text t, Py_ssize_t start, Py_ssize_t end) {
+static PyObject *words_of(Source t, Py_ssize_t start, Py_ssize_t end) {
     PyObject *words = PyList_New(0);
     for (Py_ssize_t at = start; words != NULL && at < end;) {
-        while (at < end && is_str_space(t.text[at])) at++;
+        while (at < end && is_str_space(t.data[at])) at++;
         Py_ssize_t word = at;
-        while (at < end && !is_str_space(t.text[at])) at++;
+        while (at < end && !is_str_space(t.data[at])) at++;
         if (at == word) break;
-        PyObject *text = PyUnicode_FromStringAndSize(t.text + word, at - word);
+        PyObject *text = PyUnicode_FromStringAndSize(t.data + word, at - word);
         if (text == NULL || PyList_Append(words, text) < 0) Py_CLEAR(words);
         Py_XDECREF(text);
     }
@@ -611,11 +597,11 @@ static PyObject *new_import(PyObject *module, Py_ssize_t level, PyObject *names,
 }
 
 /* ``import a.b as c, d`` -> [Import("a.b", 0, ()), Import("d", 0, ())] (_imports_in_text). */
-static PyObject *module_imports(Text t) {
+static PyObject *module_imports(Source t) {
     PyObject *found = PyList_New(0);
     for (Py_ssize_t at = 6; found != NULL && at <= t.size;) {  /* the text starts with ``import`` */
-        const char *comma = memchr(t.text + at, ',', (size_t)(t.size - at));
-        Py_ssize_t end = comma == NULL ? t.size : comma - t.text;
+        const char *comma = memchr(t.data + at, ',', (size_t)(t.size - at));
+        Py_ssize_t end = comma == NULL ? t.size : comma - t.data;
         PyObject *words = words_of(t, at, end);
         at = end + 1;
         if (words == NULL) {
@@ -642,10 +628,10 @@ static PyObject *module_imports(Text t) {
 }
 
 /* The names (and their local names) after ``import`` in ``from m import a as b, c``. */
-static int imported_names(Text t, Py_ssize_t at, PyObject *names, PyObject *aliases) {
+static int imported_names(Source t, Py_ssize_t at, PyObject *names, PyObject *aliases) {
     while (at <= t.size) {
-        const char *comma = memchr(t.text + at, ',', (size_t)(t.size - at));
-        Py_ssize_t end = comma == NULL ? t.size : comma - t.text;
+        const char *comma = memchr(t.data + at, ',', (size_t)(t.size - at));
+        Py_ssize_t end = comma == NULL ? t.size : comma - t.data;
         PyObject *words = words_of(t, at, end);
         at = end + 1;
         if (words == NULL) return -1;
@@ -663,14 +649,14 @@ static int imported_names(Text t, Py_ssize_t at, PyObject *names, PyObject *alia
 
 /* ``from ..a . b import c as d`` -> [Import("a.b", 2, ("c",), ("d",))]; None where the text is not
  * read as _FROM_MODULE reads it at its first try (Python then reads it). */
-static PyObject *from_import(Text t) {
+static PyObject *from_import(Source t) {
     Py_ssize_t at = skip_spaces(t, 4), level = 0;  /* the text starts with ``from`` */
-    while (at < t.size && t.text[at] == '.') at++, level++;
-    Py_ssize_t module_start = skip_spaces(t, at), module_end = identifier_end(t, module_start);
+    while (at < t.size && t.data[at] == '.') at++, level++;
+    Py_ssize_t module_start = skip_spaces(t, at), module_end = name_end(&t, module_start, t.size);
     for (Py_ssize_t next = module_end; next > module_start;) {  /* (\s*\.\s*identifier)* */
         Py_ssize_t dot = skip_spaces(t, next);
-        if (dot >= t.size || t.text[dot] != '.') break;
-        Py_ssize_t name = skip_spaces(t, dot + 1), end = identifier_end(t, name);
+        if (dot >= t.size || t.data[dot] != '.') break;
+        Py_ssize_t name = skip_spaces(t, dot + 1), end = name_end(&t, name, t.size);
         if (end == name) break;
         module_end = next = end;
     }
@@ -725,10 +711,10 @@ static PyObject *imports_in_text(const Source *src, Py_ssize_t start, Py_ssize_t
         }
         text[i - start] = c;
     }
-    Text t = {text, end - start};
+    Source t = {text, end - start};
     const char *keyword = is_from ? "from" : "import";
     size_t length = strlen(keyword);
-    bool as_expected = (size_t)t.size >= length && memcmp(text, keyword, length) == 0;  /* as a statement without errors does */
+    bool as_expected = (size_t)t.size >= length && memcmp(text, keyword, length) == 0; /* as a statement without errors does */
     PyObject *found = !as_expected ? Py_NewRef(Py_None) : is_from ? from_import(t) : module_imports(t);
     PyMem_Free(text);
     return found;
