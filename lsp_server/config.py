@@ -102,6 +102,11 @@ class VerifySettings:
     memory_mb: int = 2048
     """Memory limit of the test run."""
 
+    allow_unsandboxed: bool = False
+    """Run tests with your own rights where no sandbox (bubblewrap) can be made. Off: such a
+    machine checks edits statically (parse, lint) and says the tests were not run. Tests are code
+    the model wrote: turn this on only if you accept what they may do to your files and network."""
+
 
 @dataclass
 class OnSaveSettings:

@@ -25,6 +25,7 @@ from lsp_server.context.pack import ContextItem, PackedContext
 from lsp_server.context.target import Target
 from lsp_server.index.python_symbols import Definition, parse_python
 from lsp_server.model.backend import GenerationRequest, Message
+from lsp_server.privacy.secrets import is_secret
 from lsp_server.verify.checks import CheckResult, run_tests
 from lsp_server.verify.select import is_test_file, tests_importing
 from lsp_server.verify.shadow import SKIPPED_DIRS, FileChange, ShadowWorkspace
@@ -151,7 +152,9 @@ def _exception_of(errors: list[str]) -> tuple[str, str]:
 def run_test(root: Path, changes: list[FileChange], node: str, settings: VerifySettings) -> Failure:
     """Run the test ``node`` in a shadow copy holding the editor's unsaved ``changes``."""
     with ShadowWorkspace(root, changes) as shadow:
-        run = run_tests(shadow.path, [node], settings.timeout_seconds, settings.memory_mb, PYTEST_ARGS)
+        run = run_tests(shadow.path, [node], settings, PYTEST_ARGS)
+    if run.not_run:
+        return Failure(node, "not run", text=run.not_run)
     if run.timed_out:
         return Failure(node, "timed out", text=f"the test did not finish within {settings.timeout_seconds:g} s")
     outcome = run.outcome_of(node)
@@ -269,6 +272,19 @@ def average(values):
 ### End
 
 '''
+
+
+def for_prompt(failure: Failure, root: Path) -> Failure:
+    """The failure as the model may read it. When the traceback passes through a secret file
+    (privacy.secrets), the exception's message is withheld: it may carry that file's text (a
+    connection string, a key). The frames (path, line, function) and the exception type stay;
+    the user still reads the whole failure."""
+    secret = next((f for f in failure.workspace_frames if is_secret(root / f.path, root)), None)
+    if secret is None:
+        return failure
+    withheld = f"(message withheld: the exception passed through {Path(secret.path).name}, a secret file)"
+    frames = [dataclasses.replace(f, source="") for f in failure.frames]
+    return dataclasses.replace(failure, message=withheld, frames=frames, text="")
 
 
 def failure_summary(failure: Failure) -> str:

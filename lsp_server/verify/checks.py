@@ -1,17 +1,15 @@
 """The checks a proposed edit must pass: it parses, ruff finds no errors, its tests run green.
 
-Tests run in a subprocess with a timeout, a memory limit and no network (a fresh network
-namespace with ``unshare -n`` where the machine allows it; otherwise proxies are cleared and
-sockets refused through a sitecustomize that blocks connect).
+Tests run in the jail (jail.py): the shadow copy and a scratch folder writable, nothing else of
+the machine visible, no network, every process gone at the end. Where no jail can be made they do
+not run, unless the user set ``verify.allowUnsandboxed``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,8 +17,12 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsp_server.config import VerifySettings
+from lsp_server.verify.jail import NO_SANDBOX, JailUnavailable, find_jail, minimal_env, run_jailed
+
 LINT_RULES = "E9,F63,F7,F82"  # syntax errors and undefined names: what breaks code, not style
 NO_NETWORK_SITE = """
+# Only for verify.allowUnsandboxed: in-process best effort; a child process skips it.
 import socket
 def _refuse(*args, **kwargs):
     raise OSError("network access is disabled while gemma-lsp verifies an edit")
@@ -45,6 +47,8 @@ class TestRun:
     """Test node id -> the failure message, for tests that did not pass."""
     timed_out: bool = False
     collection_error: str = ""
+    not_run: str = ""
+    """Why the tests were not run at all (no sandbox on this machine), else empty."""
     output: str = ""
     """pytest's terminal output (the last 20,000 characters): tracebacks for whoever parses them."""
 
@@ -123,32 +127,29 @@ def check_lint(root: Path, files: list[Path], timeout: float = 30) -> CheckResul
     return CheckResult("lint", False, "; ".join(lines))
 
 
-@functools.lru_cache(maxsize=1)
-def network_namespace_available() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    try:
-        return subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def sandbox_refusal(settings: VerifySettings) -> str | None:
+    """Why tests may not run here ("tests not run: no sandbox on this machine"), or None."""
+    if settings.allow_unsandboxed or find_jail().available:
+        return None
+    return f"tests not run: {NO_SANDBOX}"
 
 
-def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: int = 2048, extra_args: tuple[str, ...] = ()) -> TestRun:
-    """Run ``test_ids`` (pytest node ids relative to ``root``) in the shadow copy.
+def run_tests(root: Path, test_ids: list[str], settings: VerifySettings, extra_args: tuple[str, ...] = ()) -> TestRun:
+    """Run ``test_ids`` (pytest node ids relative to ``root``, the shadow copy) in the jail.
 
-    ``extra_args`` go to pytest before the ids (``--tb=short`` for a parseable traceback).
+    ``extra_args`` go to pytest before the ids (``--tb=short`` for a parseable traceback). With no
+    jail, the run is refused (``TestRun.not_run``) unless the user allowed unjailed runs.
     """
     with tempfile.TemporaryDirectory(prefix="gemma-lsp-pytest-") as scratch:
-        report = Path(scratch) / "report.xml"
-        env = _sandbox_env(root, Path(scratch))
+        scratch = Path(scratch)
+        report = scratch / "report.xml"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", f"--junitxml={report}", *extra_args, *test_ids]
-        if network_namespace_available():
-            command = ["unshare", "-n", *command]
         try:
-            done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
-                                  preexec_fn=_limit_memory(memory_mb), start_new_session=True)
+            done = _run_pytest(command, root, scratch, settings)
         except subprocess.TimeoutExpired:
             return TestRun(timed_out=True)
+        except JailUnavailable as exc:
+            return TestRun(not_run=str(exc))
         run = _read_junit(report) if report.exists() else TestRun()
         run.output = (done.stdout + done.stderr)[-20000:]
         if done.returncode in (2, 3, 4) or (done.returncode != 0 and not run.outcomes):
@@ -156,13 +157,18 @@ def run_tests(root: Path, test_ids: list[str], timeout: float = 120, memory_mb: 
         return run
 
 
-def _sandbox_env(root: Path, scratch: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+def _run_pytest(command: list[str], root: Path, scratch: Path, settings: VerifySettings) -> subprocess.CompletedProcess:
+    home = scratch / "home"
+    home.mkdir()
+    python_path = [root, root / "src"]
+    if find_jail().available or not settings.allow_unsandboxed:
+        return run_jailed(command, root, [root, scratch], minimal_env(home, python_path), settings.timeout_seconds, settings.memory_mb)
+    # The user accepted the risk (verify.allowUnsandboxed): the old best effort, their own rights.
     (scratch / "sitecustomize.py").write_text(NO_NETWORK_SITE)
-    env["PYTHONPATH"] = os.pathsep.join([str(scratch), str(root), str(root / "src")])
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTEST_ADDOPTS", None)
-    return env
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "PYTEST_ADDOPTS"}
+    env.update(PYTHONPATH=os.pathsep.join(map(str, [scratch, *python_path])), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=settings.timeout_seconds,
+                          preexec_fn=_limit_memory(settings.memory_mb), start_new_session=True)
 
 
 def _limit_memory(memory_mb: int):

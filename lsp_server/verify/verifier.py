@@ -9,7 +9,7 @@ from pathlib import Path
 from lsp_server.config import VerifySettings
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.verify import salvage
-from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_problems, run_tests
+from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_problems, run_tests, sandbox_refusal
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
 
 
@@ -64,7 +64,12 @@ def verify_change(
             return _failed(result)
         if not (settings.run_tests and tests):
             return result
-        result.tests = run_tests(shadow.path, tests, settings.timeout_seconds, settings.memory_mb)
+        refusal = sandbox_refusal(settings)
+        if refusal:  # checked statically only; a fix that must make a test pass cannot be shown to
+            result.checks.append(CheckResult("tests", not must_pass, refusal))
+            result.ok = not must_pass
+            return result
+        result.tests = run_tests(shadow.path, tests, settings)
     before = _baseline(root, tests, settings, unsaved) if keep_passing else None
     result.checks.append(_judge_tests(result.tests, before, must_pass))
     result.ok = result.checks[-1].ok
@@ -73,7 +78,7 @@ def verify_change(
 
 def _baseline(root: Path, tests: list[str], settings: VerifySettings, unsaved: tuple[FileChange, ...] = ()) -> TestRun:
     with ShadowWorkspace(root, list(unsaved)) as shadow:
-        return run_tests(shadow.path, tests, settings.timeout_seconds, settings.memory_mb)
+        return run_tests(shadow.path, tests, settings)
 
 
 def _judge_tests(after: TestRun, before: TestRun | None, must_pass: tuple[str, ...] = ()) -> CheckResult:
@@ -117,10 +122,13 @@ def triage_generated_tests(root: Path, test_file: Path, text: str, settings: Ver
     if broken:
         verification.checks.append(CheckResult("salvage", True, f"dropped {len(broken)} tests that lint found broken: {', '.join(broken)}"))
     names = [d.name for d in parse_python(text).definitions if d.kind == "function" and d.name.startswith("test")]
-    if not verification.ok or not settings.run_tests:
+    refusal = sandbox_refusal(settings) if settings.run_tests else None
+    if refusal and verification.ok:
+        verification.checks.append(CheckResult("tests", True, refusal))
+    if not verification.ok or not settings.run_tests or refusal:
         return TriagedTests(text, names if verification.ok else [], [], ([] if verification.ok else names) + broken, verification)
     with ShadowWorkspace(root, [FileChange(test_file, text)]) as shadow:
-        run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], settings.timeout_seconds, settings.memory_mb)
+        run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], settings)
     verification.tests = run
     outcomes = run.by_function()
     kept = [n for n in names if outcomes.get(n) == "passed"]

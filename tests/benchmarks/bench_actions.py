@@ -120,7 +120,7 @@ def bench_generate(assistant: Assistant, root: Path, path: Path, definition, ver
 def recheck_tests(root: Path, test_file: Path, text: str, verify: VerifySettings) -> bool:
     """An offered test module must run green (xfail allowed) on the current code."""
     with ShadowWorkspace(root, [FileChange(test_file, text)]) as shadow:
-        run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], verify.timeout_seconds, verify.memory_mb)
+        run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], verify)
     return bool(run.outcomes) and run.count("failed") + run.count("error") == 0 and not run.timed_out
 
 
@@ -173,9 +173,9 @@ def recheck_refactor(root: Path, path: Path, text: str, target, new_code: str, t
     if not tests:
         return True
     with ShadowWorkspace(root) as before_copy:
-        before = run_tests(before_copy.path, tests, verify.timeout_seconds, verify.memory_mb)
+        before = run_tests(before_copy.path, tests, verify)
     with ShadowWorkspace(root, [FileChange(path, new_text)]) as after_copy:
-        after = run_tests(after_copy.path, tests, verify.timeout_seconds, verify.memory_mb)
+        after = run_tests(after_copy.path, tests, verify)
     return all(after.outcomes.get(t) == "passed" for t, o in before.outcomes.items() if o == "passed")
 
 
