@@ -10,6 +10,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from lsp_server.errors import DocumentNotFound, PositionOutOfRange
+from lsp_server.privacy.secrets import without_secrets
 
 Point = tuple[int, int]
 
@@ -64,7 +65,14 @@ def workspace_roots(workspace: Workspace) -> list[Path]:
 
 
 def read_from_workspace(workspace: Workspace):
-    """A ReadText that prefers the editor's unsaved text to the file on disk."""
+    """A ReadText that prefers the editor's unsaved text to the file on disk; secret files read
+    as missing (every feature reads workspace text for a prompt through this)."""
+    return without_secrets(read_for_editing(workspace), workspace_roots(workspace))
+
+
+def read_for_editing(workspace: Workspace):
+    """The same reader, secret files included: only for text that never enters a prompt (the
+    test file that on-save stubs are appended to: read as missing, it would be written over)."""
     from pygls.uris import from_fs_path
 
     from lsp_server.context.build import read_file

@@ -13,6 +13,7 @@ from lsprotocol import types
 from lsp_server.actions import hover
 from lsp_server.features import documents
 from lsp_server.model.backend import CancelToken
+from lsp_server.privacy.secrets import is_secret, root_of
 
 
 async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
@@ -24,7 +25,8 @@ async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
         return None
     history = await asyncio.to_thread(_history, ls, subject)  # git log -L can take a while
     parts = [hover.static_markdown(subject, history)]
-    explanation = await _explanation(ls, subject)
+    # The facts stay in the editor; the model is asked only about code that is not secret.
+    explanation = None if is_secret(subject.path, root_of(subject.path, roots)) else await _explanation(ls, subject)
     if explanation:
         parts.append(f"---\n\n{explanation}")
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)))

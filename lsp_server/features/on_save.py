@@ -94,7 +94,7 @@ def _plan(ls, path: Path, root: Path, before: str, text: str) -> stub_tests.Stub
     if not changed:
         return None
     test_file = test_file_for(path, root)
-    test_text = documents.read_from_workspace(ls.workspace)(test_file)
+    test_text = documents.read_for_editing(ls.workspace)(test_file)  # no model here: secret test files too
     names = stub_tests.needing_stubs(changed, referenced_by_tests(ls, path, text), test_text)
     return stub_tests.stub_edit(module_name(path, root), stub_tests.public_functions(text), names, test_file, test_text)
 
