@@ -39,6 +39,22 @@ def seconds_per_run(root: Path, runs: int, jailed: bool) -> list[float]:
     return times
 
 
+def startup_seconds(runs: int) -> tuple[list[float], list[float]]:
+    """``python -c pass`` bare and in the jail, interleaved: the jail's fixed cost without pytest's noise."""
+    import subprocess
+    import sys
+
+    found = jail.find_jail()
+    jailed_command = [found.bwrap, *jail._isolation_args(), *jail._filesystem_args([]), "--", sys.executable, "-c", "pass"]
+    bare, jailed = [], []
+    for _ in range(runs):
+        for command, times in (([sys.executable, "-c", "pass"], bare), (jailed_command, jailed)):
+            started = time.perf_counter()
+            subprocess.run(command, check=True)
+            times.append(time.perf_counter() - started)
+    return bare, jailed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -51,8 +67,11 @@ def main() -> None:
         for jailed in (False, True, False, True):  # interleaved: a slow minute hits both
             rows.setdefault(jailed, []).extend(seconds_per_run(root, args.runs // 2 or 1, jailed))
     plain, jailed = statistics.median(rows[False]), statistics.median(rows[True])
-    print(f"runs each: {len(rows[True])}")
-    print(f"median unjailed: {plain * 1000:.0f} ms, jailed: {jailed * 1000:.0f} ms, jail cost: {(jailed - plain) * 1000:+.0f} ms per run")
+    print(f"verification's pytest run of one test, {len(rows[True])} runs each: median unjailed {plain * 1000:.0f} ms, "
+          f"jailed {jailed * 1000:.0f} ms, difference {(jailed - plain) * 1000:+.0f} ms")
+    bare, inside = startup_seconds(args.runs * 3)
+    print(f"python -c pass, {len(bare)} runs each: median bare {statistics.median(bare) * 1000:.1f} ms, "
+          f"jailed {statistics.median(inside) * 1000:.1f} ms, jail cost {(statistics.median(inside) - statistics.median(bare)) * 1000:+.1f} ms")
 
 
 if __name__ == "__main__":
