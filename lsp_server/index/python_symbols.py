@@ -4,6 +4,7 @@ Candidates are found by regular expressions over the bytes and confirmed in the 
 a fraction of walking every node with a query (the index does this for every file). The reading
 of a tree runs in C where lsp_server/index/native is built (``_native_reader``): the same steps as
 the Python functions below, which stay as the fallback and as the oracle its tests compare with.
+What is read is kept in the types of ``lsp_server.index.symbols``.
 
 Lines are 0-based like LSP's; columns are code points of the decoded line (the server converts
 LSP's UTF-16 units before calling in).
@@ -15,83 +16,18 @@ import logging
 import operator
 import os
 import re
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import NamedTuple
 
 import tree_sitter
 import tree_sitter_python
+
+from lsp_server.index.symbols import Definition, Import, ParsedFile, Scan
 
 log = logging.getLogger(__name__)
 PYTHON = tree_sitter.Language(tree_sitter_python.language())
 DOCSTRING_CHARS = 600
 SIGNATURE_BYTES = 1000
 """Docstrings are kept for repository maps and summaries; the head says what matters."""
-
-
-class Definition(NamedTuple):
-    """A tuple, not a dataclass: the index holds and caches hundreds of thousands of these."""
-
-    name: str
-    kind: str
-    """"function", "method", "class" or "constant" (a name assigned at module level or in a class body)."""
-    qualname: str
-    """Dotted name inside the module, e.g. ``Stack.push``."""
-    start_line: int
-    """First line, decorators included."""
-    end_line: int
-    """Last line, inclusive."""
-    start_byte: int
-    end_byte: int
-    docstring: str | None
-    signature: str = ""
-    """The header up to its colon (``def f(a) -> int:``), decorators left out; the name for constants."""
-
-    def contains_line(self, line: int) -> bool:
-        return self.start_line <= line <= self.end_line
-
-    def __reduce__(self):
-        # tuple.__new__ straight from pickle: several times faster to load than the default
-        # namedtuple path, and a warm start unpickles every definition of the workspace.
-        return (tuple.__new__, (Definition, tuple(self)))
-
-
-class Import(NamedTuple):
-    module: str
-    """The module as written, without the leading dots of a relative import."""
-    level: int
-    """Leading dots: 0 for an absolute import."""
-    names: tuple[str, ...]
-    """Imported names (``from m import a, b``); empty for ``import m``."""
-    aliases: tuple[str, ...] = ()
-    """The local name of each imported name (``import a as b`` -> ``b``), only when some differ."""
-
-    def local_names(self) -> dict[str, str]:
-        """Local name -> imported name."""
-        return dict(zip(self.aliases or self.names, self.names))
-
-    def __reduce__(self):
-        # As for Definition: a warm start unpickles the imports of every file in the workspace.
-        return (tuple.__new__, (Import, tuple(self)))
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    source: bytes
-    definitions: tuple[Definition, ...]
-    imports: tuple[Import, ...]
-    has_errors: bool
-
-    def text_of(self, definition: Definition) -> str:
-        return self.source[definition.start_byte : definition.end_byte].decode("utf-8", "replace")
-
-    def find(self, name: str) -> Definition | None:
-        """The top-level definition called ``name`` (or a nested one by qualname)."""
-        return next((d for d in self.definitions if d.qualname == name), None)
-
-    def innermost_at(self, line: int, kinds: tuple[str, ...] = ("function", "method", "class")) -> Definition | None:
-        enclosing = [d for d in self.definitions if d.kind in kinds and d.contains_line(line)]
-        return max(enclosing, key=lambda d: d.start_line, default=None)
 
 
 # Definitions and imports are found from candidates, each confirmed by one lookup in the tree:
@@ -163,21 +99,6 @@ def _native_reader():
 
 _NATIVE = _native_reader()
 
-
-@dataclass(frozen=True)
-class Scan:
-    """Everything one pass over a tree finds; ``ParsedFile`` keeps the public part."""
-
-    definitions: tuple[Definition, ...]
-    imports: tuple[Import, ...]
-    bases: dict[str, tuple[str, ...]]
-    """Class qualname -> its base classes' last name part (``abc.ABC`` -> ``ABC``)."""
-    decorators: dict[str, tuple[str, ...]]
-    """Definition qualname -> its decorators' last name part (``@app.route(...)`` -> ``route``)."""
-    name_spans: tuple[tuple[int, int], ...]
-    """Byte spans of the names being defined (a definition, not a use of the name)."""
-    import_starts: tuple[int, ...] = ()
-    """Where the statement of each import starts (re-reading one edited region needs them)."""
 
 
 def parse_python(source: str | bytes) -> ParsedFile:

@@ -1,4 +1,5 @@
-from lsp_server.index.python_symbols import Import, parse_python
+from lsp_server.index.python_symbols import parse_python
+from lsp_server.index.symbols import Import
 
 SOURCE = '''"""Module doc."""
 LIMIT = 10
