@@ -1,10 +1,8 @@
 """Definitions and imports of one Python file, extracted with tree-sitter.
 
 Candidates are found by regular expressions over the bytes and confirmed in the tree, which costs
-a fraction of walking every node with a query (the index does this for every file). The reading
-of a tree runs in C where lsp_server/index/native is built (``_native_reader``): the same steps as
-the Python functions below, which stay as the fallback and as the oracle its tests compare with.
-What is read is kept in the types of ``lsp_server.index.symbols``.
+a fraction of walking every node with a query (the index does this for every file). What is read
+is kept in the types of ``lsp_server.index.symbols``.
 
 Lines are 0-based like LSP's; columns are code points of the decoded line (the server converts
 LSP's UTF-16 units before calling in).
@@ -12,18 +10,14 @@ LSP's UTF-16 units before calling in).
 
 from __future__ import annotations
 
-import logging
 import operator
-import os
 import re
-from importlib.metadata import PackageNotFoundError, version
 
 import tree_sitter
 import tree_sitter_python
 
 from lsp_server.index.symbols import Definition, Import, ParsedFile, Scan
 
-log = logging.getLogger(__name__)
 PYTHON = tree_sitter.Language(tree_sitter_python.language())
 DOCSTRING_CHARS = 600
 SIGNATURE_BYTES = 1000
@@ -68,39 +62,6 @@ _BODY, _SUPERCLASSES, _FUNCTION_FIELD = (PYTHON.field_id_for_name(f) for f in ("
 _STRING_CONTENT = _kinds("string_content")
 
 
-def _native_reader():
-    """The tree reader compiled from lsp_server/index/native (the same reading as the Python below,
-    a few times faster), or None where it was not built, was built for another tree-sitter release
-    than the installed one, or ``GEMMA_LSP_INDEX_IN_PYTHON=1`` asks for the Python reader."""
-    if os.environ.get("GEMMA_LSP_INDEX_IN_PYTHON") == "1":
-        return None
-    try:
-        from lsp_server.index import _treescan
-    except ImportError:
-        return None
-    try:
-        installed = version("tree-sitter")
-    except PackageNotFoundError:
-        return None
-    if installed != _treescan.TREE_SITTER_RELEASE:
-        log.info("index: tree-sitter %s is installed, the native reader was built for %s; reading trees in Python",
-                 installed, _treescan.TREE_SITTER_RELEASE)
-        return None
-    kinds = {"function": _FUNCTION, "class": _CLASS, "decorated": _DECORATED, "decorator": _DECORATOR,
-             "expression_statement": _EXPRESSION_STATEMENT, "assignment": _ASSIGNMENT, "string": _STRING_NODE, "name": _NAME_NODES,
-             "call": _CALL, "import_statement": _IMPORT_STATEMENTS, "from_import": _FROM_IMPORT, "string_content": _STRING_CONTENT}
-    try:
-        _treescan.setup(tree_sitter.Tree, Definition, Import, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
-    except (ImportError, TypeError, ValueError, KeyError) as exc:  # e.g. a tree_sitter.Tree laid out otherwise
-        log.info("index: the native reader cannot read these trees (%s); reading trees in Python", exc)
-        return None
-    return _treescan
-
-
-_NATIVE = _native_reader()
-
-
-
 def parse_python(source: str | bytes) -> ParsedFile:
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     return symbols_of_tree(data, tree_sitter.Parser(PYTHON).parse(data))
@@ -126,24 +87,15 @@ def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | No
     """Definitions, imports, bases and decorators of the tree; of those starting in ``start..end``
     only when given, ``enclosing`` being the definitions around that span as (end byte, qualname, kind)."""
     window = (start, len(data) if end is None else end)
-    if _NATIVE is not None:
-        definitions, bases, decorators, name_spans, statements = _NATIVE.scan(data, tree, *window, list(enclosing or []))
-    else:
-        definitions, bases, decorators, name_spans, statements = _scan_in_python(data, tree.root_node, window, enclosing)
-    definitions.sort(key=_LINE_AND_BYTE)
-    imports = _read_imports(data, tree.root_node, statements)
-    return Scan(tuple(definitions), tuple(i for i, _ in imports), bases, decorators, tuple(sorted(name_spans)), tuple(at for _, at in imports))
-
-
-def _scan_in_python(data: bytes, root: tree_sitter.Node, window: tuple[int, int], enclosing: list | None) -> tuple:
-    """What ``_treescan.scan`` returns, read in Python (where the extension is not built, and as the
-    reference its tests compare it with)."""
-    found = _Found()
+    root, found = tree.root_node, _Found()
     classes = _functions_and_classes(data, root, window, list(enclosing or []), found)
     _constants(data, root, window, "", found)
     for qualname, body in classes:
         _constants(data, body, None, qualname, found)
-    return found.definitions, found.bases, found.decorators, found.name_spans, _import_statements(data, root, window)
+    found.definitions.sort(key=_LINE_AND_BYTE)
+    imports = _read_imports(data, root, _import_statements(data, root, window))
+    return Scan(tuple(found.definitions), tuple(i for i, _ in imports), found.bases, found.decorators, tuple(sorted(found.name_spans)),
+                tuple(at for _, at in imports))
 
 
 def _functions_and_classes(data: bytes, root: tree_sitter.Node, window: tuple[int, int], stack: list, found: _Found) -> list:
@@ -276,8 +228,7 @@ def _last_part(data: bytes, node: tree_sitter.Node) -> str:
 
 
 def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple]:
-    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error,
-    None): the native reader puts the statement's imports where this None is, when it read them."""
+    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error)."""
     found, seen = [], set()
     for at in _words(data, b"import", window):
         keyword = root.descendant_for_byte_range(at, at + 6)
@@ -287,19 +238,19 @@ def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, i
         if statement is None or statement.kind_id not in _IMPORT_STATEMENTS or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
-        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error, None))
+        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error))
     return found
 
 
 def _read_imports(data: bytes, root: tree_sitter.Node, statements: list[tuple]) -> list[tuple[Import, int]]:
-    """The imports of each statement with where it starts: as read already, from its text, or from its
-    tree where it has errors."""
+    """The imports of each statement with where it starts: from its text, or from its tree where it
+    has errors."""
     found = []
-    for at, start, end, is_from, has_error, imported in statements:
-        if imported is None and has_error:
+    for at, start, end, is_from, has_error in statements:
+        if has_error:
             statement = root.descendant_for_byte_range(at, at + 6).parent
             imported = [_from_import(statement)] if is_from else _module_imports(statement)
-        elif imported is None:
+        else:
             imported = _imports_in_text(data[start:end], is_from)
         found += [(imp, start) for imp in imported]
     return found
