@@ -23,7 +23,8 @@ from lsp_server.actions.proposal import Proposal, propose_rewrite
 from lsp_server.config import VerifySettings
 from lsp_server.context.pack import ContextItem, PackedContext
 from lsp_server.context.target import Target
-from lsp_server.index.python_symbols import Definition, parse_python
+from lsp_server.index.python_symbols import parse_python
+from lsp_server.index.symbols import Definition
 from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.privacy.secrets import is_secret
 from lsp_server.verify.checks import CheckResult, run_tests

@@ -14,7 +14,8 @@ from lsp_server.actions import explain
 from lsp_server.context.imports import ReadText, imported_definitions
 from lsp_server.context.pack import PackedContext
 from lsp_server.context.target import Target
-from lsp_server.index.python_symbols import PYTHON, Definition, parse_python
+from lsp_server.index.python_symbols import PYTHON, parse_python
+from lsp_server.index.symbols import Definition
 
 
 @dataclass(frozen=True)

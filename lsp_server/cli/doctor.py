@@ -11,7 +11,6 @@ import time
 from lsp_server import __version__
 from lsp_server.config import Settings
 from lsp_server.errors import GemmaLspError
-from lsp_server.index import python_symbols
 from lsp_server.model.llama_backend import LlamaCppBackend, gpu_offload_supported
 from lsp_server.model.resolve import resolve_model
 from lsp_server.verify.jail import find_jail
@@ -26,18 +25,9 @@ def doctor(settings: Settings) -> dict:
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},
         "gpu": {"offload_supported": gpu_offload_supported(), "devices": nvidia_devices()},
-        "index_reader": index_reader(),
         "sandbox": sandbox(),
         "model": model_facts(settings),
     }
-
-
-def index_reader() -> str:
-    """Which reader turns parsed trees into the index's facts (the native one is about a fifth of the
-    parse's time faster on a cold index)."""
-    if python_symbols._NATIVE is not None:
-        return "native"
-    return "python (the native reader is not built: reinstall gemma-lsp where a C compiler is found)"
 
 
 def sandbox() -> str:

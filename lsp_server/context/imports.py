@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lsp_server.index.python_symbols import Import, parse_python
+from lsp_server.index.python_symbols import parse_python
+from lsp_server.index.symbols import Import
 
 ReadText = Callable[[Path], "str | None"]
 """Returns a file's text (the editor's copy when open), or None when it cannot be read."""

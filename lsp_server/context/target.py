@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_server.index.python_symbols import Definition, ParsedFile
+from lsp_server.index.symbols import Definition, ParsedFile
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import threading
 import tree_sitter
 
 from lsp_server.index.facts import FileFacts, extract_facts, parse_tree, reextract_facts
-from lsp_server.index.python_symbols import ParsedFile
+from lsp_server.index.symbols import ParsedFile
 
 
 class EditedTrees:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from lsp_server.index.python_symbols import PYTHON, Definition, Import, outer_node, scan_tree
+from lsp_server.index.python_symbols import PYTHON, outer_node, scan_tree
+from lsp_server.index.symbols import Definition, Import
 
 log = logging.getLogger(__name__)
 

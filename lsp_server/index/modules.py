@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from lsp_server.index.python_symbols import Import
+from lsp_server.index.symbols import Import
 
 
 def module_names(path: Path | str, roots: Iterable[Path]) -> list[str]:

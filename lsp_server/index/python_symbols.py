@@ -1,9 +1,8 @@
 """Definitions and imports of one Python file, extracted with tree-sitter.
 
 Candidates are found by regular expressions over the bytes and confirmed in the tree, which costs
-a fraction of walking every node with a query (the index does this for every file). The reading
-of a tree runs in C where lsp_server/index/native is built (``_native_reader``): the same steps as
-the Python functions below, which stay as the fallback and as the oracle its tests compare with.
+a fraction of walking every node with a query (the index does this for every file). What is read
+is kept in the types of ``lsp_server.index.symbols``.
 
 Lines are 0-based like LSP's; columns are code points of the decoded line (the server converts
 LSP's UTF-16 units before calling in).
@@ -11,87 +10,18 @@ LSP's UTF-16 units before calling in).
 
 from __future__ import annotations
 
-import logging
 import operator
-import os
 import re
-from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
-from typing import NamedTuple
 
 import tree_sitter
 import tree_sitter_python
 
-log = logging.getLogger(__name__)
+from lsp_server.index.symbols import Definition, Import, ParsedFile, Scan
+
 PYTHON = tree_sitter.Language(tree_sitter_python.language())
 DOCSTRING_CHARS = 600
 SIGNATURE_BYTES = 1000
 """Docstrings are kept for repository maps and summaries; the head says what matters."""
-
-
-class Definition(NamedTuple):
-    """A tuple, not a dataclass: the index holds and caches hundreds of thousands of these."""
-
-    name: str
-    kind: str
-    """"function", "method", "class" or "constant" (a name assigned at module level or in a class body)."""
-    qualname: str
-    """Dotted name inside the module, e.g. ``Stack.push``."""
-    start_line: int
-    """First line, decorators included."""
-    end_line: int
-    """Last line, inclusive."""
-    start_byte: int
-    end_byte: int
-    docstring: str | None
-    signature: str = ""
-    """The header up to its colon (``def f(a) -> int:``), decorators left out; the name for constants."""
-
-    def contains_line(self, line: int) -> bool:
-        return self.start_line <= line <= self.end_line
-
-    def __reduce__(self):
-        # tuple.__new__ straight from pickle: several times faster to load than the default
-        # namedtuple path, and a warm start unpickles every definition of the workspace.
-        return (tuple.__new__, (Definition, tuple(self)))
-
-
-class Import(NamedTuple):
-    module: str
-    """The module as written, without the leading dots of a relative import."""
-    level: int
-    """Leading dots: 0 for an absolute import."""
-    names: tuple[str, ...]
-    """Imported names (``from m import a, b``); empty for ``import m``."""
-    aliases: tuple[str, ...] = ()
-    """The local name of each imported name (``import a as b`` -> ``b``), only when some differ."""
-
-    def local_names(self) -> dict[str, str]:
-        """Local name -> imported name."""
-        return dict(zip(self.aliases or self.names, self.names))
-
-    def __reduce__(self):
-        # As for Definition: a warm start unpickles the imports of every file in the workspace.
-        return (tuple.__new__, (Import, tuple(self)))
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    source: bytes
-    definitions: tuple[Definition, ...]
-    imports: tuple[Import, ...]
-    has_errors: bool
-
-    def text_of(self, definition: Definition) -> str:
-        return self.source[definition.start_byte : definition.end_byte].decode("utf-8", "replace")
-
-    def find(self, name: str) -> Definition | None:
-        """The top-level definition called ``name`` (or a nested one by qualname)."""
-        return next((d for d in self.definitions if d.qualname == name), None)
-
-    def innermost_at(self, line: int, kinds: tuple[str, ...] = ("function", "method", "class")) -> Definition | None:
-        enclosing = [d for d in self.definitions if d.kind in kinds and d.contains_line(line)]
-        return max(enclosing, key=lambda d: d.start_line, default=None)
 
 
 # Definitions and imports are found from candidates, each confirmed by one lookup in the tree:
@@ -132,54 +62,6 @@ _BODY, _SUPERCLASSES, _FUNCTION_FIELD = (PYTHON.field_id_for_name(f) for f in ("
 _STRING_CONTENT = _kinds("string_content")
 
 
-def _native_reader():
-    """The tree reader compiled from lsp_server/index/native (the same reading as the Python below,
-    a few times faster), or None where it was not built, was built for another tree-sitter release
-    than the installed one, or ``GEMMA_LSP_INDEX_IN_PYTHON=1`` asks for the Python reader."""
-    if os.environ.get("GEMMA_LSP_INDEX_IN_PYTHON") == "1":
-        return None
-    try:
-        from lsp_server.index import _treescan
-    except ImportError:
-        return None
-    try:
-        installed = version("tree-sitter")
-    except PackageNotFoundError:
-        return None
-    if installed != _treescan.TREE_SITTER_RELEASE:
-        log.info("index: tree-sitter %s is installed, the native reader was built for %s; reading trees in Python",
-                 installed, _treescan.TREE_SITTER_RELEASE)
-        return None
-    kinds = {"function": _FUNCTION, "class": _CLASS, "decorated": _DECORATED, "decorator": _DECORATOR,
-             "expression_statement": _EXPRESSION_STATEMENT, "assignment": _ASSIGNMENT, "string": _STRING_NODE, "name": _NAME_NODES,
-             "call": _CALL, "import_statement": _IMPORT_STATEMENTS, "from_import": _FROM_IMPORT, "string_content": _STRING_CONTENT}
-    try:
-        _treescan.setup(tree_sitter.Tree, Definition, Import, kinds, _IMPORT_KEYWORD, (_BODY, _SUPERCLASSES, _FUNCTION_FIELD))
-    except (ImportError, TypeError, ValueError, KeyError) as exc:  # e.g. a tree_sitter.Tree laid out otherwise
-        log.info("index: the native reader cannot read these trees (%s); reading trees in Python", exc)
-        return None
-    return _treescan
-
-
-_NATIVE = _native_reader()
-
-
-@dataclass(frozen=True)
-class Scan:
-    """Everything one pass over a tree finds; ``ParsedFile`` keeps the public part."""
-
-    definitions: tuple[Definition, ...]
-    imports: tuple[Import, ...]
-    bases: dict[str, tuple[str, ...]]
-    """Class qualname -> its base classes' last name part (``abc.ABC`` -> ``ABC``)."""
-    decorators: dict[str, tuple[str, ...]]
-    """Definition qualname -> its decorators' last name part (``@app.route(...)`` -> ``route``)."""
-    name_spans: tuple[tuple[int, int], ...]
-    """Byte spans of the names being defined (a definition, not a use of the name)."""
-    import_starts: tuple[int, ...] = ()
-    """Where the statement of each import starts (re-reading one edited region needs them)."""
-
-
 def parse_python(source: str | bytes) -> ParsedFile:
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     return symbols_of_tree(data, tree_sitter.Parser(PYTHON).parse(data))
@@ -205,24 +87,15 @@ def scan_tree(data: bytes, tree: tree_sitter.Tree, start: int = 0, end: int | No
     """Definitions, imports, bases and decorators of the tree; of those starting in ``start..end``
     only when given, ``enclosing`` being the definitions around that span as (end byte, qualname, kind)."""
     window = (start, len(data) if end is None else end)
-    if _NATIVE is not None:
-        definitions, bases, decorators, name_spans, statements = _NATIVE.scan(data, tree, *window, list(enclosing or []))
-    else:
-        definitions, bases, decorators, name_spans, statements = _scan_in_python(data, tree.root_node, window, enclosing)
-    definitions.sort(key=_LINE_AND_BYTE)
-    imports = _read_imports(data, tree.root_node, statements)
-    return Scan(tuple(definitions), tuple(i for i, _ in imports), bases, decorators, tuple(sorted(name_spans)), tuple(at for _, at in imports))
-
-
-def _scan_in_python(data: bytes, root: tree_sitter.Node, window: tuple[int, int], enclosing: list | None) -> tuple:
-    """What ``_treescan.scan`` returns, read in Python (where the extension is not built, and as the
-    reference its tests compare it with)."""
-    found = _Found()
+    root, found = tree.root_node, _Found()
     classes = _functions_and_classes(data, root, window, list(enclosing or []), found)
     _constants(data, root, window, "", found)
     for qualname, body in classes:
         _constants(data, body, None, qualname, found)
-    return found.definitions, found.bases, found.decorators, found.name_spans, _import_statements(data, root, window)
+    found.definitions.sort(key=_LINE_AND_BYTE)
+    imports = _read_imports(data, root, _import_statements(data, root, window))
+    return Scan(tuple(found.definitions), tuple(i for i, _ in imports), found.bases, found.decorators, tuple(sorted(found.name_spans)),
+                tuple(at for _, at in imports))
 
 
 def _functions_and_classes(data: bytes, root: tree_sitter.Node, window: tuple[int, int], stack: list, found: _Found) -> list:
@@ -355,8 +228,7 @@ def _last_part(data: bytes, node: tree_sitter.Node) -> str:
 
 
 def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, int]) -> list[tuple]:
-    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error,
-    None): the native reader puts the statement's imports where this None is, when it read them."""
+    """The import statements in the window as (``import`` keyword at, start, end, is_from, has_error)."""
     found, seen = [], set()
     for at in _words(data, b"import", window):
         keyword = root.descendant_for_byte_range(at, at + 6)
@@ -366,19 +238,19 @@ def _import_statements(data: bytes, root: tree_sitter.Node, window: tuple[int, i
         if statement is None or statement.kind_id not in _IMPORT_STATEMENTS or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
-        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error, None))
+        found.append((at, statement.start_byte, statement.end_byte, statement.kind_id in _FROM_IMPORT, statement.has_error))
     return found
 
 
 def _read_imports(data: bytes, root: tree_sitter.Node, statements: list[tuple]) -> list[tuple[Import, int]]:
-    """The imports of each statement with where it starts: as read already, from its text, or from its
-    tree where it has errors."""
+    """The imports of each statement with where it starts: from its text, or from its tree where it
+    has errors."""
     found = []
-    for at, start, end, is_from, has_error, imported in statements:
-        if imported is None and has_error:
+    for at, start, end, is_from, has_error in statements:
+        if has_error:
             statement = root.descendant_for_byte_range(at, at + 6).parent
             imported = [_from_import(statement)] if is_from else _module_imports(statement)
-        elif imported is None:
+        else:
             imported = _imports_in_text(data[start:end], is_from)
         found += [(imp, start) for imp in imported]
     return found

@@ -21,7 +21,8 @@ from lsp_server.index.editing import EditedTrees
 from lsp_server.index.facts import FileFacts, extract_facts
 from lsp_server.index.modules import ModuleNamer, relative_module
 from lsp_server.index.parsing import ParseFailure, default_workers, parse_all
-from lsp_server.index.python_symbols import Import, ParsedFile, parse_python
+from lsp_server.index.python_symbols import parse_python
+from lsp_server.index.symbols import Import, ParsedFile
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,6 @@ def test_doctor_json_reports_a_loadable_model():
     assert facts["model"]["prompt_style"] == "completion"  # the bundled GGUF has no chat template
     assert facts["versions"]["llama-cpp-python"] == "0.3.36"
     assert isinstance(facts["gpu"]["offload_supported"], bool)
-    assert facts["index_reader"] == "native"  # setup.py built lsp_server/index/_treescan
 
 
 def test_doctor_fails_with_a_reason_for_a_bad_model(tmp_path):

@@ -1,4 +1,9 @@
-from lsp_server.index.python_symbols import Import, parse_python
+import tree_sitter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lsp_server.index.python_symbols import PYTHON, parse_python, scan_tree
+from lsp_server.index.symbols import Import
 
 SOURCE = '''"""Module doc."""
 LIMIT = 10
@@ -139,3 +144,22 @@ def test_facts_survive_pickling_as_plain_tuples():
     assert again == facts
     assert type(again.definitions[0]).__name__ == "Definition" and again.definitions[0].qualname == facts.definitions[0].qualname
     assert type(again.imports[0]).__name__ == "Import"
+
+
+TOKENS = [b"def ", b"class ", b"import ", b"from ", b"async ", b"x", b"as", b"*", b"\xc3\xa9", b"\xff", b"\xed\xa0\x80", b"\x00", b" ", b"\t",
+          b"\n", b"\r\n", b"    ", b":", b"=", b"==", b"(", b")", b"@", b'"""', b"'", b"f'", b"#", b"\\", b".", b","]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=60), st.integers(0, 10_000), st.integers(0, 10_000))
+def test_any_bytes_are_read_whole_and_in_a_window(tokens, a, b):
+    # Open documents come from the editor's text (lone surrogates encoded as invalid UTF-8 included);
+    # the editing path re-reads a window of an edited file inside the definitions around it.
+    data = b"".join(tokens)
+    tree = tree_sitter.Parser(PYTHON).parse(data)
+    whole = scan_tree(data, tree)
+    assert parse_python(data).definitions == whole.definitions
+    low, high = sorted((min(a, len(data)), min(b, len(data))))
+    window = scan_tree(data, tree, low, high, [(high, "K", "class")])
+    assert all(start >= low for start, _ in window.name_spans)
+    assert all(d.qualname.startswith("K.") for d in window.definitions if d.kind != "constant")  # inside the enclosing class
