@@ -62,6 +62,35 @@ def _never_redirect_stdout() -> None:
     llama_cpp._internals.suppress_stdout_stderr = _KeepFileDescriptors
 
 
+_LLAMA_CPP_LOG = logging.getLogger("llama.cpp")
+_log_callback = None
+"""The ctypes callback handed to llama.cpp, kept alive for as long as the library may call it."""
+
+
+def _route_llama_cpp_logs() -> None:
+    """Send llama.cpp's own messages to the debug log instead of stderr.
+
+    llama-cpp-python prints llama.cpp's error-level lines to stderr, which editors show as errors:
+    loading a Gemma GGUF logs "control-looking token ... probably a bug in the model" for its
+    control tokens, which is harmless. A load that really fails raises, with our own message.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data) -> None:
+        line = text.decode("utf-8", "replace").rstrip("\n")
+        if line:
+            _LLAMA_CPP_LOG.debug("%s", line)
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
 def gpu_offload_supported() -> bool:
     import llama_cpp
 
@@ -125,6 +154,7 @@ class LlamaCppBackend:
         from llama_cpp import Llama
 
         _never_redirect_stdout()
+        _route_llama_cpp_logs()
         resolved = self._resolved or resolve_model(self.settings.path)
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])

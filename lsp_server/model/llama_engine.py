@@ -126,7 +126,7 @@ class Engine:
     def _restore_checkpoint(self, keep: int) -> int:
         usable = [c for c in self.checkpoints if 0 < c.tokens <= keep]
         if not usable:
-            log.info("KV cache: the sliding window before token %d is gone and no checkpoint covers it", keep)
+            log.debug("KV cache: the sliding window before token %d is gone and no checkpoint covers it", keep)
             return 0
         best = max(usable, key=lambda c: c.tokens)
         llama_cpp.llama_memory_seq_rm(self.memory, SEQ, best.tokens, -1)
