@@ -13,6 +13,7 @@ import textwrap
 from dataclasses import dataclass
 
 from lsp_server.actions import prompts
+from lsp_server.actions.code_facts import facts_markdown
 from lsp_server.context.pack import ContextItem, PackedContext, estimate_tokens
 from lsp_server.context.target import Target
 from lsp_server.model.backend import Generation, GenerationRequest, Message
@@ -51,6 +52,8 @@ class Explanation:
     target: Target
     text: str
     generation: Generation
+    facts: tuple[tuple[str, str], ...] = ()
+    """(label, Markdown) rows read off the code and the index (code_facts.py), shown after the text."""
 
 
 def build_request(packed: PackedContext, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
@@ -113,7 +116,9 @@ def clean_answer(text: str) -> str:
 
 
 def as_markdown(explanation: Explanation, manifest: list[dict]) -> str:
-    """The document shown to the user: the answer, then what the model saw and how long it took."""
+    """The document shown to the user: the answer, then the facts read off the code and the index
+    (the answer first: it is what was asked for; the facts check it), then what the model saw
+    and how long it took."""
     target, gen = explanation.target, explanation.generation
     rows = "\n".join(
         f"| {item['title']} | {item['reason']} | {item['tokens']} | {'yes' if item['included'] else 'no (over budget)'} |"
@@ -123,6 +128,7 @@ def as_markdown(explanation: Explanation, manifest: list[dict]) -> str:
         f"# Explanation of `{target.name}`\n\n"
         f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}\n\n"
         f"{explanation.text or '_The model returned no text._'}\n\n"
+        f"{facts_markdown(list(explanation.facts))}"
         f"---\n\n## Context sent to the model\n\n| item | why | tokens (est.) | included |\n|---|---|---|---|\n{rows}\n\n"
         f"{gen.prompt_tokens} prompt tokens ({gen.cached_tokens} reused from the cache, {gen.prompt_cut_tokens} cut), "
         f"{gen.completion_tokens} generated; prefill {gen.prefill_seconds:.2f} s, decode {gen.decode_seconds:.2f} s.\n"

@@ -1,7 +1,9 @@
 """Generate tests: a pytest module (or tests appended to the existing one) for the target.
 
 The prompt lists the edge cases read off the code. What the model writes is then triaged by the
-verifier: passing tests are kept, failing ones marked xfail as possible bugs, broken ones dropped.
+verifier: tests that exercise nothing of the target (copied examples) are dropped, names the
+target's module or the workspace resolve get their import, then passing tests are kept, failing
+ones marked xfail as possible bugs, broken ones dropped.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from pathlib import Path
 
 from lsp_server.actions import prompts
 from lsp_server.actions.edge_cases import edge_cases
+from lsp_server.actions.known_names import known_imports, module_name
 from lsp_server.actions.proposal import Proposal
 from lsp_server.config import VerifySettings
-from lsp_server.verify.verifier import triage_generated_tests
 from lsp_server.context.pack import PackedContext
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import GenerationRequest, Message
+from lsp_server.verify.exercise import subject_names
+from lsp_server.verify.salvage import Subject
+from lsp_server.verify.verifier import triage_generated_tests
 
 SYSTEM = (
     "You write pytest tests for Python code. Test behaviour through the public interface, one "
@@ -80,15 +85,9 @@ class TestPlan:
     """The top-level name the tests import."""
     test_file: Path
     edge_cases: list[str]
-
-
-def module_name(path: Path, root: Path) -> str:
-    parts = list(path.resolve().relative_to(root.resolve()).with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+    subject: Subject | None = None
+    """What the tests must exercise, and the imports their undefined names may get; None for
+    code outside any definition."""
 
 
 def test_file_for(path: Path, root: Path) -> Path:
@@ -97,10 +96,16 @@ def test_file_for(path: Path, root: Path) -> Path:
     return tests / f"test_{path.stem}.py" if tests.is_dir() else path.parent / f"test_{path.stem}.py"
 
 
-def plan(packed: PackedContext, root: Path) -> TestPlan:
+def plan(packed: PackedContext, root: Path, module_source: str = "") -> TestPlan:
+    """``module_source``: the text of the target's module (the editor's), whose imports and
+    definitions the generated tests may borrow."""
     target = packed.target
     top_name = (target.definition.qualname if target.definition else target.name).split(".")[0]
-    return TestPlan(module_name(target.path, root), top_name, test_file_for(target.path, root), edge_cases(target.text))
+    subject = None
+    if target.definition is not None:
+        names = subject_names(target.definition.qualname, target.kind, target.text)
+        subject = Subject(target.definition.qualname, names, known_imports(packed, root, module_source))
+    return TestPlan(module_name(target.path, root), top_name, test_file_for(target.path, root), edge_cases(target.text), subject)
 
 
 def build_request(packed: PackedContext, test_plan: TestPlan, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
@@ -146,7 +151,7 @@ def propose(test_plan: TestPlan, answer: str, existing: str | None, root: Path, 
     """
     generated = tests_from_answer(answer)
     probe = test_plan.test_file if existing is None else test_plan.test_file.with_name(f"{test_plan.test_file.stem}_gemma_probe.py")
-    triaged = triage_generated_tests(root, probe, generated, settings)
+    triaged = triage_generated_tests(root, probe, generated, settings, test_plan.subject)
     _, addition = merge_into_existing(existing, triaged.text)
     line = len(existing.splitlines()) if existing is not None else 0
     return Proposal(test_plan.test_file, line, line, addition, existing is None, triaged.verification, answer)

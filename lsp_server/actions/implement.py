@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from lsp_server.actions import prompts, rewrite
+from lsp_server.actions.known_names import known_imports
 from lsp_server.actions.proposal import Proposal, propose_rewrite
 from lsp_server.config import VerifySettings
 from lsp_server.context.pack import PackedContext
@@ -95,4 +96,4 @@ def propose(packed: PackedContext, file_text: str, answer: str, root: Path, test
     if not name or not rewrite.defines(code, name) or needs_implementation(code):
         failed = Verification(False, [CheckResult("shape", False, f"the answer is not an implementation of {name or 'the target'}")])
         return Proposal(target.path, target.start_line, target.end_line + 1, code, False, failed, answer)
-    return propose_rewrite(file_text, target, code, root, tests, settings, answer)
+    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsp_server.actions import prompts, rewrite
+from lsp_server.actions.known_names import known_imports
 from lsp_server.actions.proposal import Proposal, propose_rewrite
 from lsp_server.config import VerifySettings
 from lsp_server.context.pack import PackedContext
@@ -69,4 +70,4 @@ def propose(packed: PackedContext, file_text: str, answer: str, root: Path, test
         # An edit that changes nothing is no refactor: say so instead of offering it.
         same = Verification(False, [CheckResult("change", False, "the model gave the code back unchanged")])
         return Proposal(target.path, target.start_line, target.end_line + 1, code, False, same, answer)
-    return propose_rewrite(file_text, target, code, root, tests, settings, answer)
+    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text))

@@ -35,7 +35,8 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
             return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
         if kind == "implement":
             return implement.build_request(packed, style, model.max_tokens, model.temperature)
-        plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path))
+        source = documents.get_document(ls.workspace, uri).source  # its imports may serve the tests
+        plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path), source)
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
     run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
@@ -78,8 +79,10 @@ def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
         create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
         return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [edit])], change_annotations=annotations)
     document = documents.get_document(ls.workspace, uri)
-    edit = types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)
-    return documents.versioned_edit(caps, document, [edit], annotations)
+    edits = [types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)]
+    if proposal.imports:  # above the replaced lines (proposal.py), so the two never overlap
+        edits.insert(0, types.TextEdit(_range(document, proposal.imports_line, proposal.imports_line), proposal.imports))
+    return documents.versioned_edit(caps, document, edits, annotations)
 
 
 def _range(document, start_line: int, end_line: int) -> types.Range:

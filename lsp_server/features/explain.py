@@ -12,6 +12,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from lsp_server.actions import explain
+from lsp_server.actions.code_facts import code_facts
 from lsp_server.context.target import find_target
 from lsp_server.features import documents
 from lsp_server.features.capabilities import show_document_supported
@@ -37,7 +38,8 @@ async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title
 
     run = await run_model(ls, uri, rng, cancel, title, make_request)
     ls.last_manifest = explain.with_history(run.packed, commits).manifest
-    return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation)
+    facts = tuple(code_facts(run.packed.target, run.packed.manifest, commits))
+    return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation, facts)
 
 
 def _target_history(ls, uri: str, rng: types.Range, limit: int = 5) -> list[str]:

@@ -117,6 +117,15 @@ def lint_problems(root: Path, files: list[Path], timeout: float = 30) -> list[di
         return f"ruff failed: {done.stderr.strip()[:500]}"
 
 
+def lint_text(text: str, file_name: str) -> list[dict] | str:
+    """``lint_problems`` for ``text`` alone, written as ``file_name`` in a scratch folder (the
+    rules are per file, so no workspace is needed)."""
+    with tempfile.TemporaryDirectory(prefix="gemma-lsp-lint-") as scratch:
+        path = Path(scratch) / file_name
+        path.write_text(text, encoding="utf-8")
+        return lint_problems(Path(scratch), [path])
+
+
 def check_lint(root: Path, files: list[Path], timeout: float = 30) -> CheckResult:
     problems = lint_problems(root, files, timeout)
     if isinstance(problems, str):

@@ -4,16 +4,32 @@ A small model's suite often ends mid-test (the answer hit its token limit) or ha
 uses a name it never defined. Refusing the whole suite for that throws away the tests that
 were fine, so: cut the module back to its last complete top-level statement, and drop the test
 functions that lint finds broken. What is left is triaged by running it (verifier.py).
+Before lint, tests that exercise nothing of the target go (exercise.py) and names the target's
+imports resolve get their import (repair.py).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from lsp_server.index.python_symbols import parse_python
 
 _TOP_LEVEL = re.compile(r"^(?=\S)(?!#)", re.MULTILINE)
 """Where a top-level statement may start: a line that is not indented and not a comment."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What generated tests are for."""
+
+    name: str
+    """As the user knows it (``Cart.total``), for the reasons shown."""
+    names: frozenset[str]
+    """Mentioning one of these exercises it (``exercise.subject_names``)."""
+    imports: Mapping[str, str] = field(default_factory=dict)
+    """Name -> the import line binding it, for names a test uses undefined (``repair.known_imports``)."""
 
 
 def compiles(text: str) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsp_server.config import VerifySettings
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.verify import salvage
-from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_problems, run_tests, sandbox_refusal
+from lsp_server.verify import exercise, repair, salvage
+from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_text, run_tests, sandbox_refusal
+from lsp_server.verify.salvage import Subject
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
 
 
@@ -115,18 +115,25 @@ class TriagedTests:
     verification: Verification
 
 
-def triage_generated_tests(root: Path, test_file: Path, text: str, settings: VerifySettings) -> TriagedTests:
-    """Run generated tests against the current code and keep what is worth keeping."""
-    text, broken = salvage_tests(text, test_file.name)
+def triage_generated_tests(root: Path, test_file: Path, text: str, settings: VerifySettings, subject: Subject | None = None) -> TriagedTests:
+    """Run generated tests against the current code and keep what is worth keeping.
+
+    With a ``subject`` (what the tests are for), tests that exercise nothing of it are dropped
+    and the imports they forgot are added first (``salvage_tests``).
+    """
+    salvaged = salvage_tests(text, test_file.name, subject)
+    text = salvaged.text
     verification = verify_change(root, [FileChange(test_file, text)], [], settings)
-    if broken:
-        verification.checks.append(CheckResult("salvage", True, f"dropped {len(broken)} tests that lint found broken: {', '.join(broken)}"))
+    verification.checks += salvaged.checks(subject.name if subject else "the target")
     names = [d.name for d in parse_python(text).definitions if d.kind == "function" and d.name.startswith("test")]
+    if verification.ok and not names:
+        verification.checks.append(CheckResult("tests", False, "no generated test was left to offer"))
+        return TriagedTests(text, [], [], salvaged.dropped, _failed(verification))
     refusal = sandbox_refusal(settings) if settings.run_tests else None
     if refusal and verification.ok:
         verification.checks.append(CheckResult("tests", True, refusal))
     if not verification.ok or not settings.run_tests or refusal:
-        return TriagedTests(text, names if verification.ok else [], [], ([] if verification.ok else names) + broken, verification)
+        return TriagedTests(text, names if verification.ok else [], [], ([] if verification.ok else names) + salvaged.dropped, verification)
     with ShadowWorkspace(root, [FileChange(test_file, text)]) as shadow:
         run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], settings)
     verification.tests = run
@@ -135,7 +142,7 @@ def triage_generated_tests(root: Path, test_file: Path, text: str, settings: Ver
     xfailed = [n for n in names if outcomes.get(n) == "failed"]
     dropped = [n for n in names if n not in kept and n not in xfailed]
     new_text = mark_tests(text, xfailed={n: run.message_of(n) for n in xfailed}, dropped=set(dropped))
-    dropped += broken
+    dropped += salvaged.dropped
     ok = bool(kept or xfailed)
     detail = f"{len(kept)} generated tests pass, {len(xfailed)} fail on the current code (marked xfail: possible bug), {len(dropped)} dropped"
     verification.checks.append(CheckResult("tests", ok, detail))
@@ -143,26 +150,64 @@ def triage_generated_tests(root: Path, test_file: Path, text: str, settings: Ver
     return TriagedTests(new_text, kept, xfailed, dropped, verification)
 
 
-def salvage_tests(text: str, file_name: str) -> tuple[str, list[str]]:
-    """The complete, lint-clean part of a generated test module, and the tests dropped for lint.
+@dataclass
+class Salvaged:
+    text: str
+    copied: list[str] = field(default_factory=list)
+    """Tests dropped for exercising nothing of the subject."""
+    broken: list[str] = field(default_factory=list)
+    """Tests dropped because lint found them broken."""
+    imports: list[str] = field(default_factory=list)
+    """Import lines added for names the tests used undefined."""
+    shadowing: list[str] = field(default_factory=list)
+    """The answer's own copies of imported names, removed (``exercise.shadowing_definitions``)."""
 
-    An answer cut off mid-test keeps the tests before it; a test using a name nobody defined is
-    dropped alone. A module that cannot be salvaged is returned as it was, for the verification
-    to report why.
+    @property
+    def dropped(self) -> list[str]:
+        return self.copied + self.broken
+
+    def checks(self, subject: str) -> list[CheckResult]:
+        """What was repaired or dropped, for the verification summary."""
+        found = []
+        if self.shadowing:
+            found.append(CheckResult("salvage", True, f"removed the answer's own {', '.join(self.shadowing)} (a copy hiding the imported code)"))
+        if self.imports:
+            found.append(CheckResult("imports", True, f"added {'; '.join(self.imports)}"))
+        if self.copied:
+            found.append(CheckResult("salvage", True, f"dropped {', '.join(self.copied)}: tests nothing of {subject} (copied example?)"))
+        if self.broken:
+            found.append(CheckResult("salvage", True, f"dropped {len(self.broken)} tests that lint found broken: {', '.join(self.broken)}"))
+        return found
+
+
+def salvage_tests(text: str, file_name: str, subject: Subject | None = None) -> Salvaged:
+    """The complete, lint-clean part of a generated test module, and what was done to get it.
+
+    An answer cut off mid-test keeps the tests before it; a copy of an imported definition is
+    removed (the tests would exercise the copy); with a ``subject``, a test that
+    exercises nothing of it is dropped and a name the subject's imports resolve is imported;
+    a test still using a name nobody defined is dropped alone. A module that cannot be salvaged
+    is returned as it was, for the verification to report why.
     """
     complete = salvage.complete_part(text)
     if not complete:
-        return text, []
-    with tempfile.TemporaryDirectory(prefix="gemma-lsp-lint-") as scratch:
-        path = Path(scratch) / file_name
-        path.write_text(complete, encoding="utf-8")
-        problems = lint_problems(Path(scratch), [path])
+        return Salvaged(text)
+    shadowing = exercise.shadowing_definitions(complete)
+    complete = exercise.without_definitions(complete, set(shadowing)) if shadowing else complete
+    copied = exercise.unexercised_tests(complete, subject.names) if subject else []
+    if copied:
+        complete = mark_tests(complete, xfailed={}, dropped=set(copied))
+    problems = lint_text(complete, file_name)
+    undefined = repair.undefined_names(problems) if subject and not isinstance(problems, str) else set()
+    complete, added = repair.add_imports(complete, undefined, subject.imports) if undefined else (complete, [])
+    if added:
+        problems = lint_text(complete, file_name)
     if isinstance(problems, str) or not problems:
-        return complete, []
+        return Salvaged(complete, copied, [], added, shadowing)
     broken = salvage.tests_holding_lines(complete, {p["location"]["row"] for p in problems})
     if not broken:  # a problem outside the tests (an import, a helper): not one test's fault
-        return complete, []
-    return mark_tests(complete, xfailed={}, dropped=broken), sorted(broken)
+        return Salvaged(complete, copied, [], added, shadowing)
+    return Salvaged(mark_tests(complete, xfailed={}, dropped=broken), copied, sorted(broken), added, shadowing)
 
 
 def mark_tests(text: str, xfailed: dict[str, str], dropped: set[str]) -> str:
@@ -182,6 +227,8 @@ def mark_tests(text: str, xfailed: dict[str, str], dropped: set[str]) -> str:
         cursor = definition.end_byte
     pieces.append(source[cursor:])
     result = b"".join(pieces).decode("utf-8")
+    if dropped and result.strip():  # a dropped last test leaves its blank lines behind
+        result = result.rstrip("\n") + "\n"
     if xfailed and "import pytest" not in result:
         result = "import pytest\n" + result
     return result

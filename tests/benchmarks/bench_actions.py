@@ -90,7 +90,7 @@ def bench_generate(assistant: Assistant, root: Path, path: Path, definition, ver
     plans = {}
 
     def request_of(packed):
-        plans["plan"] = generate_tests.plan(packed, root)
+        plans["plan"] = generate_tests.plan(packed, root, read_file(path) or "")
         return generate_tests.build_request(packed, plans["plan"], style, model.max_tokens, model.temperature)
 
     _, answer = generate(assistant, root, path, definition, request_of)

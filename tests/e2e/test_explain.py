@@ -72,6 +72,10 @@ async def test_explain_streams_and_shows_text_about_the_symbol(client: LanguageC
         markdown = Path(doc_uri.removeprefix("file://")).read_text()
         assert "# Explanation of `Cart.total`" in markdown
         assert "shop/pricing.py: apply_discount" in markdown  # the imported definition was in the context
+        facts = markdown.index("## Facts read off the code")  # after the answer, before the context table
+        assert markdown.index("# Explanation of") < facts < markdown.index("## Context sent to the model")
+        assert "- **Signature:** `def total(self, discount=0)`\n- **Returns:** `apply_discount(subtotal, discount)`\n" in markdown
+        assert "- **Calls:** `sum`, `apply_discount`\n" in markdown
         reports = [r for values in client.progress_reports.values() for r in values]
         assert any(isinstance(r, types.WorkDoneProgressBegin) for r in reports)
         assert any(isinstance(r, types.WorkDoneProgressEnd) for r in reports)
@@ -125,3 +129,8 @@ async def test_explain_gives_the_model_the_history_of_the_range(bare_client: Lan
     await run_action(bare_client, action)
     markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
     assert "| history of apply_discount (git log -L) | 1 commits that changed the target's lines |" in markdown
+    facts = markdown.split("## Facts read off the code", 1)[1].split("## Context sent to the model", 1)[0]
+    assert "- **Raises:** `ValueError`\n" in facts
+    assert "- **Used by:** `Cart.total` (shop/cart.py:" in facts  # the caller, from the index
+    assert "- **Tested by:** `test_ten_percent_off` (tests/test_pricing.py:" in facts
+    assert "- **Last commits:** " in facts and "Ada: Round discounted prices to cents" in facts

@@ -4,6 +4,7 @@ same attacks as root and as an ordinary user, without the editor in between)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -20,7 +21,10 @@ pytestmark = pytest.mark.e2e
 
 async def test_generated_attacks_run_in_the_jail_and_touch_nothing(bare_client: LanguageClient, workspace: Path):
     with Attacks(workspace) as attacks:
-        answer = "Tests:\n```python\nimport pytest\nfrom shop.pricing import apply_discount\n" + attacks.module() + "```\n"
+        # Each attack names the target first: a test that exercises nothing of it would be dropped
+        # as a copied example before it ran, and a hostile server can always name the target.
+        module = re.sub(r"^(def test_\w+\(\):\n)", r"\1    apply_discount(100, 0)\n", attacks.module(), flags=re.M)
+        answer = "Tests:\n```python\nimport pytest\nfrom shop.pricing import apply_discount\n" + module + "```\n"
         with FakeTeamServer(lambda body: answer) as fake:
             options = remote_options(fake.url, retries=0)
             options["model"] = {**options["model"], "prompt_style": "chat"}

@@ -4,6 +4,7 @@ from lsp_server.actions import explain
 from lsp_server.context.pack import ContextItem, PackedContext
 from lsp_server.context.target import Target
 from lsp_server.index.python_symbols import parse_python
+from lsp_server.model.backend import Generation
 
 TARGET = Target(Path("/w/calc.py"), "add", "function", 2, 3, "def add(a, b):\n    return a + b\n", None)
 PACKED = PackedContext(TARGET, [ContextItem("util.py: helper", "def helper():\n    pass\n", "imported")], [])
@@ -59,3 +60,14 @@ def test_the_history_of_the_range_joins_the_context_and_the_manifest():
     prompt = explain.completion_prompt(packed)
     assert prompt.index("Ada: Round to cents") < prompt.index("### Code\ndef add")
     assert explain.with_history(PACKED, []) is PACKED
+
+
+def test_the_document_puts_the_answer_then_the_facts_then_the_context():
+    generation = Generation("`add` adds.", 10, 0, 3, "stop")
+    facts = (("Signature", "`def add(a, b)`"), ("Returns", "`a + b`"))
+    manifest = [{"title": "util.py: helper", "reason": "imported", "tokens": 5, "included": True}]
+    markdown = explain.as_markdown(explain.Explanation(TARGET, "`add` adds.", generation, facts), manifest)
+    answer, facts_at, context = markdown.index("`add` adds."), markdown.index("## Facts read off the code"), markdown.index("## Context sent to the model")
+    assert answer < facts_at < context
+    assert "- **Signature:** `def add(a, b)`\n- **Returns:** `a + b`\n" in markdown
+    assert "## Facts" not in explain.as_markdown(explain.Explanation(TARGET, "x", generation), manifest)

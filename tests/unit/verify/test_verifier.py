@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lsp_server.config import VerifySettings
+from lsp_server.verify.salvage import Subject
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
 from lsp_server.verify.verifier import mark_tests, triage_generated_tests, verify_change
 
@@ -184,3 +185,55 @@ def test_an_undefined_name_outside_the_tests_still_refuses_the_suite(project):
     triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST)
     assert not triaged.verification.ok
     assert "F821" in triaged.verification.summary()
+
+
+ADD = Subject("add", frozenset({"add"}), {"Decimal": "from decimal import Decimal", "div": "from calc import div"})
+
+
+def test_a_copied_example_is_dropped_with_its_reason(project):
+    generated = (
+        "from calc import add\n\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_is_even_with_an_even_number():\n    assert 4 % 2 == 0\n"  # passes, and tests nothing of add
+    )
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST, ADD)
+    assert triaged.verification.ok
+    assert triaged.kept == ["test_add"] and triaged.dropped == ["test_is_even_with_an_even_number"]
+    assert "is_even" not in triaged.text and triaged.text.endswith("assert add(2, 2) == 4\n")  # no blank tail left
+    assert "dropped test_is_even_with_an_even_number: tests nothing of add (copied example?)" in triaged.verification.summary()
+
+
+def test_a_name_the_subject_resolves_gets_its_import_instead_of_a_drop(project):
+    generated = (
+        "from calc import add\n\n\n"
+        "def test_add_decimals():\n    assert add(Decimal('0.1'), Decimal('0.2')) == Decimal('0.3')\n\n\n"
+        "def test_add_then_div():\n    assert div(add(2, 2), 2) == 2\n\n\n"
+        "def test_add_mystery():\n    assert add(mystery, 1)\n"
+    )
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST, ADD)
+    assert triaged.verification.ok
+    assert triaged.kept == ["test_add_decimals", "test_add_then_div"]
+    assert triaged.dropped == ["test_add_mystery"]  # nobody offers `mystery`: dropped as before
+    assert triaged.text.startswith("from calc import add\nfrom calc import div\nfrom decimal import Decimal\n")
+    assert "added from calc import div; from decimal import Decimal" in triaged.verification.summary()
+
+
+def test_a_suite_of_copies_only_is_not_offered(project):
+    generated = "import pytest\n\n\ndef test_is_even():\n    assert 4 % 2 == 0\n"
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST, ADD)
+    assert not triaged.verification.ok and triaged.verification.tests is None
+    assert "no generated test was left to offer" in triaged.verification.summary()
+    assert triaged.dropped == ["test_is_even"]
+
+
+def test_the_answer_s_copy_of_the_target_is_removed_so_the_real_one_is_tested(project):
+    generated = (
+        "from calc import add\n\n\n"
+        "def add(a, b):\n    return 5\n\n\n"  # echoed, wrongly: the tests would exercise this copy
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_add_zeros():\n    assert add(0, 0) == 0\n"
+    )
+    triaged = triage_generated_tests(project, project / "test_generated.py", generated, FAST, ADD)
+    assert triaged.kept == ["test_add", "test_add_zeros"] and triaged.xfailed == []
+    assert "return 5" not in triaged.text
+    assert "removed the answer's own add (a copy hiding the imported code)" in triaged.verification.summary()
