@@ -244,7 +244,6 @@ _STRING = rb'''"""(?:[^\\]|\\.)*?"""|\'\'\'(?:[^\\]|\\.)*?\'\'\'|"(?:[^"\\\r\n]|
 _COMMENT_OR_STRING = re.compile(rb"#[^\r\n]*|[rRbBuUfF]{0,2}(?:" + _STRING + rb")", re.S)
 _ONLY_NAME_BYTES = bytes(c if chr(c).isalnum() or c == ord("_") or c >= 128 else ord(" ") for c in range(256))
 _KEYWORDS = frozenset(k.encode() for k in keyword.kwlist)
-_FIELD = re.compile(rb"\{([^{}]*)\}")
 _CONVERSION_AND_SPEC = re.compile(rb"(?:![rsa])?(?::[^\[\]()]*)?$")
 
 
@@ -254,10 +253,27 @@ def _blank(match: re.Match) -> bytes:
     quote = min(i for i in (text.find(b'"'), text.find(b"'")) if i >= 0) if not text.startswith(b"#") else 0
     if b"f" not in text[:quote].lower():
         return b" "
-    fields = _FIELD.findall(text.replace(b"{{", b"  ").replace(b"}}", b"  "))
-    # Strings inside a field first (their text may hold a ':'), then its !conversion and :spec.
-    code = (_CONVERSION_AND_SPEC.sub(b"", _COMMENT_OR_STRING.sub(b" ", field)) for field in fields)
+    # Strings inside a field first (their text may hold a ':'; a nested f-string keeps its own
+    # fields), then its !conversion and :spec.
+    code = (_CONVERSION_AND_SPEC.sub(b"", _COMMENT_OR_STRING.sub(_blank, field)) for field in _fields(text))
     return b" " + b" ".join(code) + b" "
+
+
+def _fields(text: bytes) -> list[bytes]:
+    """An f-string's replacement fields, each whole: braces nested in a field (a dict, a nested
+    f-string's own fields) stay inside it."""
+    text = text.replace(b"{{", b"  ").replace(b"}}", b"  ")
+    fields, depth, start = [], 0, 0
+    for index in range(text.find(b"{"), len(text)) if b"{" in text else ():
+        byte = text[index]
+        if byte == 0x7B:  # {
+            depth += 1
+            start = index + 1 if depth == 1 else start
+        elif byte == 0x7D and depth:  # }
+            depth -= 1
+            if depth == 0:
+                fields.append(text[start:index])
+    return fields
 
 
 def scope_uses(data: bytes, definitions: tuple[Definition, ...], name_spans: tuple[tuple[int, int], ...]) -> dict[str, frozenset[str]]:

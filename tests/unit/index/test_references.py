@@ -58,3 +58,11 @@ def test_a_file_changed_since_it_was_indexed_gives_no_references_rather_than_wro
     facts = extract_facts(str(path), path.read_bytes(), stat.st_size, stat.st_mtime_ns)
     path.write_text("# a longer first line moves every definition\ndef f():\n    return g()\n")
     assert facts.uses == {}
+
+
+def test_a_nested_f_string_keeps_the_names_of_both_fields():
+    data = (b"def run(probe, bwrap):\n"
+            b"    return f\"{bwrap}: {probe.stderr.strip()[:200] or f'exit {probe.returncode}'} {{literal}} {dict(a={1: len})!r:>10}\"\n")
+    facts = extract_facts("nested.py", data, mtime_ns=0)
+    assert facts.uses["run"] == uses_by_tree(data, facts)["run"]
+    assert {"stderr", "strip", "returncode", "dict", "len"} <= facts.uses["run"] and "literal" not in facts.uses["run"]
