@@ -193,6 +193,27 @@ def test_a_checkpoint_where_prompts_part_saves_the_shared_prefix(windowed, monke
     assert third.text.strip() and cold.text.strip()
 
 
+def test_a_checkpoint_of_another_text_is_not_restored(windowed, monkeypatch):
+    # A checkpoint of SHARED where the questions part; then OTHER (SHARED with its third
+    # function changed) parts from it near the start and gets a checkpoint there; OTHER's next
+    # question parts where the questions part, at the position of SHARED's checkpoint, whose
+    # window is SHARED's text, not OTHER's.
+    other = SHARED.replace("value * 2 + 14", "value * 20 + 14")
+    backend = windowed(keep_kv_state=False)
+    shared = backend.count_tokens(SHARED)
+    try:
+        generate(backend, SHARED + question(1))
+        generate(backend, SHARED + question(2))
+        generate(backend, other + question(2))
+        restored = restored_windows(backend._engine, monkeypatch)
+        fourth = generate(backend, other + question(3))
+        window = cold_prefix_state(backend, other + question(3), fourth.cached_tokens, SWA_ONLY)
+    finally:
+        backend.close()
+    assert restored[0] == (fourth.cached_tokens, window), "the window restored is the prompt's own"
+    assert 0 < fourth.cached_tokens < shared - 2  # from OTHER's own checkpoint, near the start
+
+
 def test_prompt_lookup_gives_the_same_answer(windowed):
     # A text the model continues with no near ties: batched and one-by-one evaluation round
     # differently, so only a confident continuation is the same to the last token either way.
