@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -43,6 +44,12 @@ class Checkpoint:
     tokens: int
     """The KV cache held exactly this many prompt tokens when it was taken."""
     data: ctypes.Array
+    text: bytes
+    """Those tokens (packed): the window is restored only under the same text."""
+
+
+def packed(tokens: list[int]) -> bytes:
+    return array("i", tokens).tobytes()
 
 
 class Engine:
@@ -124,7 +131,11 @@ class Engine:
         return 0 <= pos_min <= max(0, n - self.n_swa)
 
     def _restore_checkpoint(self, keep: int) -> int:
-        usable = [c for c in self.checkpoints if 0 < c.tokens <= keep]
+        # A checkpoint holds the window of the text it was taken on: one taken before the cache
+        # was cut and refilled with another text at the same positions would bring back the
+        # other text's window (self.tokens still holds the cached text here; its first keep
+        # tokens are the new prompt's).
+        usable = [c for c in self.checkpoints if 0 < c.tokens <= keep and c.text == packed(self.tokens[: c.tokens])]
         if not usable:
             log.debug("KV cache: the sliding window before token %d is gone and no checkpoint covers it", keep)
             return 0
@@ -142,14 +153,17 @@ class Engine:
     def checkpoint(self) -> None:
         """Remember the SWA layers' state for the tokens the cache holds now."""
         n = len(self.tokens)
-        if not self.max_checkpoints or n == 0 or any(c.tokens == n for c in self.checkpoints):
+        if not self.max_checkpoints or n == 0:
+            return
+        text = packed(self.tokens)
+        if any(c.tokens == n and c.text == text for c in self.checkpoints):
             return
         size = llama_cpp.llama_state_seq_get_size_ext(self.ctx, SEQ, SWA_ONLY)
         data = (ctypes.c_uint8 * size)()
         if llama_cpp.llama_state_seq_get_data_ext(self.ctx, data, size, SEQ, SWA_ONLY) != size:
             log.warning("KV cache: could not copy a checkpoint at token %d", n)
             return
-        self.checkpoints.append(Checkpoint(n, data))
+        self.checkpoints.append(Checkpoint(n, data, text))
         del self.checkpoints[: -self.max_checkpoints]
 
     def keep_stable(self) -> None:

@@ -175,7 +175,8 @@ vim.cmd("GemmaStatus")
 wait_for(":GemmaStatus", function() return #results.notices > notices_before_status end)
 results.status_command = results.notices[#results.notices].message
 
--- 6. Edit actions through the built-in code action flow: resolved to a verified edit, applied.
+-- 6. Edit actions through the built-in code action flow: resolved to a verified edit and applied,
+-- or (the proposal failed verification) nothing changed and the failure shown.
 local client = gemma_client()
 client.settings.gemmaLsp.model.maxTokens = 96 -- room for a function body
 client:notify("workspace/didChangeConfiguration", { settings = client.settings })

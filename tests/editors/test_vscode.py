@@ -262,24 +262,41 @@ def check_preview_shown(step: dict, path: str) -> dict:
     return shown
 
 
+def verified_or_failure_shown(step: dict) -> bool:
+    """Whether the proposal passed verification; if not, it was not previewed, and its failure
+    was shown. The tiny model's answers pass or fail depending on the CPU (a near tie in a greedy
+    answer rounds either way): both outcomes are correct."""
+    outcome = step["outcome"]
+    assert outcome["offered"] is True
+    if not outcome["verified"]:
+        assert step["shown"] is None and step["after"] == step["before"]
+        assert "failed verification" in outcome["message"] and "not offered" in outcome["title"]
+        assert "failed verification and was not offered" in Path(step["last_document"]).read_text()
+    return outcome["verified"]
+
+
 @pytest.mark.editors
 def test_implement_previews_the_edit_and_accept_applies_exactly_it(session):
     step = session["implement"]
+    assert "raise NotImplementedError" in step["before"]
+    if not verified_or_failure_shown(step):
+        return
     shown = check_preview_shown(step, "shop/stubs.py")
     assert step["outcome"]["applied"] is True and step["outcome"]["decision"] == "accept"
     assert "Implement clamp" in shown["title"]
     assert step["after"] == shown["proposed_text"] == shown["files"][0]["after"]
     assert step["before"] == shown["files"][0]["before"] and step["after"] != step["before"]
-    assert "raise NotImplementedError" in step["before"] and "raise NotImplementedError" not in step["after"]
+    assert "raise NotImplementedError" not in step["after"]
     ast.parse(step["after"])
 
 
 @pytest.mark.editors
 def test_reject_leaves_the_document_unchanged(session):
     step = session["implement_rejected"]
-    shown = check_preview_shown(step, "shop/stubs.py")
-    assert "Implement clamp" in shown["title"] and shown["proposed_text"] != step["before"]
-    assert step["outcome"]["decision"] == "reject" and step["outcome"]["applied"] is False
+    if verified_or_failure_shown(step):
+        shown = check_preview_shown(step, "shop/stubs.py")
+        assert "Implement clamp" in shown["title"] and shown["proposed_text"] != step["before"]
+        assert step["outcome"]["decision"] == "reject" and step["outcome"]["applied"] is False
     assert step["after"] == step["before"]
 
 
@@ -287,14 +304,8 @@ def test_reject_leaves_the_document_unchanged(session):
 def test_generate_tests_is_previewed_or_its_failed_verification_shown(session):
     """The tiny model's tests often fail verification: then nothing changes and the failure is shown."""
     step = session["generate_tests"]
-    outcome = step["outcome"]
-    assert outcome["offered"] is True
-    if outcome["verified"]:
+    if verified_or_failure_shown({**step, "before": step["tests_before"], "after": step["tests_after"]}):
         shown = check_preview_shown(step, "tests/test_pricing.py")
-        assert outcome["applied"] is True and step["tests_after"] == shown["proposed_text"]
+        assert step["outcome"]["applied"] is True and step["tests_after"] == shown["proposed_text"]
         assert step["tests_after"].startswith(step["tests_before"])
-    else:
-        assert step["shown"] is None and step["tests_after"] == step["tests_before"]
-        assert "failed verification" in outcome["message"] and "not offered" in outcome["title"]
-        assert "failed verification and was not offered" in Path(step["last_document"]).read_text()
 
