@@ -1,0 +1,82 @@
+import pytest
+
+from lsp_server.model.thinking import CUT_OFF_NOTE, Split, ThoughtRouter, split_thought, strip_thoughts, wants_thinking
+
+ANSWER = "Here:\n```python\ndef f():\n    return 1\n```"
+
+
+def test_a_complete_thought_is_kept_apart_from_the_answer():
+    split = split_thought("<|channel>thought\nThe test expects 1.<channel|>" + ANSWER)
+    assert split == Split(thought="The test expects 1.", answer=ANSWER, cut_off=False)
+
+
+def test_an_answer_cut_off_inside_the_thought_is_marked():
+    split = split_thought("<|channel>thought\nFirst I check the")
+    assert split == Split(thought="First I check the", answer="", cut_off=True)
+
+
+def test_text_without_a_channel_is_all_answer():
+    assert split_thought(ANSWER) == Split(thought="", answer=ANSWER)
+
+
+def test_a_prompt_that_left_the_thought_open_makes_the_start_thought():
+    split = split_thought("reasoning<channel|>" + ANSWER, thinking=True)
+    assert split == Split(thought="reasoning", answer=ANSWER)
+
+
+def test_an_empty_thought_channel_leaves_only_the_answer():
+    assert split_thought("<|channel>thought\n<channel|>" + ANSWER) == Split(thought="", answer=ANSWER)
+
+
+def test_control_token_text_never_reaches_the_answer():
+    split = split_thought("<|channel>thought\nx<channel|>" + ANSWER + "<turn|>")
+    assert split.answer == ANSWER
+
+
+def test_strip_thoughts_matches_the_template_macro():
+    assert strip_thoughts("<|channel>thought\nhmm<channel|>A1 ") == "A1"
+    assert strip_thoughts("plain") == "plain"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 1000])
+def test_the_router_streams_the_thought_and_the_answer_apart_whatever_the_piece_size(size):
+    text = "<|channel>thought\nThe test expects 1.<channel|>" + ANSWER
+    answer, thought = [], []
+    router = ThoughtRouter(answer.append, thought.append)
+    for start in range(0, len(text), size):
+        router(text[start:start + size])
+    router.finish()
+    assert "".join(thought) == "The test expects 1."
+    assert "".join(answer) == ANSWER
+
+
+def test_the_router_without_a_thought_listener_drops_the_thought():
+    answer = []
+    router = ThoughtRouter(answer.append)
+    router("<|channel>thought\nsecret plan<channel|>code")
+    router.finish()
+    assert answer == ["code"]
+
+
+def test_a_text_that_only_looks_like_a_marker_start_is_passed_on_at_the_end():
+    answer = []
+    router = ThoughtRouter(answer.append)
+    router("a <|chan")
+    router.finish()
+    assert "".join(answer) == "a <|chan"
+
+
+@pytest.mark.parametrize("mode, action, thinks, expected", [
+    ("auto", "fix_test", True, True),
+    ("auto", "refactor", True, True),
+    ("auto", "explain", True, False),
+    ("on", "explain", True, True),
+    ("off", "fix_test", True, False),
+    ("on", "fix_test", False, False),
+])
+def test_which_requests_think(mode, action, thinks, expected):
+    assert wants_thinking(mode, action, thinks) is expected
+
+
+def test_the_cut_off_note_names_the_settings_to_change():
+    assert "model.thinking_max_tokens" in CUT_OFF_NOTE and "model.thinking" in CUT_OFF_NOTE
