@@ -22,9 +22,6 @@ GEMMA4_THINK = "<|think|>"
 GEMMA4_EMPTY_THOUGHT = f"{THOUGHT_OPEN}thought\n{THOUGHT_CLOSE}"
 """Pre-filled after the model's turn header when thinking is off: the model skips its thought."""
 
-THINKING_ARCHITECTURES = frozenset({"gemma4"})
-"""Families whose chat format has a thinking channel."""
-
 
 def gemma_turns(messages: Iterable[Message]) -> str:
     """Gemma 3's turn format without the BOS token (the tokenizer adds it).
@@ -85,12 +82,6 @@ def channel_token_ids(tokenize: Callable[[str], list[int]]) -> frozenset[int]:
     from the answer (thinking.py), so the backend renders these two."""
     ids = (tokenize(marker) for marker in (THOUGHT_OPEN, THOUGHT_CLOSE))
     return frozenset(tokens[0] for tokens in ids if len(tokens) == 1)
-
-
-def template_thinks(template: str) -> bool:
-    """Whether a chat template knows a thinking switch (Gemma 4's and other HF templates read
-    ``enable_thinking``)."""
-    return "enable_thinking" in template
 
 
 def render_template(template: str, messages: Iterable[Message], bos_token: str, eos_token: str, thinking: bool = False) -> str:

@@ -19,13 +19,13 @@ from pathlib import Path
 from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled, GenerationFailed
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
-from lsp_server.model.chat import THINKING_ARCHITECTURES, channel_token_ids, fallback_turns, render_template, template_thinks
+from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
 from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
 from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
-from lsp_server.model.thinking import ThoughtRouter, split_thought
+from lsp_server.model.thinking import ThoughtRouter, model_thinks, split_thought
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class LlamaCppBackend:
             gpu_offload_supported=gpu_offload_supported(),
             has_chat_template=has_template,
             prompt_style=style,
-            supports_thinking=arch in THINKING_ARCHITECTURES or template_thinks(meta.get("tokenizer.chat_template", "")),
+            supports_thinking=model_thinks(arch, meta.get("tokenizer.chat_template")),
             size_bytes=Path(resolved.path).stat().st_size,
             extra={"flash_attn": kwargs["flash_attn"], "n_batch": kwargs["n_batch"], "threads": kwargs["n_threads"]},
         )

@@ -30,6 +30,9 @@ THINKING_ACTIONS = frozenset({"fix_test", "refactor"})
 """Actions that think under ``model.thinking`` auto: those that must reason about why code fails
 or how to restructure it; the others are quick and answer directly."""
 
+THINKING_ARCHITECTURES = frozenset({"gemma4"})
+"""Families whose chat format has a thinking channel."""
+
 CUT_OFF_NOTE = (
     "The model ran out of tokens while it was still thinking, so it gave no answer. "
     "Raise model.thinking_max_tokens, or set model.thinking to off."
@@ -91,6 +94,13 @@ def _without_name(part: str) -> str:
     return part[len(CHANNEL_NAME):] if part.startswith(CHANNEL_NAME) else part.removeprefix("thought")
 
 
+def model_thinks(architecture: str, template: str | None = None, name: str = "") -> bool:
+    """Whether a model can think: a thinking family (from the GGUF, or a served model's name such
+    as ``gemma-4-31b-it``), or a chat template that reads the ``enable_thinking`` switch."""
+    family = name.lower().replace("-", "").replace("_", "")
+    return architecture in THINKING_ARCHITECTURES or "gemma4" in family or "enable_thinking" in (template or "")
+
+
 def wants_thinking(mode: str, action: str, model_thinks: bool) -> bool:
     """Whether this action's request asks the model to think (``model.thinking``)."""
     if not model_thinks or mode == "off":
@@ -144,6 +154,23 @@ class ThoughtRouter:
         text = strip_control_text(text)
         if text:
             (self._on_thought if self._inside else self._on_answer)(text)
+
+
+class InlineThought:
+    """Writes a thought that a team server returns apart (``reasoning_content``) back inline, in
+    the channel markup, so one router and one split serve both kinds of server."""
+
+    def __init__(self) -> None:
+        self._open = False
+
+    def feed(self, reasoning: str, content: str) -> str:
+        text = ""
+        if reasoning:
+            text += ("" if self._open else THOUGHT_OPEN + CHANNEL_NAME) + reasoning
+            self._open = True
+        if content and self._open:
+            text, self._open = text + THOUGHT_CLOSE, False
+        return text + content
 
 
 def _partial_suffix(text: str, marker: str) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.model.chat import channel_token_ids, fallback_turns, gemma4_turns, template_thinks
+from lsp_server.model.chat import channel_token_ids, fallback_turns, gemma4_turns
 
 GEMMA4_TEMPLATE = (Path(__file__).parents[2] / "data" / "templates" / "google-gemma-4-31B-it.jinja").read_text(encoding="utf-8")
 
@@ -64,11 +64,6 @@ def test_the_fallback_follows_the_architecture():
     assert fallback_turns("gemma4", messages).startswith("<|turn>system\nS")
     assert fallback_turns("gemma3", messages) == gemma_turns(messages)
     assert fallback_turns("gemma3", messages, thinking=True) == gemma_turns(messages)  # Gemma 3 cannot think
-
-
-def test_a_template_thinks_when_it_reads_the_switch():
-    assert template_thinks(GEMMA4_TEMPLATE)
-    assert not template_thinks("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}")
 
 
 def test_only_single_token_channel_markers_count():

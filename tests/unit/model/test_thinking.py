@@ -1,6 +1,6 @@
 import pytest
 
-from lsp_server.model.thinking import CUT_OFF_NOTE, Split, ThoughtRouter, split_thought, strip_thoughts, wants_thinking
+from lsp_server.model.thinking import CUT_OFF_NOTE, InlineThought, Split, ThoughtRouter, model_thinks, split_thought, strip_thoughts, wants_thinking
 
 ANSWER = "Here:\n```python\ndef f():\n    return 1\n```"
 
@@ -80,3 +80,21 @@ def test_which_requests_think(mode, action, thinks, expected):
 
 def test_the_cut_off_note_names_the_settings_to_change():
     assert "model.thinking_max_tokens" in CUT_OFF_NOTE and "model.thinking" in CUT_OFF_NOTE
+
+
+def test_a_model_thinks_by_family_name_or_template():
+    from pathlib import Path
+
+    template = (Path(__file__).parents[2] / "data" / "templates" / "google-gemma-4-31B-it.jinja").read_text(encoding="utf-8")
+    assert model_thinks("gemma4")
+    assert model_thinks("remote", name="google/gemma-4-31b-it")
+    assert model_thinks("remote", template)
+    assert not model_thinks("gemma3", "{% for m in messages %}{{ m.content }}{% endfor %}", "gemma-3-270m-it")
+
+
+def test_a_separately_returned_thought_is_written_back_inline_and_split_the_same_way():
+    inline = InlineThought()
+    text = inline.feed("The test", "") + inline.feed(" expects 1.", "") + inline.feed("", "```python\nx = 1\n```")
+    assert text == "<|channel>thought\nThe test expects 1.<channel|>```python\nx = 1\n```"
+    assert split_thought(text) == Split("The test expects 1.", "```python\nx = 1\n```")
+    assert InlineThought().feed("", "plain") == "plain"
