@@ -56,7 +56,7 @@ def destination(settings: Settings) -> Destination | None:
     return check_destination(settings.remote.url, settings.remote.allowed_hosts)
 
 
-PER_REQUEST_FIELDS = {"max_tokens", "temperature"}
+PER_REQUEST_FIELDS = {"max_tokens", "temperature", "thinking", "thinking_max_tokens"}
 """Model settings read per request: changing them needs no reload."""
 
 

@@ -38,7 +38,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
         plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path))
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
-    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
+    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request, action=kind)
     proposal = await asyncio.to_thread(_propose, ls, kind, run, plans.get("tests"))
     documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
     summary = proposal.verification.summary()

@@ -61,7 +61,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
         return fix_test.build_request(packed, fix_test.for_prompt(failure, root), found, style, model.max_tokens, model.temperature)
 
     test_range = types.Range(types.Position(test.start_line, 0), types.Position(test.start_line, 0))
-    run = await run_model(ls, uri, test_range, cancel, "Fixing", make_request)
+    run = await run_model(ls, uri, test_range, cancel, "Fixing", make_request, action="fix_test")
     _refuse_if_changed(ls, versions, [uri], path)  # no use verifying a fix for a stale test
     fix = await asyncio.to_thread(fix_test.propose, found, failure, run.generation.text, root, settings, tuple(unsaved))
     _refuse_if_changed(ls, versions, [uri, fix.proposal.path.as_uri()], path)

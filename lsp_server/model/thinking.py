@@ -9,8 +9,11 @@ ever see the answer. Pure; never imports pygls.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
+
+from lsp_server.model.backend import GenerationRequest
 
 THOUGHT_OPEN = "<|channel>"
 THOUGHT_CLOSE = "<channel|>"
@@ -25,7 +28,6 @@ CONTROL_TEXT = (
 """Gemma's turn and channel control tokens: a server that returns them as text (or a model that
 writes one where it should not) must not put them into an edit."""
 
-ThinkingMode = Literal["off", "auto", "on"]
 THINKING_ACTIONS = frozenset({"fix_test", "refactor"})
 """Actions that think under ``model.thinking`` auto: those that must reason about why code fails
 or how to restructure it; the others are quick and answer directly."""
@@ -94,6 +96,13 @@ def _without_name(part: str) -> str:
     return part[len(CHANNEL_NAME):] if part.startswith(CHANNEL_NAME) else part.removeprefix("thought")
 
 
+def folded_thought(thought: str) -> str:
+    """Markdown for a document: the thought folded away under the answer (nothing without one)."""
+    if not thought.strip():
+        return ""
+    return f"<details><summary>The model's thinking</summary>\n\n{thought.strip()}\n\n</details>\n\n"
+
+
 def model_thinks(architecture: str, template: str | None = None, name: str = "") -> bool:
     """Whether a model can think: a thinking family (from the GGUF, or a served model's name such
     as ``gemma-4-31b-it``), or a chat template that reads the ``enable_thinking`` switch."""
@@ -106,6 +115,14 @@ def wants_thinking(mode: str, action: str, model_thinks: bool) -> bool:
     if not model_thinks or mode == "off":
         return False
     return mode == "on" or action in THINKING_ACTIONS
+
+
+def with_thinking(request: GenerationRequest, thinks: bool, budget: int, on_thought: Callable[[str], None] | None) -> GenerationRequest:
+    """The request with thinking on: chat prompts only (a completion prompt has no channel),
+    with the thought's own token budget on top of the answer's."""
+    if not thinks or request.text is not None:
+        return request
+    return dataclasses.replace(request, thinking=True, max_tokens=request.max_tokens + budget, on_thought=on_thought)
 
 
 class ThoughtRouter:

@@ -98,3 +98,24 @@ def test_a_separately_returned_thought_is_written_back_inline_and_split_the_same
     assert text == "<|channel>thought\nThe test expects 1.<channel|>```python\nx = 1\n```"
     assert split_thought(text) == Split("The test expects 1.", "```python\nx = 1\n```")
     assert InlineThought().feed("", "plain") == "plain"
+
+
+def test_a_thought_is_folded_in_a_document_and_nothing_is_added_without_one():
+    from lsp_server.model.thinking import folded_thought
+
+    assert folded_thought("") == ""
+    folded = folded_thought("The test expects 1.")
+    assert folded.startswith("<details>") and "The test expects 1." in folded and folded.rstrip().endswith("</details>")
+
+
+def test_a_thinking_request_gets_the_thoughts_budget_on_top_of_the_answers():
+    from lsp_server.model.backend import GenerationRequest, Message
+    from lsp_server.model.thinking import with_thinking
+
+    chat = GenerationRequest(messages=(Message("user", "q"),), max_tokens=256)
+    thought = []
+    thinking = with_thinking(chat, True, 1024, thought.append)
+    assert (thinking.thinking, thinking.max_tokens, thinking.on_thought) == (True, 1280, thought.append)
+    assert with_thinking(chat, False, 1024, None) == chat
+    completion = GenerationRequest(text="def f():", max_tokens=256)
+    assert with_thinking(completion, True, 1024, None) == completion  # no channel in a few-shot prompt
