@@ -57,3 +57,16 @@ def test_the_file_is_gemma4_with_the_real_template_and_runs(gemma4_model):
     assert meta["tokenizer.chat_template"] == TEMPLATE.read_text(encoding="utf-8")
     answer = gemma4_model.create_completion("def add(a, b):", max_tokens=3, temperature=0.0)
     assert answer["usage"]["completion_tokens"] >= 1
+
+
+def test_the_bundled_gemma3_file_ends_generation_at_its_own_end_of_turn(bundled_gguf):
+    """The other family: llama.cpp knows <end_of_turn> by name as well, so one EOG check serves both."""
+    import llama_cpp
+
+    model = llama_cpp.Llama(str(bundled_gguf), n_ctx=256, n_threads=2, verbose=False, vocab_only=True)
+    try:
+        end_of_turn, = model.tokenize(b"<end_of_turn>", add_bos=False, special=True)
+        assert llama_cpp.llama_vocab_is_eog(model._model.vocab, end_of_turn)
+        assert len(model.tokenize(b"<turn|>", add_bos=False, special=True)) > 1  # not a Gemma 3 token
+    finally:
+        model.close()
