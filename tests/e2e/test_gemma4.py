@@ -136,6 +136,8 @@ def test_the_backend_prompts_the_gemma4_file_through_its_own_template(gemma4_ggu
             info = backend.load()
             assert (info.architecture, info.supports_thinking, info.has_chat_template) == ("gemma4", True, template)
             llm = backend._llm
+            # The channel markers are rendered as text (the router splits on them), nothing else is.
+            assert sorted(llm.detokenize([t], special=True) for t in backend._markup) == [b"<channel|>", b"<|channel>"]
             for thinking in (False, True):
                 tokens = backend.prompt_tokens(GenerationRequest(messages=messages, thinking=thinking))
                 assert llm.detokenize(tokens, special=True).decode() == "<bos>" + gemma4_turns(messages, thinking)
