@@ -58,8 +58,9 @@ class GenerationRequest:
     on_prefill: Callable[[int, int], None] | None = field(default=None, compare=False)
     """Called from the model worker with (tokens prefilled, prompt tokens) after each batch."""
     thinking: bool = False
-    """Let a model that can think do so before it answers (``model.thinking``); ``max_tokens``
-    then includes the thought's budget."""
+    """Let a model that can think do so before it answers (``model.thinking``)."""
+    thinking_tokens: int = 0
+    """The most tokens the thought may take, apart from the answer's ``max_tokens``."""
     on_thought: Callable[[str], None] | None = field(default=None, compare=False)
     """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
 

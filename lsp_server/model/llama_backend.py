@@ -25,7 +25,7 @@ from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
 from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
-from lsp_server.model.thinking import ThoughtRouter, model_thinks, split_thought
+from lsp_server.model.thinking import ThoughtRouter, TokenBudget, model_thinks, split_thought
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class LlamaCppBackend:
         from lsp_server.model.sampling import Sampling
 
         engine = self._engine
-        max_tokens = answer_budget(engine.n_ctx, request.max_tokens)
+        max_tokens = answer_budget(engine.n_ctx, request.max_tokens + request.thinking_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
         speculative = request.speculative and self.settings.prompt_lookup
@@ -314,7 +314,7 @@ class LlamaCppBackend:
         cached = self._prefill(tokens, cancel, request.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
-        router = ThoughtRouter(on_text, request.on_thought)
+        router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
         if request.answer_prefix:
             router(request.answer_prefix)
         sampling = Sampling(temperature=request.temperature)
@@ -333,7 +333,7 @@ class LlamaCppBackend:
                 if stream.stopped:
                     reason = "stop"
                     break
-                if count >= max_tokens:
+                if budget.spend(router.inside):
                     break
         finally:
             generated.close()

@@ -118,7 +118,7 @@ class _Outcome:
 
 def request_body(request: GenerationRequest, model: str, slot: int | None) -> tuple[str, dict]:
     """The endpoint (relative to the API base) and JSON body for ``request``."""
-    body: dict = {"model": model, "max_tokens": request.max_tokens, "temperature": request.temperature, "stream": True}
+    body: dict = {"model": model, "max_tokens": request.max_tokens + request.thinking_tokens, "temperature": request.temperature, "stream": True}
     body["stream_options"] = {"include_usage": True}
     if request.stop:
         body["stop"] = list(request.stop)

@@ -122,7 +122,25 @@ def with_thinking(request: GenerationRequest, thinks: bool, budget: int, on_thou
     with the thought's own token budget on top of the answer's."""
     if not thinks or request.text is not None:
         return request
-    return dataclasses.replace(request, thinking=True, max_tokens=request.max_tokens + budget, on_thought=on_thought)
+    return dataclasses.replace(request, thinking=True, thinking_tokens=budget, on_thought=on_thought)
+
+
+class TokenBudget:
+    """The thought's and the answer's token budgets, each on its own (a long thought must not eat
+    the answer's), within the room the context window leaves (``total``). Without a thought
+    budget (thinking off), a thought the model writes anyway counts as answer."""
+
+    def __init__(self, answer: int, thought: int, total: int) -> None:
+        self._left = {False: answer, True: thought}
+        self._total = total
+        self._apart = thought > 0
+
+    def spend(self, in_thought: bool) -> bool:
+        """Count one token of the answer or the thought; True once a budget is used up."""
+        in_thought = in_thought and self._apart
+        self._left[in_thought] -= 1
+        self._total -= 1
+        return self._left[in_thought] <= 0 or self._total <= 0
 
 
 class ThoughtRouter:
@@ -131,6 +149,11 @@ class ThoughtRouter:
     Text that may be the start of a marker is held back until the next piece tells; markers and
     the channel name are never passed on.
     """
+
+    @property
+    def inside(self) -> bool:
+        """Whether the text so far ends inside the thought."""
+        return self._inside
 
     def __init__(self, on_answer: Callable[[str], None], on_thought: Callable[[str], None] | None = None, thinking: bool = False) -> None:
         self._on_answer = on_answer

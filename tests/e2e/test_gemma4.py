@@ -170,14 +170,15 @@ async def test_a_thought_never_reaches_an_edit_a_comment_or_a_hover(bare_client:
     with FakeTeamServer(thinking_answer, model="gemma-4-31b-it", thought_apart=thought_apart) as fake:
         options = remote_options(fake.url, retries=0, model="gemma-4-31b-it")
         options["model"] = {**options["model"], "prompt_style": "chat", "thinking": "auto"}
-        await start(bare_client, stats, {**options, "verify": {"timeoutSeconds": 60}, "hover": {"waitSeconds": 10}})
+        # Generous waits: a loaded 2-core machine must not turn a slow jail or hover into a failure.
+        await start(bare_client, stats, {**options, "verify": {"timeoutSeconds": 120}, "hover": {"waitSeconds": 60}})
         resolved = await run_every_action(bare_client, stats)
         hover = await hover_at(bare_client, open_file(bare_client, stats / "shop" / "pricing.py"), 3, 6)
     for title in ("Refactor apply_discount", "Generate tests for apply_discount", "Implement clamp", "Fix failing test test_median_of_even_count"):
         assert resolved[title].edit is not None, resolved[title].title  # the answer after the thought was used
     comment = edit_texts(resolved["Explain apply_discount as a comment"].edit)
-    assert comment and "Reduces a price" in comment[0]
-    assert hover is not None and "Reduces a price" in hover.contents.value
+    assert comment and "Reduces a price" in comment[0], resolved["Explain apply_discount as a comment"].title
+    assert hover is not None and "Reduces a price" in hover.contents.value, hover
     assert_nothing_leaked(bare_client, resolved, hover)
     explanation = next(Path(s.uri.removeprefix("file://")).read_text() for s in bare_client.shown_documents if "apply_discount" in s.uri)
     assert THOUGHT in explanation.split("<details>")[1], "the thought is folded in the explanation document"
@@ -186,7 +187,7 @@ async def test_a_thought_never_reaches_an_edit_a_comment_or_a_hover(bare_client:
     asked = [next((p for p in ANSWERS if json.dumps(p)[1:-1] in json.dumps(b)), "explain") for b in fake.bodies]
     assert {a for a, t in zip(asked, thinks) if t} == {"Refactor `apply_discount`", ") fails:"}, list(zip(asked, thinks))
     refactor_thought = "".join(p.get("thinking", "") for p in bare_client.stream if p["title"].startswith("Refactoring"))
-    assert THOUGHT in refactor_thought, "the thought streamed as thinking"
+    assert THOUGHT in refactor_thought, [(p["title"], sorted(p)) for p in bare_client.stream]
 
 
 async def test_an_answer_cut_off_inside_the_thought_says_so(bare_client: LanguageClient, stats: Path):

@@ -90,7 +90,8 @@ def test_a_thought_returned_apart_is_read_as_reasoning_not_as_answer():
 def test_a_thinking_chat_request_turns_the_templates_switch_on():
     from lsp_server.model.backend import GenerationRequest, Message
 
-    _, body = request_body(GenerationRequest(messages=(Message("user", "q"),), thinking=True), "gemma", slot=None)
+    _, body = request_body(GenerationRequest(messages=(Message("user", "q"),), max_tokens=10, thinking=True, thinking_tokens=20), "gemma", slot=None)
     assert body["chat_template_kwargs"] == {"enable_thinking": True}
+    assert body["max_tokens"] == 30  # one budget for a server that does not tell the two apart
     _, body = request_body(GenerationRequest(messages=(Message("user", "q"),)), "gemma", slot=None)
     assert "chat_template_kwargs" not in body

@@ -108,6 +108,19 @@ def test_a_thought_is_folded_in_a_document_and_nothing_is_added_without_one():
     assert folded.startswith("<details>") and "The test expects 1." in folded and folded.rstrip().endswith("</details>")
 
 
+def test_the_thought_and_the_answer_spend_their_own_budgets():
+    from lsp_server.model.thinking import TokenBudget
+
+    budget = TokenBudget(answer=2, thought=3, total=100)
+    assert [budget.spend(True) for _ in range(3)] == [False, False, True]  # the thought's ran out
+    budget = TokenBudget(answer=2, thought=3, total=100)
+    assert [budget.spend(True), budget.spend(True), budget.spend(False), budget.spend(False)] == [False, False, False, True]
+    budget = TokenBudget(answer=10, thought=10, total=2)
+    assert [budget.spend(False), budget.spend(True)] == [False, True]  # the context window's room
+    budget = TokenBudget(answer=2, thought=0, total=100)
+    assert [budget.spend(True), budget.spend(False)] == [False, True]  # thinking off: all of it is answer
+
+
 def test_a_thinking_request_gets_the_thoughts_budget_on_top_of_the_answers():
     from lsp_server.model.backend import GenerationRequest, Message
     from lsp_server.model.thinking import with_thinking
@@ -115,7 +128,7 @@ def test_a_thinking_request_gets_the_thoughts_budget_on_top_of_the_answers():
     chat = GenerationRequest(messages=(Message("user", "q"),), max_tokens=256)
     thought = []
     thinking = with_thinking(chat, True, 1024, thought.append)
-    assert (thinking.thinking, thinking.max_tokens, thinking.on_thought) == (True, 1280, thought.append)
+    assert (thinking.thinking, thinking.thinking_tokens, thinking.max_tokens, thinking.on_thought) == (True, 1024, 256, thought.append)
     assert with_thinking(chat, False, 1024, None) == chat
     completion = GenerationRequest(text="def f():", max_tokens=256)
     assert with_thinking(completion, True, 1024, None) == completion  # no channel in a few-shot prompt
