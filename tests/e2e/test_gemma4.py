@@ -213,3 +213,12 @@ def _cancel():
     from lsp_server.model.backend import CancelToken
 
     return CancelToken()
+
+
+def test_doctor_says_the_gemma4_file_is_prompted_in_chat_and_can_think(gemma4_gguf: Path):
+    from tests.e2e.test_cli import gemma_lsp
+
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "512", "--model", str(gemma4_gguf))
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)["model"]
+    assert (model["architecture"], model["chat_template"], model["prompt_style"], model["thinking"]) == ("gemma4", True, "chat", True)
