@@ -20,6 +20,7 @@ from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain
 from lsp_server.features.model_run import run_model
 from lsp_server.model.backend import CancelToken
+from lsp_server.model.thinking import folded_thought
 from lsp_server.verify.checks import sandbox_refusal
 from lsp_server.verify.jail import NO_SANDBOX
 from lsp_server.verify.shadow import FileChange
@@ -67,7 +68,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
     _refuse_if_changed(ls, versions, [uri, fix.proposal.path.as_uri()], path)
     summary = fix.proposal.verification.summary()
     ok = fix.proposal.verification.ok
-    await explain.show_text(ls, f"fix-{path.stem}-{test.name}", fix_test.markdown(fix, summary, ok))
+    await explain.show_text(ls, f"fix-{path.stem}-{test.name}", fix_test.markdown(fix, summary, ok) + folded_thought(run.generation.thought))
     return (edit_actions.workspace_edit(ls, fix.proposal, summary) if ok else None), summary
 
 

@@ -182,6 +182,8 @@ async def test_a_thought_never_reaches_an_edit_a_comment_or_a_hover(bare_client:
     assert_nothing_leaked(bare_client, resolved, hover)
     explanation = next(Path(s.uri.removeprefix("file://")).read_text() for s in bare_client.shown_documents if "apply_discount" in s.uri)
     assert THOUGHT in explanation.split("<details>")[1], "the thought is folded in the explanation document"
+    fix = next(Path(s.uri.removeprefix("file://")).read_text() for s in bare_client.shown_documents if "/fix-" in s.uri)
+    assert THOUGHT in fix.split("<details>")[1], "and in the Fix failing test document"
     # auto: Fix failing test and Refactor think (the template's switch on), the others do not.
     thinks = ["enable_thinking" in json.dumps(b.get("chat_template_kwargs", {})) for b in fake.bodies]
     asked = [next((p for p in ANSWERS if json.dumps(p)[1:-1] in json.dumps(b)), "explain") for b in fake.bodies]
