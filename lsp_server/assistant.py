@@ -56,7 +56,7 @@ def destination(settings: Settings) -> Destination | None:
     return check_destination(settings.remote.url, settings.remote.allowed_hosts)
 
 
-PER_REQUEST_FIELDS = {"max_tokens", "temperature"}
+PER_REQUEST_FIELDS = {"max_tokens", "temperature", "thinking", "thinking_max_tokens"}
 """Model settings read per request: changing them needs no reload."""
 
 
@@ -110,7 +110,11 @@ class Assistant:
 
     def context_budget(self) -> int:
         model = self.settings.model
-        return max(256, model.n_ctx - answer_budget(model.n_ctx, model.max_tokens) - PROMPT_OVERHEAD_TOKENS)
+        # A model that may think needs room for its thought too, or the packed context is cut by
+        # rule instead of packed to fit (known once loaded; a model that cannot think loses none).
+        thinks = self._model_loaded and model.thinking != "off" and self.backend.load().supports_thinking
+        answer = model.max_tokens + (model.thinking_max_tokens if thinks else 0)
+        return max(256, model.n_ctx - answer_budget(model.n_ctx, answer) - PROMPT_OVERHEAD_TOKENS)
 
     def explain_context(
         self,

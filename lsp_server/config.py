@@ -18,6 +18,7 @@ PromptStyle = Literal["auto", "chat", "completion"]
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 SamplerName = Literal["auto", "fast", "gpu-top-k", "llama"]
 BackendName = Literal["llama_cpp", "openai"]
+ThinkingMode = Literal["off", "auto", "on"]
 
 
 @dataclass
@@ -87,6 +88,16 @@ class ModelSettings:
     prompt_style: PromptStyle = "auto"
     """chat: the model's chat format; completion: few-shot text for base models; auto: chat when
     the GGUF carries a chat template, else completion."""
+
+    thinking: ThinkingMode = "auto"
+    """Whether a model that can think (Gemma 4) does so before it answers, in chat prompts. auto:
+    for Fix failing test and Refactor, which gain most from reasoning; on: for every streamed
+    action (hover never thinks: it must be quick); off: never. The thought is shown as thinking
+    while it streams and folded in the explanation document, never put into code or comments."""
+
+    thinking_max_tokens: int = 1024
+    """Tokens the thought may take, on top of max_tokens (an answer cut off inside its thought
+    says so)."""
 
 
 @dataclass

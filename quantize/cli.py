@@ -91,6 +91,7 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer-from", type=Path, help="GGUF to copy the tokenizer from (default: the bundled model)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chat-template", type=Path, help="a Jinja chat template file to write into the GGUF")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=_synth)
 
@@ -101,8 +102,9 @@ def _synth(args) -> dict:
 
     shape = load_shape(args.shape)
     source = args.tokenizer_from or _bundled()
+    template = args.chat_template.read_text(encoding="utf-8") if args.chat_template else None
     written = synth(shape, args.out, args.type, tokenizer_from=source, force=args.force, seed=args.seed,
-                    progress=_progress(args))
+                    progress=_progress(args), chat_template=template)
     size = args.out.stat().st_size
     return {"output": str(args.out), "shape": written.name, "type": args.type.upper(), "bytes": size,
             "text": f"Wrote {args.out} ({size / 2**30:.2f} GiB): random {args.type.upper()} weights of {shape.name}."}

@@ -205,7 +205,7 @@ def _add_tokenizer(writer: gguf.GGUFWriter, folder: Path, arch: str, n_vocab: in
         vocab = read_tokenizer(folder)
         add_vocab(writer, vocab, folder, arch, n_vocab)
         return f"{vocab.source} ({len(vocab.tokens)} tokens)"
-    copy_tokenizer(writer, fallback, n_vocab=n_vocab)
+    copy_tokenizer(writer, fallback, n_vocab=n_vocab, gemma4=arch == "gemma4")  # the bundled one is Gemma 3's
     return f"copied from {fallback} ({folder} has no tokenizer.json or tokenizer.model)"
 
 

@@ -11,6 +11,7 @@ import gguf
 import numpy as np
 
 from quantize.errors import BadInput, NotEnoughDisk, OutputExists
+from quantize.gemma4_vocab import has_gemma4_tokens, with_gemma4_tokens
 from quantize.gguf_header import read_header
 from quantize.shapes import ModelShape
 
@@ -74,11 +75,12 @@ def _add_gemma4_hparams(writer: gguf.GGUFWriter, shape: ModelShape) -> None:
         writer.add_expert_feed_forward_length(shape.n_ff_expert)
 
 
-def copy_tokenizer(writer: gguf.GGUFWriter, source: Path, n_vocab: int | None = None) -> int:
+def copy_tokenizer(writer: gguf.GGUFWriter, source: Path, n_vocab: int | None = None, gemma4: bool = False) -> int:
     """Copy every tokenizer.* field of the GGUF at source; returns the vocabulary size.
 
     With n_vocab larger than the source's vocabulary (Gemma 3 27B's embedding has 64 rows more
-    than its tokenizer), unused placeholder tokens fill the difference.
+    than its tokenizer), unused placeholder tokens fill the difference. ``gemma4``: a Gemma 3
+    tokenizer gets Gemma 4's control tokens (quantize/gemma4_vocab.py).
     """
     if not source.is_file():
         raise BadInput(f"Tokenizer source {source} does not exist. Pass --tokenizer-from FILE.gguf.")
@@ -90,10 +92,14 @@ def copy_tokenizer(writer: gguf.GGUFWriter, source: Path, n_vocab: int | None = 
     if extra < 0:
         raise BadInput(f"{source} has {len(tokens)} tokens but the model has {n_vocab} embedding rows: "
                        "take the tokenizer from a GGUF of the same model family.")
+    replaced = {}
+    if gemma4 and not has_gemma4_tokens(tokens):
+        new_tokens, new_types = with_gemma4_tokens(tokens, header.get("tokenizer.ggml.token_type"))
+        replaced = {"tokenizer.ggml.tokens": new_tokens, "tokenizer.ggml.token_type": new_types}
     for key, field in header.fields.items():
         if key.startswith("tokenizer."):
-            writer.add_key_value(key, _padded(key, field.value, len(tokens), extra), field.vtype,
-                                 sub_type=field.sub_type)
+            value = replaced.get(key, field.value)
+            writer.add_key_value(key, _padded(key, value, len(tokens), extra), field.vtype, sub_type=field.sub_type)
     return len(tokens) + extra
 
 

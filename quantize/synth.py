@@ -29,11 +29,18 @@ SCALE = 0.02
 
 
 def synth(shape: ModelShape, out: Path, quant: str = "Q4_K_M", *, tokenizer_from: Path,
-          force: bool = False, seed: int = 0, progress: Progress | None = None) -> ModelShape:
-    """Write the random-weight GGUF; returns the shape written (its vocabulary is the tokenizer's)."""
+          force: bool = False, seed: int = 0, progress: Progress | None = None,
+          chat_template: str | None = None) -> ModelShape:
+    """Write the random-weight GGUF; returns the shape written (its vocabulary is the tokenizer's).
+
+    A Gemma 4 shape gets Gemma 4's control tokens even from a Gemma 3 tokenizer, so the file
+    speaks its family's chat format; ``chat_template`` (Jinja) goes into tokenizer.chat_template.
+    """
     qtype, ftype = synth_type(quant)
     writer = gguf.GGUFWriter(out, shape.arch)
-    vocab = copy_tokenizer(writer, tokenizer_from)
+    vocab = copy_tokenizer(writer, tokenizer_from, gemma4=shape.arch == "gemma4")
+    if chat_template:
+        writer.add_chat_template(chat_template)
     shape = shape_with(shape, n_vocab=vocab)
     specs = model_tensors(shape)
     check_output(out, force, sum(tensor_nbytes(s.dims, _type_of(s, qtype)) for s in specs) + (64 << 20))

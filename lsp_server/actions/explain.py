@@ -17,6 +17,7 @@ from lsp_server.actions.code_facts import facts_markdown
 from lsp_server.context.pack import ContextItem, PackedContext, estimate_tokens
 from lsp_server.context.target import Target
 from lsp_server.model.backend import Generation, GenerationRequest, Message
+from lsp_server.model.thinking import CUT_OFF_NOTE, folded_thought
 
 SYSTEM = (
     "You are gemma-lsp, a coding assistant inside the user's editor. Explain Python code precisely "
@@ -127,7 +128,7 @@ def as_markdown(explanation: Explanation, manifest: list[dict]) -> str:
     return (
         f"# Explanation of `{target.name}`\n\n"
         f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}\n\n"
-        f"{explanation.text or '_The model returned no text._'}\n\n"
+        f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n{folded_thought(gen.thought)}"
         f"{facts_markdown(list(explanation.facts))}"
         f"---\n\n## Context sent to the model\n\n| item | why | tokens (est.) | included |\n|---|---|---|---|\n{rows}\n\n"
         f"{gen.prompt_tokens} prompt tokens ({gen.cached_tokens} reused from the cache, {gen.prompt_cut_tokens} cut), "

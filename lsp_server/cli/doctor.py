@@ -54,6 +54,7 @@ def model_facts(settings: Settings) -> dict:
             n_gpu_layers=info.n_gpu_layers,
             chat_template=info.has_chat_template,
             prompt_style=info.prompt_style,
+            thinking=info.supports_thinking,
         )
         backend.close()
     except GemmaLspError as exc:

@@ -20,6 +20,7 @@ from lsp_server.features import documents, explain
 from lsp_server.features.capabilities import resource_create_supported
 from lsp_server.features.model_run import ModelRun, run_model
 from lsp_server.model.backend import CancelToken
+from lsp_server.model.thinking import folded_thought
 from lsp_server.verify.select import tests_importing
 
 TITLES = {"refactor": "Refactoring", "generate_tests": "Writing tests for", "implement": "Implementing"}
@@ -39,12 +40,12 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
         plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path), source)
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
-    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
+    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request, action=kind)
     proposal = await asyncio.to_thread(_propose, ls, kind, run, plans.get("tests"))
     documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
     summary = proposal.verification.summary()
     if not proposal.verification.ok:
-        await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary))
+        await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary) + folded_thought(run.generation.thought))
         return None, summary
     return workspace_edit(ls, proposal, summary), summary
 

@@ -36,7 +36,7 @@ async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title
     def make_request(packed, style):
         return explain.build_request(explain.with_history(packed, commits), style, settings.max_tokens, settings.temperature)
 
-    run = await run_model(ls, uri, rng, cancel, title, make_request)
+    run = await run_model(ls, uri, rng, cancel, title, make_request, action="explain")
     ls.last_manifest = explain.with_history(run.packed, commits).manifest
     facts = tuple(code_facts(run.packed.target, run.packed.manifest, commits))
     return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation, facts)

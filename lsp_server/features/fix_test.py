@@ -20,6 +20,7 @@ from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain
 from lsp_server.features.model_run import run_model
 from lsp_server.model.backend import CancelToken
+from lsp_server.model.thinking import folded_thought
 from lsp_server.verify.checks import sandbox_refusal
 from lsp_server.verify.jail import NO_SANDBOX
 from lsp_server.verify.shadow import FileChange
@@ -61,13 +62,13 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
         return fix_test.build_request(packed, fix_test.for_prompt(failure, root), found, style, model.max_tokens, model.temperature)
 
     test_range = types.Range(types.Position(test.start_line, 0), types.Position(test.start_line, 0))
-    run = await run_model(ls, uri, test_range, cancel, "Fixing", make_request)
+    run = await run_model(ls, uri, test_range, cancel, "Fixing", make_request, action="fix_test")
     _refuse_if_changed(ls, versions, [uri], path)  # no use verifying a fix for a stale test
     fix = await asyncio.to_thread(fix_test.propose, found, failure, run.generation.text, root, settings, tuple(unsaved))
     _refuse_if_changed(ls, versions, [uri, fix.proposal.path.as_uri()], path)
     summary = fix.proposal.verification.summary()
     ok = fix.proposal.verification.ok
-    await explain.show_text(ls, f"fix-{path.stem}-{test.name}", fix_test.markdown(fix, summary, ok))
+    await explain.show_text(ls, f"fix-{path.stem}-{test.name}", fix_test.markdown(fix, summary, ok) + folded_thought(run.generation.thought))
     return (edit_actions.workspace_edit(ls, fix.proposal, summary) if ok else None), summary
 
 

@@ -15,6 +15,7 @@ from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
 from lsp_server.features.stream import Streamer
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
+from lsp_server.model.thinking import CUT_OFF_NOTE, wants_thinking, with_thinking
 from lsp_server.privacy.secrets import root_of
 
 MakeRequest = Callable[[PackedContext, str], GenerationRequest]
@@ -30,7 +31,7 @@ class ModelRun:
     generation: Generation
 
 
-async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest) -> ModelRun:
+async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest, action: str = "") -> ModelRun:
     version = ls.version_at_request(uri)
     document = documents.refuse_if_changed(ls.workspace, uri, version)  # a range for older text
     start, end = documents.server_range(document, rng)
@@ -52,6 +53,9 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
         workspace = root_of(packed.target.path, documents.workspace_roots(ls.workspace))
         request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)
+        model = ls.assistant.settings.model
+        thinks = wants_thinking(model.thinking, action, info.supports_thinking)
+        request = with_thinking(request, thinks, model.thinking_max_tokens, streamer.on_thought)
         generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
     except (asyncio.CancelledError, GenerationCancelled):
         cancel.cancel()
@@ -61,5 +65,8 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
         streamer.end("failed")
         raise
     streamer.end(f"{generation.completion_tokens} tokens")
+    if generation.thought_cut_off and not generation.text.strip():
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"{title} {packed.target.name}: {CUT_OFF_NOTE}"))
     ls.last_manifest = packed.manifest
     return ModelRun(document, version, packed, generation)
+

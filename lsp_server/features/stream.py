@@ -1,7 +1,8 @@
 """Stream a generation to the client: ``$/progress`` reports and the ``gemma/stream`` notification.
 
-``gemma/stream`` params: ``{"id", "uri", "title", "delta", "done"}``; the editor plugins show the
-text as it arrives. Text comes from the model's worker thread and hops onto the event loop here;
+``gemma/stream`` params: ``{"id", "uri", "title", "delta", "done"}``, and ``"thinking"`` (the
+model's thought, apart from the answer in ``delta``) while a thinking model thinks; the editor
+plugins show the text as it arrives. Text comes from the model's worker thread and hops onto the event loop here;
 pieces are batched so a fast model does not flood the client.
 """
 
@@ -32,6 +33,7 @@ class Streamer:
         self.id = f"gemma-{next(_ids)}"
         self._token = token
         self._pending = ""
+        self._thought = ""
         self._text = ""
         self._last_flush = 0.0
 
@@ -65,18 +67,29 @@ class Streamer:
         """Called from the model's worker thread."""
         self._loop.call_soon_threadsafe(self._add, piece)
 
-    def _add(self, piece: str) -> None:
-        self._pending += piece
+    def on_thought(self, piece: str) -> None:
+        """Called from the model's worker thread with the thought (never part of the answer)."""
+        self._loop.call_soon_threadsafe(self._add, piece, True)
+
+    def _add(self, piece: str, thought: bool = False) -> None:
+        if thought:
+            self._thought += piece
+        else:
+            self._pending += piece
         if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self._flush()
 
     def _flush(self, done: bool = False) -> None:
-        if not self._pending and not done:
+        if not self._pending and not self._thought and not done:
             return
         delta, self._pending = self._pending, ""
+        thought, self._thought = self._thought, ""
         self._text += delta
         self._last_flush = time.monotonic()
-        self._ls.protocol.notify(STREAM_NOTIFICATION, {"id": self.id, "uri": self.uri, "title": self.title, "delta": delta, "done": done})
+        params = {"id": self.id, "uri": self.uri, "title": self.title, "delta": delta, "done": done}
+        if thought:
+            params["thinking"] = thought
+        self._ls.protocol.notify(STREAM_NOTIFICATION, params)
         if self._token is not None and delta:
             tail = " ".join(self._text.split())[-80:]
             self._ls.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=tail))

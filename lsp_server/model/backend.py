@@ -57,6 +57,12 @@ class GenerationRequest:
     from the prompt and check them in one batch (prompt-lookup decoding; same output)."""
     on_prefill: Callable[[int, int], None] | None = field(default=None, compare=False)
     """Called from the model worker with (tokens prefilled, prompt tokens) after each batch."""
+    thinking: bool = False
+    """Let a model that can think do so before it answers (``model.thinking``)."""
+    thinking_tokens: int = 0
+    """The most tokens the thought may take, apart from the answer's ``max_tokens``."""
+    on_thought: Callable[[str], None] | None = field(default=None, compare=False)
+    """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
 
 
 @dataclass
@@ -72,6 +78,10 @@ class Generation:
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
     first_token_seconds: float = 0.0
+    thought: str = ""
+    """What the model thought before its answer (``text`` never holds any of it)."""
+    thought_cut_off: bool = False
+    """The generation ended inside the thought: there is no answer (thinking.CUT_OFF_NOTE)."""
 
 
 @dataclass
@@ -88,6 +98,8 @@ class ModelInfo:
     prompt_style: Literal["chat", "completion"]
     size_bytes: int
     extra: dict = field(default_factory=dict)
+    supports_thinking: bool = False
+    """The model's chat format has a thinking channel (Gemma 4)."""
 
 
 OnText = Callable[[str], None]

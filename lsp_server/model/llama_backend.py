@@ -19,12 +19,13 @@ from pathlib import Path
 from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled, GenerationFailed
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
-from lsp_server.model.chat import gemma_turns, render_template
+from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
 from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
 from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
+from lsp_server.model.thinking import ThoughtRouter, TokenBudget, model_thinks, split_thought
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class LlamaCppBackend:
         self._active_cancel: CancelToken | None = None
         self._abort_callback = None
         self._engine = None
+        self._markup: frozenset[int] = frozenset()
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -168,6 +170,7 @@ class LlamaCppBackend:
         top_k = Sampling.top_k if top_k_on_gpu(self.settings.sampler, kwargs["n_gpu_layers"]) else 0
         self._engine = Engine(self._llm, kwargs["swa_full"], self.settings.swa_checkpoints, backend_top_k=top_k)
         self._info = self._describe(resolved, kwargs)
+        self._markup = channel_token_ids(lambda text: self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
         self._restore_state()
         return self._info
 
@@ -231,6 +234,7 @@ class LlamaCppBackend:
             gpu_offload_supported=gpu_offload_supported(),
             has_chat_template=has_template,
             prompt_style=style,
+            supports_thinking=model_thinks(arch, meta.get("tokenizer.chat_template")),
             size_bytes=Path(resolved.path).stat().st_size,
             extra={"flash_attn": kwargs["flash_attn"], "n_batch": kwargs["n_batch"], "threads": kwargs["n_threads"]},
         )
@@ -267,9 +271,10 @@ class LlamaCppBackend:
         if template:
             bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
             eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
-            text = render_template(template, request.messages, bos, eos) + request.answer_prefix
+            text = render_template(template, request.messages, bos, eos, request.thinking) + request.answer_prefix
             return llm.tokenize(text.encode("utf-8"), add_bos=not text.startswith(bos), special=True)
-        text = gemma_turns(request.messages) + request.answer_prefix
+        architecture = llm.metadata.get("general.architecture", "")
+        text = fallback_turns(architecture, request.messages, request.thinking) + request.answer_prefix
         return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     # -- generation ----------------------------------------------------------------------------
@@ -301,7 +306,7 @@ class LlamaCppBackend:
         from lsp_server.model.sampling import Sampling
 
         engine = self._engine
-        max_tokens = answer_budget(engine.n_ctx, request.max_tokens)
+        max_tokens = answer_budget(engine.n_ctx, request.max_tokens + request.thinking_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
         speculative = request.speculative and self.settings.prompt_lookup
@@ -309,8 +314,9 @@ class LlamaCppBackend:
         cached = self._prefill(tokens, cancel, request.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
+        router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
         if request.answer_prefix:
-            on_text(request.answer_prefix)
+            router(request.answer_prefix)
         sampling = Sampling(temperature=request.temperature)
         generated = engine.generate(sampling, speculative, native_sampler=self.settings.sampler == "llama")
         try:
@@ -321,22 +327,26 @@ class LlamaCppBackend:
                     reason = "eog"
                     break
                 count += 1
-                piece = stream.feed(self._llm.detokenize([token]))
+                piece = stream.feed(self._llm.detokenize([token], special=token in self._markup))
                 if piece:
-                    on_text(piece)
+                    router(piece)
                 if stream.stopped:
                     reason = "stop"
                     break
-                if count >= max_tokens:
+                if budget.spend(router.inside):
                     break
         finally:
             generated.close()
         tail = stream.finish()
         if tail:
-            on_text(tail)
+            router(tail)
+        router.finish()
         done = time.perf_counter()
+        split = split_thought(stream.text)
         return Generation(
-            text=stream.text,
+            text=split.answer,
+            thought=split.thought,
+            thought_cut_off=split.cut_off,
             prompt_tokens=len(tokens),
             cached_tokens=cached,
             completion_tokens=count,

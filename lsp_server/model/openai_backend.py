@@ -27,6 +27,7 @@ from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
 from lsp_server.model.text_stream import TextStream
+from lsp_server.model.thinking import InlineThought, ThoughtRouter, model_thinks, split_thought
 from lsp_server.privacy.egress import Destination, check_destination
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Chunk:
     finish_reason: str | None
     usage: dict | None
     timings: dict | None
+    reasoning: str = ""
+    """A thought the server returns apart from the answer (``reasoning_content``)."""
 
 
 def parse_chunk(payload: str) -> Chunk:
@@ -89,8 +92,10 @@ def parse_chunk(payload: str) -> Chunk:
         message = error.get("message", error) if isinstance(error, dict) else error
         raise GenerationFailed(f"The team server failed while generating: {message}")
     choice = (obj.get("choices") or [{}])[0]
-    text = (choice.get("delta") or {}).get("content") or choice.get("text") or ""
-    return Chunk(text, choice.get("finish_reason"), obj.get("usage"), obj.get("timings"))
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or choice.get("text") or ""
+    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+    return Chunk(text, choice.get("finish_reason"), obj.get("usage"), obj.get("timings"), reasoning)
 
 
 @dataclass
@@ -113,7 +118,7 @@ class _Outcome:
 
 def request_body(request: GenerationRequest, model: str, slot: int | None) -> tuple[str, dict]:
     """The endpoint (relative to the API base) and JSON body for ``request``."""
-    body: dict = {"model": model, "max_tokens": request.max_tokens, "temperature": request.temperature, "stream": True}
+    body: dict = {"model": model, "max_tokens": request.max_tokens + request.thinking_tokens, "temperature": request.temperature, "stream": True}
     body["stream_options"] = {"include_usage": True}
     if request.stop:
         body["stop"] = list(request.stop)
@@ -122,6 +127,8 @@ def request_body(request: GenerationRequest, model: str, slot: int | None) -> tu
     if request.text is not None:
         return "completions", {**body, "prompt": request.text + request.answer_prefix}
     messages = [{"role": m.role, "content": m.content} for m in request.messages]
+    if request.thinking:  # llama-server and vLLM hand these to the chat template
+        body["chat_template_kwargs"] = {"enable_thinking": True}
     if request.answer_prefix:  # servers that support it continue a final assistant message
         messages.append({"role": "assistant", "content": request.answer_prefix})
     return "chat/completions", {**body, "messages": messages}
@@ -189,6 +196,7 @@ class OpenAIBackend:
             gpu_offload_supported=False,
             has_chat_template=bool(props.get("chat_template", True)),
             prompt_style="chat" if style == "auto" else style,
+            supports_thinking=model_thinks("remote", props.get("chat_template"), name),
             size_bytes=0,
             extra={"url": self.destination.url, "tokenizer": self._tokenizer[0] if self._tokenizer else "estimate"},
         )
@@ -227,11 +235,12 @@ class OpenAIBackend:
         self._active_cancel = cancel
         try:
             response = self._with_retries(lambda: self._open_stream(path, body), cancel)
-            stream = TextStream(request.stop, request.answer_prefix)
+            stream, router = TextStream(request.stop, request.answer_prefix), ThoughtRouter(on_text, request.on_thought)
             if request.answer_prefix:
-                on_text(request.answer_prefix)
+                router(request.answer_prefix)
             with _closed_on_cancel(response, cancel):
-                outcome = self._read(response, stream, on_text, cancel)
+                outcome = self._read(response, stream, router, cancel)
+            router.finish()
         finally:
             self._active_cancel = None
         return self._generation(request, stream, outcome, started)
@@ -245,13 +254,14 @@ class OpenAIBackend:
         return response
 
     def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> _Outcome:
-        outcome = _Outcome()
+        outcome, inline = _Outcome(), InlineThought()
         try:
             for payload in sse_events(response.iter_lines()):
                 cancel.raise_if_cancelled()
                 chunk = parse_chunk(payload)
                 outcome.add(chunk)
-                if chunk.text and self._emit(chunk.text, stream, on_text, outcome):
+                text = inline.feed(chunk.reasoning, chunk.text)
+                if text and self._emit(text, stream, on_text, outcome):
                     break
         except GemmaLspError:
             raise
@@ -283,8 +293,11 @@ class OpenAIBackend:
             prompt_tokens = estimate_tokens((request.text or "".join(m.content for m in request.messages)) + request.answer_prefix)
         done = time.perf_counter()
         first = outcome.first or done
+        split = split_thought(stream.text)
         return Generation(
-            text=stream.text,
+            text=split.answer,
+            thought=split.thought,
+            thought_cut_off=split.cut_off,
             prompt_tokens=int(prompt_tokens),
             cached_tokens=cached,
             completion_tokens=int(usage.get("completion_tokens") or outcome.pieces),

@@ -15,11 +15,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 Answer = Callable[[dict], str]
 
 
+THOUGHT_OPEN, THOUGHT_CLOSE = "<|channel>thought\n", "<channel|>"
+
+
 class FakeTeamServer:
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, model: str = "fake-gemma", thought_apart: bool = False) -> None:
         self.answer = answer
+        self.model = model
+        self.thought_apart = thought_apart
+        """Send a scripted answer's leading thought channel as ``reasoning_content`` deltas, as
+        servers that parse the thought out do (else it stays inline in the content)."""
         self.prompts: list[str] = []
         """Every prompt text and chat message received, in order."""
+        self.bodies: list[dict] = []
+        """Every completion request's JSON body, in order."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -46,7 +55,7 @@ def _handler(fake: FakeTeamServer):
 
         def do_GET(self) -> None:
             if self.path.endswith("/models"):
-                self._json({"object": "list", "data": [{"id": "fake-gemma", "object": "model"}]})
+                self._json({"object": "list", "data": [{"id": fake.model, "object": "model"}]})
             elif self.path.endswith("/props"):
                 self._json({"total_slots": 1, "default_generation_settings": {"n_ctx": 8192}})
             else:
@@ -58,11 +67,16 @@ def _handler(fake: FakeTeamServer):
                 self._json({"error": "not found"}, 404)
                 return
             fake.prompts.append(body.get("prompt") or "\n".join(m.get("content", "") for m in body.get("messages", [])))
+            fake.bodies.append(body)
             text = fake.answer(body)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             chat = "messages" in body
+            if chat and fake.thought_apart and text.startswith(THOUGHT_OPEN) and THOUGHT_CLOSE in text:
+                thought, text = text[len(THOUGHT_OPEN):].split(THOUGHT_CLOSE, 1)
+                for piece in (thought[i:i + 40] for i in range(0, len(thought), 40)):
+                    self._event({"choices": [{"delta": {"reasoning_content": piece}, "index": 0, "finish_reason": None}]})
             for piece in (text[i:i + 40] for i in range(0, len(text), 40)):
                 choice = {"delta": {"content": piece}} if chat else {"text": piece}
                 self._event({"choices": [{**choice, "index": 0, "finish_reason": None}]})

@@ -1,5 +1,6 @@
 // A webview beside the editor that shows an answer while the server streams it
-// (`gemma/stream`: {id, uri, title, delta, done}). One panel, reused; a new id replaces the text.
+// (`gemma/stream`: {id, uri, title, delta, done, thinking?}). One panel, reused; a new id replaces
+// the text. A thinking model's thought (`thinking`) is shown apart, folded once the answer comes.
 import * as vscode from 'vscode';
 
 export interface StreamParams {
@@ -8,12 +9,14 @@ export interface StreamParams {
   title: string;
   delta: string;
   done: boolean;
+  thinking?: string;
 }
 
 export interface StreamState {
   id: string;
   title: string;
   text: string;
+  thinking: string;
   done: boolean;
   /** The text the webview reports it has rendered (it echoes every update). */
   rendered: string;
@@ -21,13 +24,14 @@ export interface StreamState {
 
 export class StreamPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
-  readonly state: StreamState = { id: '', title: '', text: '', done: true, rendered: '' };
+  readonly state: StreamState = { id: '', title: '', text: '', thinking: '', done: true, rendered: '' };
 
   onStream(params: StreamParams): void {
     if (params.id !== this.state.id) {
-      Object.assign(this.state, { id: params.id, title: params.title, text: '', done: false, rendered: '' });
+      Object.assign(this.state, { id: params.id, title: params.title, text: '', thinking: '', done: false, rendered: '' });
     }
     this.state.text += params.delta ?? '';
+    this.state.thinking += params.thinking ?? '';
     this.state.done = params.done;
     this.reveal(true);
     this.post();
@@ -61,8 +65,8 @@ export class StreamPanel implements vscode.Disposable {
 
   // The whole text every time: a message sent before the page listens is repaired by the next.
   private post(): void {
-    const { id, title, text, done } = this.state;
-    void this.panel?.webview.postMessage({ type: 'show', id, title, text, done });
+    const { id, title, text, thinking, done } = this.state;
+    void this.panel?.webview.postMessage({ type: 'show', id, title, text, thinking, done });
   }
 
   dispose(): void {
@@ -80,18 +84,24 @@ function html(scriptNonce: string): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${scriptNonce}';">
 <style>
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
-  #text { white-space: pre-wrap; font-family: var(--vscode-editor-font-family); }
+  #text, #thought { white-space: pre-wrap; font-family: var(--vscode-editor-font-family); }
+  #thinking { color: var(--vscode-descriptionForeground); }
   #state { color: var(--vscode-descriptionForeground); }
 </style></head>
 <body>
-<h3 id="title">No explanation yet</h3><div id="state"></div><div id="text"></div>
+<h3 id="title">No explanation yet</h3><div id="state"></div>
+<details id="thinking" hidden><summary>Thinking</summary><div id="thought"></div></details><div id="text"></div>
 <script nonce="${scriptNonce}">
   const vscode = acquireVsCodeApi();
   window.addEventListener('message', (event) => {
     const m = event.data;
     if (m.type !== 'show') return;
     document.getElementById('title').textContent = m.title;
-    document.getElementById('state').textContent = m.done ? '' : 'streaming...';
+    document.getElementById('state').textContent = m.done ? '' : (m.thinking && !m.text ? 'thinking...' : 'streaming...');
+    const thinking = document.getElementById('thinking');
+    thinking.hidden = !m.thinking;
+    thinking.open = !!m.thinking && !m.text; // open while it thinks, folded once the answer comes
+    document.getElementById('thought').textContent = m.thinking || '';
     document.getElementById('text').textContent = m.text;
     vscode.postMessage({ type: 'rendered', id: m.id, text: document.getElementById('text').textContent });
   });

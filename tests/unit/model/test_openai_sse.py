@@ -80,3 +80,18 @@ def test_the_api_key_comes_from_the_named_variable_only(monkeypatch):
     backend = OpenAIBackend(remote, ModelSettings())  # nothing is contacted before the first request
     assert backend._client.headers["authorization"] == "Bearer k-123"
     backend.close()
+
+
+def test_a_thought_returned_apart_is_read_as_reasoning_not_as_answer():
+    chunk = parse_chunk(json.dumps({"choices": [{"delta": {"reasoning_content": "hmm"}, "finish_reason": None}]}))
+    assert (chunk.reasoning, chunk.text) == ("hmm", "")
+
+
+def test_a_thinking_chat_request_turns_the_templates_switch_on():
+    from lsp_server.model.backend import GenerationRequest, Message
+
+    _, body = request_body(GenerationRequest(messages=(Message("user", "q"),), max_tokens=10, thinking=True, thinking_tokens=20), "gemma", slot=None)
+    assert body["chat_template_kwargs"] == {"enable_thinking": True}
+    assert body["max_tokens"] == 30  # one budget for a server that does not tell the two apart
+    _, body = request_body(GenerationRequest(messages=(Message("user", "q"),)), "gemma", slot=None)
+    assert "chat_template_kwargs" not in body

@@ -1,11 +1,12 @@
 -- A floating window that shows an answer as the server streams it (`gemma/stream`:
--- {id, uri, title, delta, done}). One float, reused: a new stream id clears it.
+-- {id, uri, title, delta, done, thinking?}). One float, reused: a new stream id clears it. A
+-- thinking model's thought (`thinking`, before any answer) is shown until the answer starts.
 local M = {
   options = { width = 80, max_height = 20, border = "rounded" },
   last_document = nil, -- uri of the last explanation shown through window/showDocument
 }
 
-local state = { id = nil, buf = nil, win = nil }
+local state = { id = nil, buf = nil, win = nil, thinking = false }
 
 local function ensure_buffer()
   if state.buf and vim.api.nvim_buf_is_valid(state.buf) then
@@ -61,11 +62,24 @@ function M.on_stream(params)
   local buf = ensure_buffer()
   if params.id ~= state.id then
     state.id = params.id
+    state.thinking = false
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
   end
-  append(buf, params.delta or "")
+  local delta = params.delta or ""
+  if type(params.thinking) == "string" and params.thinking ~= "" then
+    if not state.thinking then
+      state.thinking = true
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
+    end
+    append(buf, params.thinking)
+  end
+  if delta ~= "" and state.thinking then -- the answer replaces the thought
+    state.thinking = false
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
+  end
+  append(buf, delta)
   local title = params.title or "gemma-lsp"
-  show(params.done and (title .. " (done)") or (title .. " ..."))
+  show(params.done and (title .. " (done)") or (title .. (state.thinking and " (thinking) ..." or " ...")))
 end
 
 function M.close()
