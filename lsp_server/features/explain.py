@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 from lsprotocol import types
 
@@ -16,6 +15,7 @@ from lsp_server.context.target import find_target
 from lsp_server.features import documents
 from lsp_server.features.capabilities import show_document_supported
 from lsp_server.features.model_run import run_model
+from lsp_server.index.git_facts import range_history
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.resolve import cache_dir
@@ -51,11 +51,7 @@ def _target_history(ls, uri: str, rng: types.Range, limit: int = 5) -> list[str]
     target = find_target(path, document.source, parse_python(document.source), start, end)
     if target is None:
         return []
-    try:
-        commits = git.history(Path(path), target.start_line + 1, target.end_line + 1, limit=limit)
-    except ValueError:  # the file is outside the repository
-        return []
-    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]
+    return range_history(git, path, target.start_line, target.end_line, limit)
 
 
 async def deliver(ls, result: explain.Explanation) -> None:

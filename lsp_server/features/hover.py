@@ -12,6 +12,7 @@ from lsprotocol import types
 
 from lsp_server.actions import hover
 from lsp_server.features import documents
+from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken
 from lsp_server.privacy.secrets import is_secret, root_of
 
@@ -23,7 +24,9 @@ async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
     subject = hover.subject_at(documents.document_path(document), document.source, start[0], start[1], roots, documents.read_from_workspace(ls.workspace))
     if subject is None:
         return None
-    history = await asyncio.to_thread(_history, ls, subject)  # git log -L can take a while
+    definition = subject.definition
+    # git log -L can take a while
+    history = await asyncio.to_thread(range_history, ls.assistant.git, subject.path, definition.start_line, definition.end_line, 3)
     parts = [hover.static_markdown(subject, history)]
     # The facts stay in the editor; the model is asked only about code that is not secret.
     explanation = None if is_secret(subject.path, root_of(subject.path, roots)) else await _explanation(ls, subject)
@@ -68,14 +71,3 @@ def _start(ls, subject: hover.HoverSubject, style: str, key: str):
     generation.add_done_callback(store)
     return generation
 
-
-def _history(ls, subject: hover.HoverSubject) -> list[str]:
-    """The last commits that touched the hovered definition's lines (none without git)."""
-    git = ls.assistant.git
-    if git is None:
-        return []
-    try:
-        commits = git.history(subject.path, subject.definition.start_line + 1, subject.definition.end_line + 1, limit=3)
-    except ValueError:  # the file is outside the repository
-        return []
-    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]

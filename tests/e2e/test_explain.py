@@ -124,4 +124,4 @@ async def test_explain_gives_the_model_the_history_of_the_range(bare_client: Lan
     action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Explain apply_discount")
     await run_action(bare_client, action)
     markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
-    assert "| history of apply_discount (git log -L) | 1 commits that changed the target's lines |" in markdown
+    assert "| history of apply_discount (git log -L) | 1 commit that changed the target's lines |" in markdown
