@@ -10,7 +10,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from lsp_server.errors import DocumentNotFound, PositionOutOfRange
-from lsp_server.privacy.secrets import without_secrets
+from lsp_server.privacy.secrets import root_of, without_secrets
 
 Point = tuple[int, int]
 
@@ -62,6 +62,11 @@ def workspace_roots(workspace: Workspace) -> list[Path]:
     if not roots and workspace.root_path:
         roots = [Path(workspace.root_path)]
     return roots
+
+
+def workspace_root(workspace: Workspace, path: Path) -> Path:
+    """The workspace folder ``path`` lies in (its own folder outside every one)."""
+    return root_of(path, workspace_roots(workspace))
 
 
 def read_from_workspace(workspace: Workspace):

@@ -9,7 +9,6 @@ the model's raw answer. A document edited while the action ran gets ContentModif
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from lsprotocol import types
 
@@ -35,7 +34,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
             return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
         if kind == "implement":
             return implement.build_request(packed, style, model.max_tokens, model.temperature)
-        plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path))
+        plans["tests"] = generate_tests.plan(packed, documents.workspace_root(ls.workspace, packed.target.path))
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
     run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request)
@@ -49,7 +48,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
 
 
 def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
-    root = root_of(ls, run.packed.target.path)
+    root = documents.workspace_root(ls.workspace, run.packed.target.path)
     verify = ls.assistant.settings.verify
     answer = run.generation.text
     if kind == "generate_tests":
@@ -57,13 +56,6 @@ def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
     tests = tests_importing(root, generate_tests.module_name(run.packed.target.path, root))
     action = refactor if kind == "refactor" else implement
     return action.propose(run.packed, run.document.source, answer, root, tests, verify)
-
-
-def root_of(ls, path: Path) -> Path:
-    for root in documents.workspace_roots(ls.workspace):
-        if path.resolve().is_relative_to(root.resolve()):
-            return root
-    return path.parent
 
 
 def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:

@@ -45,7 +45,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
         raise InvalidRequest("Fix failing test runs the test, but verify.runTests is off: turn it on to use this action.")
     if sandbox_refusal(settings):
         raise InvalidRequest(f"Fix failing test runs the test, but there is {NO_SANDBOX} (see gemma-lsp doctor): install bubblewrap, or set verify.allowUnsandboxed if you accept running model-written code with your rights.")
-    root = edit_actions.root_of(ls, path)
+    root = documents.workspace_root(ls.workspace, path)
     node = fix_test.node_id(path, root, test.qualname)
     unsaved = unsaved_changes(ls, root)
     failure = await asyncio.to_thread(fix_test.run_test, root, unsaved, node, settings)

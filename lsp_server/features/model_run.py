@@ -15,7 +15,6 @@ from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
 from lsp_server.features.stream import Streamer
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
-from lsp_server.privacy.secrets import root_of
 
 MakeRequest = Callable[[PackedContext, str], GenerationRequest]
 """(packed context, prompt style "chat" | "completion") -> the request."""
@@ -50,7 +49,7 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
         info = await asyncio.to_thread(ls.assistant.backend.load)
         ls.assistant.mark_model_loaded()
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
-        workspace = root_of(packed.target.path, documents.workspace_roots(ls.workspace))
+        workspace = documents.workspace_root(ls.workspace, packed.target.path)
         request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)
         generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
     except (asyncio.CancelledError, GenerationCancelled):

@@ -19,7 +19,7 @@ from pygls.uris import to_fs_path
 from lsp_server.actions import stub_tests
 from lsp_server.actions.generate_tests import module_name, test_file_for
 from lsp_server.context.resolve import Resolver
-from lsp_server.features import documents, edit_actions
+from lsp_server.features import documents
 from lsp_server.features.capabilities import (
     apply_edit_supported,
     resource_create_supported,
@@ -80,7 +80,7 @@ async def add_stubs(ls, uri: str) -> bool:
     before = state.baseline.get(uri, text)
     state.baseline[uri] = text
     roots = documents.workspace_roots(ls.workspace)
-    root = edit_actions.root_of(ls, path)
+    root = documents.workspace_root(ls.workspace, path)
     if not stub_tests.wanted(ls.assistant.settings.on_save.stub_tests, path, is_test_file(path)) or not any(path.resolve().is_relative_to(r.resolve()) for r in roots):
         return False
     edit = await asyncio.to_thread(_plan, ls, path, root, before, text)
