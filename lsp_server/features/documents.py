@@ -99,3 +99,11 @@ def versioned_edit(caps: types.ClientCapabilities, document: TextDocument, edits
         identifier = types.OptionalVersionedTextDocumentIdentifier(uri=document.uri, version=document.version)
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, edits)], change_annotations=annotations)
     return types.WorkspaceEdit(changes={document.uri: edits})
+
+
+def create_file_edit(uri: str, edits: list[types.TextEdit], annotations: dict | None = None) -> types.WorkspaceEdit:
+    """Create the file ``uri`` and apply ``edits`` to it; a file that exists by then is never
+    overwritten (the edits then land in it as they are)."""
+    create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
+    unversioned = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None)
+    return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(unversioned, edits)], change_annotations=annotations)

@@ -64,11 +64,10 @@ def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
     annotation = "gemma-lsp"
     annotations = {annotation: types.ChangeAnnotation(label=f"verified: {summary}", needs_confirmation=False)}
     if proposal.create:
-        if not resource_create_supported(caps):
-            return types.WorkspaceEdit(changes={uri: [types.TextEdit(_range(None, 0, 0), proposal.new_text)]})
         edit = types.TextEdit(_range(None, 0, 0), proposal.new_text)
-        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
-        return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [edit])], change_annotations=annotations)
+        if not resource_create_supported(caps):
+            return types.WorkspaceEdit(changes={uri: [edit]})
+        return documents.create_file_edit(uri, [edit], annotations)
     document = documents.get_document(ls.workspace, uri)
     edit = types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)
     return documents.versioned_edit(caps, document, [edit], annotations)

@@ -125,8 +125,7 @@ async def _apply(ls, edit: stub_tests.StubEdit) -> bool:
     position = types.Position(edit.line, edit.character)
     insert = types.TextEdit(types.Range(position, position), edit.text)
     if edit.create:
-        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
-        workspace_edit = types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [insert])])
+        workspace_edit = documents.create_file_edit(uri, [insert])
     else:
         open_document = ls.workspace.text_documents.get(uri)
         if open_document is not None:
