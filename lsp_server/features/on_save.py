@@ -18,7 +18,7 @@ from pygls.uris import to_fs_path
 
 from lsp_server.actions import stub_tests
 from lsp_server.actions.generate_tests import module_name, test_file_for
-from lsp_server.context.resolve import Resolver
+from lsp_server.context.resolve import referenced_by_tests
 from lsp_server.features import documents
 from lsp_server.features.capabilities import (
     apply_edit_supported,
@@ -95,25 +95,10 @@ def _plan(ls, path: Path, root: Path, before: str, text: str) -> stub_tests.Stub
         return None
     test_file = test_file_for(path, root)
     test_text = documents.read_for_editing(ls.workspace)(test_file)  # no model here: secret test files too
-    names = stub_tests.needing_stubs(changed, referenced_by_tests(ls, path, text), test_text)
-    return stub_tests.stub_edit(module_name(path, root), stub_tests.public_functions(text), names, test_file, test_text)
-
-
-def referenced_by_tests(ls, path: Path, text: str) -> set[str]:
-    """Names of ``path`` that a test function uses, from the index's links (empty without an index)."""
     index = ls.assistant.index
-    if index is None:
-        return set()
-    facts = index.facts(path) or index.update_text(path, text, edited=False)
-    resolver = Resolver(index)
-    names = set()
-    for other in index.importers_of(facts.path):
-        other_facts = index.facts(other)
-        if other_facts is None or not other_facts.is_test_file:
-            continue
-        for used in resolver.scope_uses(other).values():
-            names |= {s.qualname.split(".")[0] for s in used if s.path == facts.path}
-    return names
+    referenced = referenced_by_tests(index, path, text) if index is not None else set()  # no index: no links
+    names = stub_tests.needing_stubs(changed, referenced, test_text)
+    return stub_tests.stub_edit(module_name(path, root), stub_tests.public_functions(text), names, test_file, test_text)
 
 
 async def _apply(ls, edit: stub_tests.StubEdit) -> bool:
