@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
+from collections.abc import Coroutine
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
@@ -37,10 +39,20 @@ class GemmaLanguageServer(LanguageServer):
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()
         self.saved_texts = on_save.SavedTexts()
+        self.announced_destinations: set[str] = set()
+        self.stream_ids = itertools.count(1)
+        self._background: set[asyncio.Task] = set()
 
     @property
     def converter(self):
         return self.protocol._converter
+
+    def run_in_background(self, work: Coroutine) -> asyncio.Task:
+        """Run ``work`` as a task held until it ends (the event loop holds tasks only weakly)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def cancel_token_for_request(self) -> CancelToken:
         """A token set when the current request is cancelled ($/cancelRequest)."""

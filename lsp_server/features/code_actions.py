@@ -17,6 +17,7 @@ from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain, fix_test
 from lsp_server.features.capabilities import resolve_supported
+from lsp_server.features.server_api import Server
 from lsp_server.index.python_symbols import parse_python
 
 
@@ -52,7 +53,7 @@ COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
 KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})
 
 
-def offer(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
+def offer(ls: Server, params: types.CodeActionParams) -> list[types.CodeAction]:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, end = documents.server_range(document, params.range)
     path, index = documents.document_path(document), ls.assistant.index
@@ -85,7 +86,7 @@ def range_json(rng: types.Range) -> dict:
     }
 
 
-def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
+def _action_data(ls: Server, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
     data = action.data if isinstance(action.data, dict) else {}
     key, uri, instruction = data.get("action"), data.get("uri"), data.get("instruction")
     try:
@@ -97,7 +98,7 @@ def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range, s
     return key, uri, rng, instruction
 
 
-async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
+async def resolve(ls: Server, action: types.CodeAction) -> types.CodeAction:
     key, uri, rng, instruction = _action_data(ls, action)
     cancel = ls.cancel_token_for_request()
     if key == "explain":

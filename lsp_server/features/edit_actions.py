@@ -18,13 +18,14 @@ from lsp_server.context.build import read_file
 from lsp_server.features import documents, explain
 from lsp_server.features.capabilities import resource_create_supported
 from lsp_server.features.model_run import ModelRun, run_model
+from lsp_server.features.server_api import Server
 from lsp_server.model.backend import CancelToken
 from lsp_server.verify.select import tests_importing
 
 TITLES = {"refactor": "Refactoring", "generate_tests": "Writing tests for", "implement": "Implementing"}
 
 
-async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
+async def propose_edit(ls: Server, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
     """Run the action; returns the verified edit (or None) and what the verification said."""
     model = ls.assistant.settings.model
     plans = {}
@@ -47,7 +48,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
     return workspace_edit(ls, proposal, summary), summary
 
 
-def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
+def _propose(ls: Server, kind: str, run: ModelRun, test_plan) -> Proposal:
     root = documents.workspace_root(ls.workspace, run.packed.target.path)
     verify = ls.assistant.settings.verify
     answer = run.generation.text
@@ -58,7 +59,7 @@ def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
     return action.propose(run.packed, run.document.source, answer, root, tests, verify)
 
 
-def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
+def workspace_edit(ls: Server, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
     uri = proposal.path.as_uri()
     caps = ls.client_capabilities
     annotation = "gemma-lsp"

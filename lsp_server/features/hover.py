@@ -12,12 +12,13 @@ from lsprotocol import types
 
 from lsp_server.actions import hover
 from lsp_server.features import documents
+from lsp_server.features.server_api import Server
 from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken
 from lsp_server.privacy.secrets import is_secret, root_of
 
 
-async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
+async def on_hover(ls: Server, params: types.HoverParams) -> types.Hover | None:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, _ = documents.server_range(document, types.Range(params.position, params.position))
     roots = documents.workspace_roots(ls.workspace)
@@ -35,7 +36,7 @@ async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)))
 
 
-async def _explanation(ls, subject: hover.HoverSubject) -> str | None:
+async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     settings = ls.assistant.settings
     if not settings.hover.explain:
         return None
@@ -57,7 +58,7 @@ async def _explanation(ls, subject: hover.HoverSubject) -> str | None:
     return generation.text.strip() or None
 
 
-def _start(ls, subject: hover.HoverSubject, style: str, key: str):
+def _start(ls: Server, subject: hover.HoverSubject, style: str, key: str):
     settings = ls.assistant.settings
     request = hover.hover_request(subject, style, settings.hover.max_tokens, settings.model.temperature)
     generation = ls.assistant.backend.submit(request, lambda _piece: None, CancelToken())

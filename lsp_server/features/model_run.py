@@ -13,6 +13,7 @@ from pygls.workspace import TextDocument
 from lsp_server.context.pack import PackedContext
 from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
+from lsp_server.features.server_api import Server
 from lsp_server.features.stream import Streamer
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
 
@@ -29,7 +30,7 @@ class ModelRun:
     generation: Generation
 
 
-async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest) -> ModelRun:
+async def run_model(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest) -> ModelRun:
     version = ls.version_at_request(uri)
     document = documents.refuse_if_changed(ls.workspace, uri, version)  # a range for older text
     start, end = documents.server_range(document, rng)

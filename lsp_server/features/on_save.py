@@ -24,6 +24,7 @@ from lsp_server.features.capabilities import (
     apply_edit_supported,
     resource_create_supported,
 )
+from lsp_server.features.server_api import Server
 from lsp_server.verify.select import is_test_file
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,20 @@ class SavedTexts:
         self.pending: dict[str, asyncio.Task] = {}
 
 
-def opened(ls, uri: str) -> None:
+def opened(ls: Server, uri: str) -> None:
     document = ls.workspace.text_documents.get(uri)
     if document is not None:
         ls.saved_texts.baseline[uri] = document.source
 
 
-def closed(ls, uri: str) -> None:
+def closed(ls: Server, uri: str) -> None:
     ls.saved_texts.baseline.pop(uri, None)
     task = ls.saved_texts.pending.pop(uri, None)
     if task is not None:
         task.cancel()
 
 
-def saved(ls, uri: str) -> None:
+def saved(ls: Server, uri: str) -> None:
     """didSave: (re)start this file's debounce timer."""
     state = ls.saved_texts
     if uri in state.pending:
@@ -59,7 +60,7 @@ def saved(ls, uri: str) -> None:
     state.pending[uri] = asyncio.ensure_future(_after_quiet(ls, uri))
 
 
-async def _after_quiet(ls, uri: str) -> None:
+async def _after_quiet(ls: Server, uri: str) -> None:
     try:
         await asyncio.sleep(DEBOUNCE_SECONDS)
         ls.saved_texts.pending.pop(uri, None)
@@ -70,7 +71,7 @@ async def _after_quiet(ls, uri: str) -> None:
         log.exception("stub tests on save failed for %s", uri)
 
 
-async def add_stubs(ls, uri: str) -> bool:
+async def add_stubs(ls: Server, uri: str) -> bool:
     """Compare with the baseline, append the stubs needed; True when an edit was applied."""
     document = ls.workspace.text_documents.get(uri)
     path = Path(to_fs_path(uri) or "")
@@ -89,7 +90,7 @@ async def add_stubs(ls, uri: str) -> bool:
     return await _apply(ls, edit)
 
 
-def _plan(ls, path: Path, root: Path, before: str, text: str) -> stub_tests.StubEdit | None:
+def _plan(ls: Server, path: Path, root: Path, before: str, text: str) -> stub_tests.StubEdit | None:
     changed = stub_tests.changed_functions(before, text)
     if not changed:
         return None
@@ -101,7 +102,7 @@ def _plan(ls, path: Path, root: Path, before: str, text: str) -> stub_tests.Stub
     return stub_tests.stub_edit(module_name(path, root), stub_tests.public_functions(text), names, test_file, test_text)
 
 
-async def _apply(ls, edit: stub_tests.StubEdit) -> bool:
+async def _apply(ls: Server, edit: stub_tests.StubEdit) -> bool:
     caps = ls.client_capabilities
     if not apply_edit_supported(caps) or (edit.create and not resource_create_supported(caps)):
         log.info("stub tests for %s not sent: the client cannot apply %s", ", ".join(edit.names), "new files" if edit.create else "edits")
