@@ -105,8 +105,16 @@ async def warm_up(ls: Server) -> None:
         log.info("model warm-up skipped: %s", exc)
 
 
-def document_changed(ls: Server, uri: str, edited: bool) -> None:
-    """didOpen (``edited`` False) / didChange: index the editor's text, which pygls has updated."""
+def document_opened(ls: Server, uri: str) -> None:
+    _index_document(ls, uri, edited=False)
+
+
+def document_edited(ls: Server, uri: str) -> None:
+    _index_document(ls, uri, edited=True)
+
+
+def _index_document(ls: Server, uri: str, edited: bool) -> None:
+    """didOpen / didChange: index the editor's text, which pygls has updated."""
     index, document = ls.assistant.index, ls.workspace.get_text_document(uri)
     if index is not None and document.path and document.path.endswith((".py", ".pyi")):
         index.update_text(documents.document_path(document), document.source, edited=edited)
