@@ -11,7 +11,7 @@ import gguf
 import numpy as np
 
 from quantize.errors import BadInput, NotEnoughDisk, OutputExists
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 from quantize.shapes import ModelShape
 
 RMS_EPS = 1e-6

@@ -14,7 +14,7 @@ pytest.importorskip("google.protobuf")
 
 from quantize.convert import convert
 from quantize.errors import BadInput
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 from quantize.hf_tokenizer import read_tokenizer_model
 
 from .hf_checkpoint import (
