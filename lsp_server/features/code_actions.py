@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import cattrs
 from lsprotocol import types
 
 from lsp_server.actions.fix_test import is_test_function
@@ -89,13 +90,17 @@ def range_json(rng: types.Range) -> dict:
 def _action_data(ls: Server, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
     data = action.data if isinstance(action.data, dict) else {}
     key, uri, instruction = data.get("action"), data.get("uri"), data.get("instruction")
-    try:
-        rng = ls.converter.structure(data.get("range"), types.Range)
-    except Exception as exc:
-        rng = exc
-    if key not in ACTIONS or not isinstance(uri, str) or not isinstance(rng, types.Range) or not isinstance(instruction, (str, type(None))):
+    rng = _range_or_none(ls, data.get("range"))
+    if key not in ACTIONS or not isinstance(uri, str) or rng is None or not isinstance(instruction, (str, type(None))):
         raise InvalidRequest("This code action was not made by gemma-lsp (or is from an older session): ask for code actions again.")
     return key, uri, rng, instruction
+
+
+def _range_or_none(ls: Server, value) -> types.Range | None:
+    try:
+        return ls.converter.structure(value, types.Range)
+    except cattrs.BaseValidationError:
+        return None
 
 
 async def resolve(ls: Server, action: types.CodeAction) -> types.CodeAction:

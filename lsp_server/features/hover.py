@@ -7,15 +7,22 @@ running in the background, so the next hover over the same code has it.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from lsprotocol import types
 
 from lsp_server.actions import hover
+from lsp_server.errors import GemmaLspError
 from lsp_server.features import documents
 from lsp_server.features.server_api import Server
 from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken
 from lsp_server.privacy.secrets import is_secret, root_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def on_hover(ls: Server, params: types.HoverParams) -> types.Hover | None:
@@ -40,9 +47,9 @@ async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     settings = ls.assistant.settings
     if not settings.hover.explain:
         return None
-    try:
-        info = await asyncio.wait_for(asyncio.to_thread(ls.assistant.backend.load), settings.hover.wait_seconds)
-    except (asyncio.TimeoutError, Exception):  # no model yet (or none at all): static facts only
+    wait = settings.hover.wait_seconds
+    info = await _in_time(wait, lambda: asyncio.to_thread(ls.assistant.backend.load))
+    if info is None:  # no model yet (or none at all): static facts only
         return None
     key = hover.content_key(subject, info.path)
     cached = ls.hover_cache.get(key)
@@ -51,11 +58,21 @@ async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     future = ls.hover_cache.pending.get(key)
     if future is None:
         future = _start(ls, subject, info.prompt_style, key)
+    generation = await _in_time(wait, lambda: asyncio.shield(asyncio.wrap_future(future)))
+    return (generation.text.strip() or None) if generation is not None else None
+
+
+async def _in_time(seconds: float, start: Callable[[], Awaitable[T]]) -> T | None:
+    """What ``start()`` gives within ``seconds``; None when it takes longer or the model cannot
+    answer (GemmaLspError: no model, a refused host, a failed generation). Anything else is a bug:
+    logged, and the hover still shows its static facts."""
     try:
-        generation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), settings.hover.wait_seconds)
-    except (asyncio.TimeoutError, Exception):
+        return await asyncio.wait_for(start(), seconds)
+    except (asyncio.TimeoutError, GemmaLspError):
         return None
-    return generation.text.strip() or None
+    except Exception:
+        log.exception("the hover explanation failed")
+        return None
 
 
 def _start(ls: Server, subject: hover.HoverSubject, style: str, key: str):
