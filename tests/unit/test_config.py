@@ -1,4 +1,8 @@
-from lsp_server.config import ModelSettings, Settings, field_docs, settings_from_mapping, snake_case
+import dataclasses
+
+import pytest
+
+from lsp_server.config import Bounds, ModelSettings, Settings, field_docs, settings_from_mapping, snake_case
 
 
 def test_camel_case_keys_are_accepted():
@@ -79,3 +83,32 @@ def test_on_save_stub_tests_takes_auto_or_a_bool():
         assert settings.on_save.stub_tests == value and not problems
     settings, problems = settings_from_mapping({"onSave": {"stubTests": "sometimes"}})
     assert settings.on_save.stub_tests == "auto" and "stub_tests" in problems[0]
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"model": {"nCtx": -5}}, "model.n_ctx: -5 is not at least 256; using 8192"),
+    ({"model": {"nBatch": 0}}, "model.n_batch: 0 is not at least 1; using 2048"),
+    ({"model": {"temperature": -0.1}}, "model.temperature: -0.1 is not at least 0; using 0.2"),
+    ({"verify": {"timeoutSeconds": 0}}, "verify.timeout_seconds: 0 is not more than 0; using 120.0"),
+    ({"verify": {"memoryMb": 16}}, "verify.memory_mb: 16 is not at least 64; using 2048"),
+    ({"context": {"fileShare": 1.5}}, "context.file_share: 1.5 is not at least 0 and at most 1; using 0.35"),
+    ({"remote": {"retries": -1}}, "remote.retries: -1 is not at least 0; using 2"),
+])
+def test_numbers_out_of_range_are_reported_and_replaced(data, problem):
+    settings, problems = settings_from_mapping(data)
+    assert problems == [problem] and settings == Settings()
+
+
+def test_the_limits_themselves_are_accepted():
+    data = {"model": {"nCtx": 256, "nGpuLayers": -1, "temperature": 0}, "context": {"repoMapShare": 1, "pagerankAlpha": 0}}
+    settings, problems = settings_from_mapping(data)
+    assert problems == [] and settings.model.n_ctx == 256 and settings.context.repo_map_share == 1.0
+
+
+def test_every_number_setting_has_bounds_its_default_meets():
+    sections = [Settings, *(type(getattr(Settings(), f.name)) for f in dataclasses.fields(Settings) if dataclasses.is_dataclass(getattr(Settings(), f.name)))]
+    for cls in sections:
+        for f in dataclasses.fields(cls):
+            if f.type in ("int", "float"):
+                bounds = f.metadata.get("bounds")
+                assert isinstance(bounds, Bounds) and bounds.contains(f.default), f"{cls.__name__}.{f.name}"
