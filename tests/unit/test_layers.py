@@ -1,5 +1,6 @@
-"""The layers import downward only: the pure cores never import pygls, and lsp_server never
-imports quantize (gemma-quantize builds on lsp_server, not the other way round)."""
+"""The shape of the house: the layers import downward only (the pure cores never import pygls,
+lsp_server never imports quantize: gemma-quantize builds on lsp_server, not the other way round),
+and no module is over 400 lines."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PURE = ("index", "context", "model", "verify", "actions", "privacy")
+MAX_LINES = 400
 
 
 def imported(source: str) -> set[str]:
@@ -38,3 +40,8 @@ def test_pure_layers_never_import_pygls(layer):
 
 def test_the_scan_finds_imports_anywhere():
     assert imported("import a.b\nfrom c.d import e\ndef f():\n    from quantize.x import y\nfrom . import z\n") == {"a", "c", "quantize"}
+
+
+def test_no_module_is_over_400_lines():
+    modules = [p for package in ("lsp_server", "quantize") for p in (REPO / package).rglob("*.py")]
+    assert modules and {str(p.relative_to(REPO)): n for p in modules if (n := len(p.read_text().splitlines())) > MAX_LINES} == {}
