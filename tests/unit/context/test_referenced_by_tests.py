@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from lsp_server.config import IndexSettings
 from lsp_server.context.resolve import referenced_by_tests
-from lsp_server.index.workspace import WorkspaceIndex
+
+from .indexed import indexed
 
 FILES = {
     "geo/__init__.py": "",
@@ -14,23 +14,14 @@ FILES = {
 }
 
 
-def build(root: Path) -> WorkspaceIndex:
-    for name, text in FILES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    index = WorkspaceIndex([root], IndexSettings(cache=False))
-    index.build()
-    return index
-
-
 def test_names_used_by_test_files_only(tmp_path: Path):
-    index = build(tmp_path)
+    index = indexed(tmp_path, FILES)
     shapes = tmp_path / "geo" / "shapes.py"
     assert referenced_by_tests(index, shapes, FILES["geo/shapes.py"]) == {"area", "Box"}, "perimeter is used outside tests only"
 
 
 def test_a_file_the_index_has_not_read_is_indexed_from_its_text(tmp_path: Path):
-    index = build(tmp_path)
+    index = indexed(tmp_path, FILES)
     new = tmp_path / "geo" / "new.py"
     assert referenced_by_tests(index, new, "def fresh():\n    return 1\n") == set()
     assert index.facts(new) is not None and index.facts(new).find("fresh") is not None
