@@ -21,6 +21,31 @@ BackendName = Literal["llama_cpp", "openai"]
 ThinkingMode = Literal["off", "auto", "on"]
 
 
+N = typing.TypeVar("N", int, float)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a number setting must lie in (JSON Schema's words, which VS Code's settings use)."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return ((self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+                and (self.exclusive_minimum is None or value > self.exclusive_minimum))
+
+    def describe(self) -> str:
+        words = [(self.minimum, "at least"), (self.exclusive_minimum, "more than"), (self.maximum, "at most")]
+        return " and ".join(f"{word} {limit}" for limit, word in words if limit is not None)
+
+
+def bounded(default: N, minimum: float | None = None, maximum: float | None = None, exclusive_minimum: float | None = None) -> N:
+    """A number setting's default and the range its values must lie in (a value outside is a bad value)."""
+    return field(default=default, metadata={"bounds": Bounds(minimum, maximum, exclusive_minimum)})
+
+
 @dataclass
 class ModelSettings:
     """How the model is found, loaded and sampled."""
@@ -28,20 +53,20 @@ class ModelSettings:
     path: str | None = None
     """A GGUF file. Empty: the environment variable GEMMA_LSP_MODEL, then the bundled Gemma 3 270M."""
 
-    n_ctx: int = 8192
+    n_ctx: int = bounded(8192, minimum=256)
     """Context window in tokens. Prompts longer than this minus max_tokens are cut by rule."""
 
-    n_gpu_layers: int = -1
+    n_gpu_layers: int = bounded(-1, minimum=-1)
     """Layers offloaded to the GPU. -1: all of them when llama.cpp was built with GPU support, else 0."""
 
     flash_attn: bool = True
     """Use flash attention (faster prefill, needed for a quantized V cache)."""
 
-    n_batch: int = 2048
+    n_batch: int = bounded(2048, minimum=1)
     """Tokens per prefill batch (progress is reported after each; llama.cpp's abort callback
     stops a cancelled batch inside). 2048: the setting measured in tests/benchmarks/RESULTS.md."""
 
-    n_ubatch: int = 512
+    n_ubatch: int = bounded(512, minimum=1)
     """Tokens per physical micro-batch inside a batch (larger is faster on big GPUs, uses more memory)."""
 
     swa_full: bool = False
@@ -49,7 +74,7 @@ class ModelSettings:
     contexts (Gemma's local layers then keep only their window: what lets 128K fit a 24 GB card);
     a changed prompt then reuses the cached prefix through swa_checkpoints."""
 
-    swa_checkpoints: int = 3
+    swa_checkpoints: int = bounded(3, minimum=0)
     """With swa_full off: how many snapshots of the sliding-window layers to keep in host memory,
     taken where prompts part, so the next prompt that parts there reuses the prefix before it."""
 
@@ -76,13 +101,13 @@ class ModelSettings:
     kv_cache_type: KvCacheType = "f16"
     """KV cache precision: f16, q8_0 (half the memory) or q4_0."""
 
-    n_threads: int = 0
+    n_threads: int = bounded(0, minimum=0)
     """CPU threads for generation. 0: as many as the machine has cores."""
 
-    max_tokens: int = 256
+    max_tokens: int = bounded(256, minimum=1)
     """The most tokens one answer may have."""
 
-    temperature: float = 0.2
+    temperature: float = bounded(0.2, minimum=0)
     """Sampling temperature. 0 gives the same answer for the same prompt."""
 
     prompt_style: PromptStyle = "auto"
@@ -95,7 +120,7 @@ class ModelSettings:
     action (hover never thinks: it must be quick); off: never. The thought is shown as thinking
     while it streams and folded in the explanation document, never put into code or comments."""
 
-    thinking_max_tokens: int = 1024
+    thinking_max_tokens: int = bounded(1024, minimum=1)
     """Tokens the thought may take, on top of max_tokens (an answer cut off inside its thought
     says so)."""
 
@@ -107,10 +132,10 @@ class VerifySettings:
     run_tests: bool = True
     """Run the tests that exercise the changed code (in a sandboxed copy of the workspace)."""
 
-    timeout_seconds: float = 120.0
+    timeout_seconds: float = bounded(120.0, exclusive_minimum=0)
     """The longest one verification's test run may take."""
 
-    memory_mb: int = 2048
+    memory_mb: int = bounded(2048, minimum=64)
     """Memory limit of the test run."""
 
     allow_unsandboxed: bool = False
@@ -136,11 +161,11 @@ class HoverSettings:
     explain: bool = True
     """Add a short model explanation to the static facts (cached by the code's content)."""
 
-    wait_seconds: float = 2.0
+    wait_seconds: float = bounded(2.0, minimum=0)
     """How long a hover waits for the explanation before showing the static part alone (the
     explanation is then finished in the background for the next hover)."""
 
-    max_tokens: int = 80
+    max_tokens: int = bounded(80, minimum=1)
     """The longest hover explanation."""
 
 
@@ -151,10 +176,10 @@ class IndexSettings:
     exclude: str = ""
     """Extra gitignore-style patterns, comma separated, on top of every .gitignore (e.g. "build/, *_pb2.py")."""
 
-    max_file_bytes: int = 1_000_000
+    max_file_bytes: int = bounded(1_000_000, minimum=1)
     """Files larger than this are skipped (generated code, data dumps); the skip is logged once."""
 
-    workers: int = 0
+    workers: int = bounded(0, minimum=0)
     """Processes that parse files on a cold start. 0: one per core."""
 
     cache: bool = True
@@ -171,34 +196,34 @@ class IndexSettings:
 class ContextSettings:
     """How related code is ranked and packed into the prompt."""
 
-    uses_weight: float = 3.0
+    uses_weight: float = bounded(3.0, minimum=0)
     """Score of a definition the target uses directly (calls, names, attributes it resolves to)."""
 
-    base_weight: float = 3.0
+    base_weight: float = bounded(3.0, minimum=0)
     """Score of a base class of the target's class, and of the method the target overrides."""
 
-    caller_weight: float = 2.0
+    caller_weight: float = bounded(2.0, minimum=0)
     """Score of a definition that calls or names the target."""
 
-    test_weight: float = 2.0
+    test_weight: float = bounded(2.0, minimum=0)
     """Score of a test function that uses the target."""
 
-    recent_weight: float = 0.5
+    recent_weight: float = bounded(0.5, minimum=0)
     """Extra score of definitions in files changed but not committed, or edited in this session."""
 
-    pagerank_weight: float = 1.0
+    pagerank_weight: float = bounded(1.0, minimum=0)
     """Weight of personalized PageRank over the symbol graph, seeded at the target (ranks the rest)."""
 
-    pagerank_alpha: float = 0.85
+    pagerank_alpha: float = bounded(0.85, minimum=0, maximum=1)
     """PageRank damping: lower values keep the walk closer to the target."""
 
-    neighbourhood_files: int = 300
+    neighbourhood_files: int = bounded(300, minimum=1)
     """The most files (nearest by imports first) whose symbols enter the graph of one request."""
 
-    file_share: float = 0.35
+    file_share: float = bounded(0.35, minimum=0, maximum=1)
     """Share of the budget the current file may take when it does not fit whole."""
 
-    repo_map_share: float = 0.15
+    repo_map_share: float = bounded(0.15, minimum=0, maximum=1)
     """Share of the budget kept for the repository map (signatures and docstrings)."""
 
 
@@ -219,10 +244,10 @@ class RemoteSettings:
     allowed_hosts: tuple[str, ...] = ()
     """Hosts other than this machine that code may be sent to, e.g. ["gpu-box.internal"]."""
 
-    timeout_seconds: float = 60.0
+    timeout_seconds: float = bounded(60.0, exclusive_minimum=0)
     """The longest wait to connect, or for the next piece of an answer."""
 
-    retries: int = 2
+    retries: int = bounded(2, minimum=0)
     """Extra attempts when the server cannot be reached (never once an answer has started)."""
 
     verify_tls: bool = True
@@ -295,10 +320,13 @@ def _overlay(obj: Any, data: Mapping[str, Any], prefix: str, problems: list[str]
             changes[name] = _overlay(current, value, f"{prefix}{name}.", problems)
             continue
         ok, converted = _convert(value, hints[name])
-        if ok:
-            changes[name] = converted
-        else:
+        bounds = fields[name].metadata.get("bounds")
+        if not ok:
             problems.append(f"{prefix}{name}: {value!r} is not {_describe(hints[name])}; using {current!r}")
+        elif bounds is not None and not bounds.contains(converted):
+            problems.append(f"{prefix}{name}: {value!r} is not {bounds.describe()}; using {current!r}")
+        else:
+            changes[name] = converted
     return dataclasses.replace(obj, **changes)
 
 

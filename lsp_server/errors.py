@@ -33,5 +33,9 @@ class NoTarget(GemmaLspError):
     """There is no code at the requested place to act on."""
 
 
+class BadInput(GemmaLspError):
+    """An input file or folder that is missing or not what it should be (e.g. not a GGUF file)."""
+
+
 class InvalidRequest(GemmaLspError):
     """A request's parameters are not what the server sent or expects."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
+from collections.abc import Callable, Coroutine, Iterable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import FeatureNotificationError, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import __version__
@@ -37,10 +39,20 @@ class GemmaLanguageServer(LanguageServer):
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()
         self.saved_texts = on_save.SavedTexts()
+        self.announced_destinations: set[str] = set()
+        self.stream_ids = itertools.count(1)
+        self._background: set[asyncio.Task] = set()
 
     @property
     def converter(self):
         return self.protocol._converter
+
+    def run_in_background(self, work: Coroutine) -> asyncio.Task:
+        """Run ``work`` as a task held until it ends (the event loop holds tasks only weakly)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def cancel_token_for_request(self) -> CancelToken:
         """A token set when the current request is cancelled ($/cancelRequest)."""
@@ -74,6 +86,17 @@ class GemmaLanguageServer(LanguageServer):
     def show_problem(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def fan_out(ls: GemmaLanguageServer, event: str, handlers: Iterable[Callable[..., None]], *args) -> None:
+    """Pass a notification to each feature's handler. One that raises is logged and shown as
+    pygls shows a failed notification; the features after it still get the notification."""
+    for handler in handlers:
+        try:
+            handler(ls, *args)
+        except Exception as exc:
+            log.exception("%s failed in %s.%s; the other features went on", event, handler.__module__, handler.__qualname__)
+            ls.report_server_error(exc, FeatureNotificationError)
 
 
 def user_errors(show: bool):
@@ -120,21 +143,19 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: GemmaLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        indexing.document_changed(ls, params.text_document.uri, edited=False)
-        on_save.opened(ls, params.text_document.uri)
+        fan_out(ls, "didOpen", (indexing.document_opened, on_save.opened), params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: GemmaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        indexing.document_changed(ls, params.text_document.uri, edited=True)
+        fan_out(ls, "didChange", (indexing.document_edited,), params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: GemmaLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        indexing.document_closed(ls, params.text_document.uri)
-        on_save.closed(ls, params.text_document.uri)
+        fan_out(ls, "didClose", (indexing.document_closed, on_save.closed), params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: GemmaLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        on_save.saved(ls, params.text_document.uri)
+        fan_out(ls, "didSave", (on_save.saved,), params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: GemmaLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:

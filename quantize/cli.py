@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from quantize.errors import BadInput, QuantizeError
+from lsp_server.errors import GemmaLspError
+from quantize.errors import BadInput
 
 JSON_HELP = "print one JSON object instead of text"
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         result = args.handler(args)
-    except (QuantizeError, ValueError) as exc:
+    except (GemmaLspError, ValueError) as exc:
         _print_error(args, str(exc))
         return 2
     text = "\n".join(filter(None, [result.pop("text"), result.pop("measure_text", None)]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from lsp_server.errors import GemmaLspError
+# BadInput is also raised by the GGUF header reader in lsp_server/model/, which gemma-quantize uses.
+from lsp_server.errors import BadInput, GemmaLspError  # noqa: F401
 
 
 class QuantizeError(GemmaLspError):
-    """Base class: the CLI prints the message and exits with status 2."""
+    """Base class of the errors only gemma-quantize raises. The CLI prints any GemmaLspError's
+    message (these and BadInput) and exits with status 2."""
 
 
 class UnknownShape(QuantizeError):
@@ -35,7 +37,3 @@ class NotEnoughDisk(QuantizeError):
 
 class QuantizeFailed(QuantizeError):
     """llama.cpp's quantizer returned an error."""
-
-
-class BadInput(QuantizeError):
-    """An input file or folder that is missing or not what it should be."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from quantize.gguf_header import Header, read_header
+from lsp_server.model.gguf_header import Header, read_header
 from quantize.shapes import ModelShape, check_arch
 
 

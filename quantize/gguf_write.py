@@ -11,8 +11,8 @@ import gguf
 import numpy as np
 
 from quantize.errors import BadInput, NotEnoughDisk, OutputExists
+from lsp_server.model.gguf_header import read_header
 from quantize.gemma4_vocab import has_gemma4_tokens, with_gemma4_tokens
-from quantize.gguf_header import read_header
 from quantize.shapes import ModelShape
 
 RMS_EPS = 1e-6

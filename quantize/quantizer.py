@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from quantize.errors import BadInput, QuantizeFailed, UnknownQuantType
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 from quantize.gguf_meta import ftype_name, shape_from_header
 from quantize.gguf_write import Progress, check_output
 from quantize.plan import bits_per_weight

@@ -106,7 +106,7 @@ def with_history(packed: PackedContext, commits: list[str]) -> PackedContext:
     row = {
         "title": title, "section": "history", "path": str(target.path), "start_line": target.start_line + 1,
         "end_line": target.end_line + 1, "symbol": target.name, "tokens": estimate_tokens(text),
-        "reason": f"{len(commits)} commits that changed the target's lines", "included": True,
+        "reason": f"{len(commits)} commit{'' if len(commits) == 1 else 's'} that changed the target's lines", "included": True,
     }
     return dataclasses.replace(packed, items=[*packed.items, item], manifest=[*packed.manifest, row])
 

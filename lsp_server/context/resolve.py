@@ -9,6 +9,7 @@ what a reader would look up.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 from lsp_server.index.facts import FileFacts
@@ -166,3 +167,17 @@ class Resolver:
                 if target is not None:
                     return self._exported(target, imp.local_names()[name], depth + 1)
         return None
+
+
+def referenced_by_tests(index: WorkspaceIndex, path: Path, text: str) -> set[str]:
+    """Top-level names of ``path`` that code in test files resolves to, through the index's import
+    links; ``text`` is indexed first when the index has not read the file."""
+    facts = index.facts(path) or index.update_text(path, text, edited=False)
+    resolver = Resolver(index)
+    names: set[str] = set()
+    for other in index.importers_of(facts.path):
+        other_facts = index.facts(other)
+        if other_facts is not None and other_facts.is_test_file:
+            for used in resolver.scope_uses(other).values():
+                names |= {s.qualname.split(".")[0] for s in used if s.path == facts.path}
+    return names

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import cattrs
 from lsprotocol import types
 
 from lsp_server.actions.fix_test import is_test_function
@@ -17,6 +18,7 @@ from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain, fix_test
 from lsp_server.features.capabilities import resolve_supported
+from lsp_server.features.server_api import Server
 from lsp_server.index.python_symbols import parse_python
 
 
@@ -52,7 +54,7 @@ COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
 KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})
 
 
-def offer(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
+def offer(ls: Server, params: types.CodeActionParams) -> list[types.CodeAction]:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, end = documents.server_range(document, params.range)
     path, index = documents.document_path(document), ls.assistant.index
@@ -85,19 +87,23 @@ def range_json(rng: types.Range) -> dict:
     }
 
 
-def _action_data(ls, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
+def _action_data(ls: Server, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
     data = action.data if isinstance(action.data, dict) else {}
     key, uri, instruction = data.get("action"), data.get("uri"), data.get("instruction")
-    try:
-        rng = ls.converter.structure(data.get("range"), types.Range)
-    except Exception as exc:
-        rng = exc
-    if key not in ACTIONS or not isinstance(uri, str) or not isinstance(rng, types.Range) or not isinstance(instruction, (str, type(None))):
+    rng = _range_or_none(ls, data.get("range"))
+    if key not in ACTIONS or not isinstance(uri, str) or rng is None or not isinstance(instruction, (str, type(None))):
         raise InvalidRequest("This code action was not made by gemma-lsp (or is from an older session): ask for code actions again.")
     return key, uri, rng, instruction
 
 
-async def resolve(ls, action: types.CodeAction) -> types.CodeAction:
+def _range_or_none(ls: Server, value) -> types.Range | None:
+    try:
+        return ls.converter.structure(value, types.Range)
+    except cattrs.BaseValidationError:
+        return None
+
+
+async def resolve(ls: Server, action: types.CodeAction) -> types.CodeAction:
     key, uri, rng, instruction = _action_data(ls, action)
     cancel = ls.cancel_token_for_request()
     if key == "explain":

@@ -10,14 +10,15 @@ from lsprotocol import types
 
 from lsp_server.features import edit_actions, explain, fix_test
 from lsp_server.features.capabilities import apply_edit_supported
+from lsp_server.features.server_api import Server
 
 
-async def explain_command(ls, uri: str, rng: types.Range) -> None:
+async def explain_command(ls: Server, uri: str, rng: types.Range) -> None:
     result = await explain.run_explain(ls, uri, rng, ls.cancel_token_for_request(), "Explaining")
     await explain.deliver(ls, result)
 
 
-async def explain_as_comment_command(ls, uri: str, rng: types.Range) -> bool:
+async def explain_as_comment_command(ls: Server, uri: str, rng: types.Range) -> bool:
     edit = await explain.explain_as_comment(ls, uri, rng, ls.cancel_token_for_request())
     if edit is None:
         ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
@@ -25,17 +26,17 @@ async def explain_as_comment_command(ls, uri: str, rng: types.Range) -> bool:
     return await apply(ls, edit, "Explain as comment")
 
 
-async def edit_command(ls, key: str, uri: str, rng: types.Range, instruction: str | None = None) -> bool:
+async def edit_command(ls: Server, key: str, uri: str, rng: types.Range, instruction: str | None = None) -> bool:
     edit, summary = await edit_actions.propose_edit(ls, key, uri, rng, ls.cancel_token_for_request(), instruction)
     return edit is not None and await apply(ls, edit, f"{key.replace('_', ' ')} (verified: {summary})")
 
 
-async def fix_test_command(ls, uri: str, rng: types.Range) -> bool:
+async def fix_test_command(ls: Server, uri: str, rng: types.Range) -> bool:
     edit, summary = await fix_test.propose_fix(ls, uri, rng, ls.cancel_token_for_request())
     return edit is not None and await apply(ls, edit, f"fix failing test (verified: {summary})")
 
 
-async def apply(ls, edit: types.WorkspaceEdit, label: str) -> bool:
+async def apply(ls: Server, edit: types.WorkspaceEdit, label: str) -> bool:
     if not apply_edit_supported(ls.client_capabilities):
         ls.show_problem("This editor cannot apply edits sent by the server (workspace/applyEdit).", types.MessageType.Warning)
         return False

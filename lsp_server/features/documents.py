@@ -10,7 +10,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
 
 from lsp_server.errors import DocumentNotFound, PositionOutOfRange
-from lsp_server.privacy.secrets import without_secrets
+from lsp_server.privacy.secrets import root_of, without_secrets
 
 Point = tuple[int, int]
 
@@ -64,6 +64,11 @@ def workspace_roots(workspace: Workspace) -> list[Path]:
     return roots
 
 
+def workspace_root(workspace: Workspace, path: Path) -> Path:
+    """The workspace folder ``path`` lies in (its own folder outside every one)."""
+    return root_of(path, workspace_roots(workspace))
+
+
 def read_from_workspace(workspace: Workspace):
     """A ReadText that prefers the editor's unsaved text to the file on disk; secret files read
     as missing (every feature reads workspace text for a prompt through this)."""
@@ -94,3 +99,11 @@ def versioned_edit(caps: types.ClientCapabilities, document: TextDocument, edits
         identifier = types.OptionalVersionedTextDocumentIdentifier(uri=document.uri, version=document.version)
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, edits)], change_annotations=annotations)
     return types.WorkspaceEdit(changes={document.uri: edits})
+
+
+def create_file_edit(uri: str, edits: list[types.TextEdit], annotations: dict | None = None) -> types.WorkspaceEdit:
+    """Create the file ``uri`` and apply ``edits`` to it; a file that exists by then is never
+    overwritten (the edits then land in it as they are)."""
+    create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
+    unversioned = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None)
+    return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(unversioned, edits)], change_annotations=annotations)

@@ -9,7 +9,6 @@ the model's raw answer. A document edited while the action ran gets ContentModif
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from lsprotocol import types
 
@@ -19,6 +18,7 @@ from lsp_server.context.build import read_file
 from lsp_server.features import documents, explain
 from lsp_server.features.capabilities import resource_create_supported
 from lsp_server.features.model_run import ModelRun, run_model
+from lsp_server.features.server_api import Server
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
 from lsp_server.verify.select import tests_importing
@@ -26,7 +26,7 @@ from lsp_server.verify.select import tests_importing
 TITLES = {"refactor": "Refactoring", "generate_tests": "Writing tests for", "implement": "Implementing"}
 
 
-async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
+async def propose_edit(ls: Server, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
     """Run the action; returns the verified edit (or None) and what the verification said."""
     model = ls.assistant.settings.model
     plans = {}
@@ -37,7 +37,7 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
         if kind == "implement":
             return implement.build_request(packed, style, model.max_tokens, model.temperature)
         source = documents.get_document(ls.workspace, uri).source  # its imports may serve the tests
-        plans["tests"] = generate_tests.plan(packed, root_of(ls, packed.target.path), source)
+        plans["tests"] = generate_tests.plan(packed, documents.workspace_root(ls.workspace, packed.target.path), source)
         return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
 
     run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request, action=kind)
@@ -50,8 +50,8 @@ async def propose_edit(ls, kind: str, uri: str, rng: types.Range, cancel: Cancel
     return workspace_edit(ls, proposal, summary), summary
 
 
-def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
-    root = root_of(ls, run.packed.target.path)
+def _propose(ls: Server, kind: str, run: ModelRun, test_plan) -> Proposal:
+    root = documents.workspace_root(ls.workspace, run.packed.target.path)
     verify = ls.assistant.settings.verify
     answer = run.generation.text
     if kind == "generate_tests":
@@ -61,24 +61,16 @@ def _propose(ls, kind: str, run: ModelRun, test_plan) -> Proposal:
     return action.propose(run.packed, run.document.source, answer, root, tests, verify)
 
 
-def root_of(ls, path: Path) -> Path:
-    for root in documents.workspace_roots(ls.workspace):
-        if path.resolve().is_relative_to(root.resolve()):
-            return root
-    return path.parent
-
-
-def workspace_edit(ls, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
+def workspace_edit(ls: Server, proposal: Proposal, summary: str) -> types.WorkspaceEdit:
     uri = proposal.path.as_uri()
     caps = ls.client_capabilities
     annotation = "gemma-lsp"
     annotations = {annotation: types.ChangeAnnotation(label=f"verified: {summary}", needs_confirmation=False)}
     if proposal.create:
-        if not resource_create_supported(caps):
-            return types.WorkspaceEdit(changes={uri: [types.TextEdit(_range(None, 0, 0), proposal.new_text)]})
         edit = types.TextEdit(_range(None, 0, 0), proposal.new_text)
-        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
-        return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [edit])], change_annotations=annotations)
+        if not resource_create_supported(caps):
+            return types.WorkspaceEdit(changes={uri: [edit]})
+        return documents.create_file_edit(uri, [edit], annotations)
     document = documents.get_document(ls.workspace, uri)
     edits = [types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)]
     if proposal.imports:  # above the replaced lines (proposal.py), so the two never overlap

@@ -11,12 +11,13 @@ import logging
 from lsprotocol import types
 
 from lsp_server.assistant import destination
+from lsp_server.features.server_api import Server
 from lsp_server.privacy.egress import RemoteNotAllowed
 
 log = logging.getLogger(__name__)
 
 
-def announce(ls) -> None:
+def announce(ls: Server) -> None:
     settings = ls.assistant.settings
     try:
         where = destination(settings)
@@ -34,9 +35,8 @@ def announce(ls) -> None:
     ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
 
 
-def _first_time(ls, key: str) -> bool:
-    seen = ls.__dict__.setdefault("announced_destinations", set())
-    if key in seen:
+def _first_time(ls: Server, key: str) -> bool:
+    if key in ls.announced_destinations:
         return False
-    seen.add(key)
+    ls.announced_destinations.add(key)
     return True

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
 from lsprotocol import types
 
@@ -17,6 +16,8 @@ from lsp_server.context.target import find_target
 from lsp_server.features import documents
 from lsp_server.features.capabilities import show_document_supported
 from lsp_server.features.model_run import run_model
+from lsp_server.features.server_api import Server
+from lsp_server.index.git_facts import range_history
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.resolve import cache_dir
@@ -24,7 +25,7 @@ from lsp_server.model.resolve import cache_dir
 SHOW_MESSAGE_LIMIT = 4000
 
 
-async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
+async def run_explain(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
     """Build the context, run the model with streaming, and return the explanation."""
     settings = ls.assistant.settings.model
     # The user may have typed since asking: the range would point into other text (found by the
@@ -42,7 +43,7 @@ async def run_explain(ls, uri: str, rng: types.Range, cancel: CancelToken, title
     return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation, facts)
 
 
-def _target_history(ls, uri: str, rng: types.Range, limit: int = 5) -> list[str]:
+def _target_history(ls: Server, uri: str, rng: types.Range, limit: int = 5) -> list[str]:
     """The last commits that touched the target's lines: date, author, message (none without git)."""
     git = ls.assistant.git
     if git is None:
@@ -53,21 +54,17 @@ def _target_history(ls, uri: str, rng: types.Range, limit: int = 5) -> list[str]
     target = find_target(path, document.source, parse_python(document.source), start, end)
     if target is None:
         return []
-    try:
-        commits = git.history(Path(path), target.start_line + 1, target.end_line + 1, limit=limit)
-    except ValueError:  # the file is outside the repository
-        return []
-    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]
+    return range_history(git, path, target.start_line, target.end_line, limit)
 
 
-async def deliver(ls, result: explain.Explanation) -> None:
+async def deliver(ls: Server, result: explain.Explanation) -> None:
     """Show the explanation: a Markdown document when the client can open one, else a message."""
     markdown = explain.as_markdown(result, ls.last_manifest or [])
     text = result.text or "The model returned no text."
     await show_text(ls, f"{result.target.path.stem}-{result.target.name}", markdown, f"{result.target.name}: {text}")
 
 
-async def show_text(ls, name: str, markdown: str, message: str | None = None) -> None:
+async def show_text(ls: Server, name: str, markdown: str, message: str | None = None) -> None:
     """Open ``markdown`` as a document in the cache dir, or show ``message`` (default: the markdown)."""
     if show_document_supported(ls.client_capabilities):
         path = _cache_file(name)
@@ -78,7 +75,7 @@ async def show_text(ls, name: str, markdown: str, message: str | None = None) ->
     ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=(message or markdown)[:SHOW_MESSAGE_LIMIT]))
 
 
-async def explain_as_comment(ls, uri: str, rng: types.Range, cancel: CancelToken) -> types.WorkspaceEdit | None:
+async def explain_as_comment(ls: Server, uri: str, rng: types.Range, cancel: CancelToken) -> types.WorkspaceEdit | None:
     """Run Explain and make its answer a comment edit (None when empty); ContentModified when the
     document changed while the model worked: the target's lines are no longer where they were."""
     version = ls.version_at_request(uri)
@@ -86,7 +83,7 @@ async def explain_as_comment(ls, uri: str, rng: types.Range, cancel: CancelToken
     return comment_edit(ls, uri, result, version)
 
 
-def comment_edit(ls, uri: str, result: explain.Explanation, version: int | None) -> types.WorkspaceEdit | None:
+def comment_edit(ls: Server, uri: str, result: explain.Explanation, version: int | None) -> types.WorkspaceEdit | None:
     """A WorkspaceEdit inserting the explanation above the target, or None when it is empty.
 
     ``version``: the document's version the explanation was asked for; a later one is refused

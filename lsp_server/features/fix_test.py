@@ -19,6 +19,7 @@ from lsp_server.actions import fix_test
 from lsp_server.errors import InvalidRequest
 from lsp_server.features import documents, edit_actions, explain
 from lsp_server.features.model_run import run_model
+from lsp_server.features.server_api import Server
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
 from lsp_server.verify.checks import sandbox_refusal
@@ -32,7 +33,7 @@ NOT_FAILING = {
 }
 
 
-async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tuple[types.WorkspaceEdit | None, str]:
+async def propose_fix(ls: Server, uri: str, rng: types.Range, cancel: CancelToken) -> tuple[types.WorkspaceEdit | None, str]:
     """Run the test, ask the model, verify; the verified edit (or None) and what was checked."""
     document = documents.get_document(ls.workspace, uri)
     path = documents.document_path(document)
@@ -46,7 +47,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
         raise InvalidRequest("Fix failing test runs the test, but verify.runTests is off: turn it on to use this action.")
     if sandbox_refusal(settings):
         raise InvalidRequest(f"Fix failing test runs the test, but there is {NO_SANDBOX} (see gemma-lsp doctor): install bubblewrap, or set verify.allowUnsandboxed if you accept running model-written code with your rights.")
-    root = edit_actions.root_of(ls, path)
+    root = documents.workspace_root(ls.workspace, path)
     node = fix_test.node_id(path, root, test.qualname)
     unsaved = unsaved_changes(ls, root)
     failure = await asyncio.to_thread(fix_test.run_test, root, unsaved, node, settings)
@@ -72,7 +73,7 @@ async def propose_fix(ls, uri: str, rng: types.Range, cancel: CancelToken) -> tu
     return (edit_actions.workspace_edit(ls, fix.proposal, summary) if ok else None), summary
 
 
-def unsaved_changes(ls, root: Path) -> list[FileChange]:
+def unsaved_changes(ls: Server, root: Path) -> list[FileChange]:
     """The editor's text of open Python files under ``root``: the test runs on what the user sees."""
     changes = []
     for uri, document in list(ls.workspace.text_documents.items()):
@@ -82,7 +83,7 @@ def unsaved_changes(ls, root: Path) -> list[FileChange]:
     return changes
 
 
-def _refuse_if_changed(ls, versions: dict[str, int | None], uris: list[str], path: Path) -> None:
+def _refuse_if_changed(ls: Server, versions: dict[str, int | None], uris: list[str], path: Path) -> None:
     """ContentModified when a document the fix read or edits changed since the action began."""
     for uri in uris:
         document = ls.workspace.text_documents.get(uri)

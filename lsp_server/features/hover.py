@@ -7,23 +7,34 @@ running in the background, so the next hover over the same code has it.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from lsprotocol import types
 
 from lsp_server.actions import hover
+from lsp_server.errors import GemmaLspError
 from lsp_server.features import documents
+from lsp_server.features.server_api import Server
+from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken
 from lsp_server.privacy.secrets import is_secret, root_of
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
+
+async def on_hover(ls: Server, params: types.HoverParams) -> types.Hover | None:
     document = documents.get_document(ls.workspace, params.text_document.uri)
     start, _ = documents.server_range(document, types.Range(params.position, params.position))
     roots = documents.workspace_roots(ls.workspace)
     subject = hover.subject_at(documents.document_path(document), document.source, start[0], start[1], roots, documents.read_from_workspace(ls.workspace))
     if subject is None:
         return None
-    history = await asyncio.to_thread(_history, ls, subject)  # git log -L can take a while
+    definition = subject.definition
+    # git log -L can take a while
+    history = await asyncio.to_thread(range_history, ls.assistant.git, subject.path, definition.start_line, definition.end_line, 3)
     parts = [hover.static_markdown(subject, history)]
     # The facts stay in the editor; the model is asked only about code that is not secret.
     explanation = None if is_secret(subject.path, root_of(subject.path, roots)) else await _explanation(ls, subject)
@@ -32,13 +43,13 @@ async def on_hover(ls, params: types.HoverParams) -> types.Hover | None:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)))
 
 
-async def _explanation(ls, subject: hover.HoverSubject) -> str | None:
+async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     settings = ls.assistant.settings
     if not settings.hover.explain:
         return None
-    try:
-        info = await asyncio.wait_for(asyncio.to_thread(ls.assistant.backend.load), settings.hover.wait_seconds)
-    except (asyncio.TimeoutError, Exception):  # no model yet (or none at all): static facts only
+    wait = settings.hover.wait_seconds
+    info = await _in_time(wait, lambda: asyncio.to_thread(ls.assistant.backend.load))
+    if info is None:  # no model yet (or none at all): static facts only
         return None
     key = hover.content_key(subject, info.path)
     cached = ls.hover_cache.get(key)
@@ -47,14 +58,24 @@ async def _explanation(ls, subject: hover.HoverSubject) -> str | None:
     future = ls.hover_cache.pending.get(key)
     if future is None:
         future = _start(ls, subject, info.prompt_style, key)
+    generation = await _in_time(wait, lambda: asyncio.shield(asyncio.wrap_future(future)))
+    return (generation.text.strip() or None) if generation is not None else None
+
+
+async def _in_time(seconds: float, start: Callable[[], Awaitable[T]]) -> T | None:
+    """What ``start()`` gives within ``seconds``; None when it takes longer or the model cannot
+    answer (GemmaLspError: no model, a refused host, a failed generation). Anything else is a bug:
+    logged, and the hover still shows its static facts."""
     try:
-        generation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), settings.hover.wait_seconds)
-    except (asyncio.TimeoutError, Exception):
+        return await asyncio.wait_for(start(), seconds)
+    except (asyncio.TimeoutError, GemmaLspError):
         return None
-    return generation.text.strip() or None
+    except Exception:
+        log.exception("the hover explanation failed")
+        return None
 
 
-def _start(ls, subject: hover.HoverSubject, style: str, key: str):
+def _start(ls: Server, subject: hover.HoverSubject, style: str, key: str):
     settings = ls.assistant.settings
     request = hover.hover_request(subject, style, settings.hover.max_tokens, settings.model.temperature)
     generation = ls.assistant.backend.submit(request, lambda _piece: None, CancelToken())
@@ -68,14 +89,3 @@ def _start(ls, subject: hover.HoverSubject, style: str, key: str):
     generation.add_done_callback(store)
     return generation
 
-
-def _history(ls, subject: hover.HoverSubject) -> list[str]:
-    """The last commits that touched the hovered definition's lines (none without git)."""
-    git = ls.assistant.git
-    if git is None:
-        return []
-    try:
-        commits = git.history(subject.path, subject.definition.start_line + 1, subject.definition.end_line + 1, limit=3)
-    except ValueError:  # the file is outside the repository
-        return []
-    return [f"{c.date} {c.author}: {c.summary} ({c.sha[:8]})" for c in commits]

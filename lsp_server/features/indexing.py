@@ -21,18 +21,18 @@ from pygls.uris import to_fs_path
 
 from lsp_server.features import documents
 from lsp_server.features.capabilities import work_done_progress_supported
+from lsp_server.features.server_api import Server
 from lsp_server.index.git_facts import GitFacts
 from lsp_server.index.watch import watch
 
 log = logging.getLogger(__name__)
 REPORT_SECONDS = 0.2
-_tasks: set[asyncio.Task] = set()
 
 
 class _Progress:
     """``$/progress`` for one build, throttled; a no-op for clients without workDoneProgress."""
 
-    def __init__(self, ls, cancel: threading.Event) -> None:
+    def __init__(self, ls: Server, cancel: threading.Event) -> None:
         self._ls, self._cancel, self._token, self._last = ls, cancel, None, 0.0
 
     async def begin(self) -> None:
@@ -62,17 +62,15 @@ class _Progress:
             self._ls.work_done_progress.end(self._token, types.WorkDoneProgressEnd(message=message))
 
 
-async def start(ls) -> None:
+async def start(ls: Server) -> None:
     """Begin indexing the workspace folders in the background (returns at once)."""
     roots = documents.workspace_roots(ls.workspace)
     if not roots:
         return
-    task = asyncio.create_task(_build(ls, roots))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    ls.run_in_background(_build(ls, roots))
 
 
-async def _build(ls, roots) -> None:
+async def _build(ls: Server, roots) -> None:
     index = ls.assistant.index_for(roots)
     cancel = threading.Event()
     progress = _Progress(ls, cancel)
@@ -97,7 +95,7 @@ async def _build(ls, roots) -> None:
         ls.assistant.watcher = watch(roots, index.refresh)
 
 
-async def warm_up(ls) -> None:
+async def warm_up(ls: Server) -> None:
     """Load the model and restore its saved KV state before the user asks (the model worker
     is idle now). A failure is only logged: the first real request reports it to the user."""
     try:
@@ -107,20 +105,28 @@ async def warm_up(ls) -> None:
         log.info("model warm-up skipped: %s", exc)
 
 
-def document_changed(ls, uri: str, edited: bool) -> None:
-    """didOpen (``edited`` False) / didChange: index the editor's text, which pygls has updated."""
+def document_opened(ls: Server, uri: str) -> None:
+    _index_document(ls, uri, edited=False)
+
+
+def document_edited(ls: Server, uri: str) -> None:
+    _index_document(ls, uri, edited=True)
+
+
+def _index_document(ls: Server, uri: str, edited: bool) -> None:
+    """didOpen / didChange: index the editor's text, which pygls has updated."""
     index, document = ls.assistant.index, ls.workspace.get_text_document(uri)
     if index is not None and document.path and document.path.endswith((".py", ".pyi")):
         index.update_text(documents.document_path(document), document.source, edited=edited)
 
 
-def document_closed(ls, uri: str) -> None:
+def document_closed(ls: Server, uri: str) -> None:
     path = to_fs_path(uri)
     if ls.assistant.index is not None and path:
         ls.assistant.index.close_document(Path(path))
 
 
-def watched_files_changed(ls, params: types.DidChangeWatchedFilesParams) -> None:
+def watched_files_changed(ls: Server, params: types.DidChangeWatchedFilesParams) -> None:
     index = ls.assistant.index
     for change in params.changes if index is not None else ():
         path = to_fs_path(change.uri)

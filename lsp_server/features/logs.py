@@ -12,6 +12,8 @@ import logging
 
 from lsprotocol import types
 
+from lsp_server.features.server_api import Server
+
 LEVELS = [
     (logging.ERROR, types.MessageType.Error),
     (logging.WARNING, types.MessageType.Warning),
@@ -21,7 +23,7 @@ LEVELS = [
 
 
 class ClientLogHandler(logging.Handler):
-    def __init__(self, ls) -> None:
+    def __init__(self, ls: Server) -> None:
         super().__init__()
         self._ls = ls
         self._loop: asyncio.AbstractEventLoop | None = None

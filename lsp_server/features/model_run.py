@@ -13,10 +13,10 @@ from pygls.workspace import TextDocument
 from lsp_server.context.pack import PackedContext
 from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
+from lsp_server.features.server_api import Server
 from lsp_server.features.stream import Streamer
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
 from lsp_server.model.thinking import CUT_OFF_NOTE, wants_thinking, with_thinking
-from lsp_server.privacy.secrets import root_of
 
 MakeRequest = Callable[[PackedContext, str], GenerationRequest]
 """(packed context, prompt style "chat" | "completion") -> the request."""
@@ -31,7 +31,7 @@ class ModelRun:
     generation: Generation
 
 
-async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest, action: str = "") -> ModelRun:
+async def run_model(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, title: str, make_request: MakeRequest, action: str = "") -> ModelRun:
     version = ls.version_at_request(uri)
     document = documents.refuse_if_changed(ls.workspace, uri, version)  # a range for older text
     start, end = documents.server_range(document, rng)
@@ -51,7 +51,7 @@ async def run_model(ls, uri: str, rng: types.Range, cancel: CancelToken, title: 
         info = await asyncio.to_thread(ls.assistant.backend.load)
         ls.assistant.mark_model_loaded()
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
-        workspace = root_of(packed.target.path, documents.workspace_roots(ls.workspace))
+        workspace = documents.workspace_root(ls.workspace, packed.target.path)
         request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)
         model = ls.assistant.settings.model
         thinks = wants_thinking(model.thinking, action, info.supports_thinking)

@@ -18,12 +18,13 @@ from pygls.uris import to_fs_path
 
 from lsp_server.actions import stub_tests
 from lsp_server.actions.generate_tests import module_name, test_file_for
-from lsp_server.context.resolve import Resolver
-from lsp_server.features import documents, edit_actions
+from lsp_server.context.resolve import referenced_by_tests
+from lsp_server.features import documents
 from lsp_server.features.capabilities import (
     apply_edit_supported,
     resource_create_supported,
 )
+from lsp_server.features.server_api import Server
 from lsp_server.verify.select import is_test_file
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,20 @@ class SavedTexts:
         self.pending: dict[str, asyncio.Task] = {}
 
 
-def opened(ls, uri: str) -> None:
+def opened(ls: Server, uri: str) -> None:
     document = ls.workspace.text_documents.get(uri)
     if document is not None:
         ls.saved_texts.baseline[uri] = document.source
 
 
-def closed(ls, uri: str) -> None:
+def closed(ls: Server, uri: str) -> None:
     ls.saved_texts.baseline.pop(uri, None)
     task = ls.saved_texts.pending.pop(uri, None)
     if task is not None:
         task.cancel()
 
 
-def saved(ls, uri: str) -> None:
+def saved(ls: Server, uri: str) -> None:
     """didSave: (re)start this file's debounce timer."""
     state = ls.saved_texts
     if uri in state.pending:
@@ -59,7 +60,7 @@ def saved(ls, uri: str) -> None:
     state.pending[uri] = asyncio.ensure_future(_after_quiet(ls, uri))
 
 
-async def _after_quiet(ls, uri: str) -> None:
+async def _after_quiet(ls: Server, uri: str) -> None:
     try:
         await asyncio.sleep(DEBOUNCE_SECONDS)
         ls.saved_texts.pending.pop(uri, None)
@@ -70,7 +71,7 @@ async def _after_quiet(ls, uri: str) -> None:
         log.exception("stub tests on save failed for %s", uri)
 
 
-async def add_stubs(ls, uri: str) -> bool:
+async def add_stubs(ls: Server, uri: str) -> bool:
     """Compare with the baseline, append the stubs needed; True when an edit was applied."""
     document = ls.workspace.text_documents.get(uri)
     path = Path(to_fs_path(uri) or "")
@@ -80,7 +81,7 @@ async def add_stubs(ls, uri: str) -> bool:
     before = state.baseline.get(uri, text)
     state.baseline[uri] = text
     roots = documents.workspace_roots(ls.workspace)
-    root = edit_actions.root_of(ls, path)
+    root = documents.workspace_root(ls.workspace, path)
     if not stub_tests.wanted(ls.assistant.settings.on_save.stub_tests, path, is_test_file(path)) or not any(path.resolve().is_relative_to(r.resolve()) for r in roots):
         return False
     edit = await asyncio.to_thread(_plan, ls, path, root, before, text)
@@ -89,34 +90,19 @@ async def add_stubs(ls, uri: str) -> bool:
     return await _apply(ls, edit)
 
 
-def _plan(ls, path: Path, root: Path, before: str, text: str) -> stub_tests.StubEdit | None:
+def _plan(ls: Server, path: Path, root: Path, before: str, text: str) -> stub_tests.StubEdit | None:
     changed = stub_tests.changed_functions(before, text)
     if not changed:
         return None
     test_file = test_file_for(path, root)
     test_text = documents.read_for_editing(ls.workspace)(test_file)  # no model here: secret test files too
-    names = stub_tests.needing_stubs(changed, referenced_by_tests(ls, path, text), test_text)
+    index = ls.assistant.index
+    referenced = referenced_by_tests(index, path, text) if index is not None else set()  # no index: no links
+    names = stub_tests.needing_stubs(changed, referenced, test_text)
     return stub_tests.stub_edit(module_name(path, root), stub_tests.public_functions(text), names, test_file, test_text)
 
 
-def referenced_by_tests(ls, path: Path, text: str) -> set[str]:
-    """Names of ``path`` that a test function uses, from the index's links (empty without an index)."""
-    index = ls.assistant.index
-    if index is None:
-        return set()
-    facts = index.facts(path) or index.update_text(path, text, edited=False)
-    resolver = Resolver(index)
-    names = set()
-    for other in index.importers_of(facts.path):
-        other_facts = index.facts(other)
-        if other_facts is None or not other_facts.is_test_file:
-            continue
-        for used in resolver.scope_uses(other).values():
-            names |= {s.qualname.split(".")[0] for s in used if s.path == facts.path}
-    return names
-
-
-async def _apply(ls, edit: stub_tests.StubEdit) -> bool:
+async def _apply(ls: Server, edit: stub_tests.StubEdit) -> bool:
     caps = ls.client_capabilities
     if not apply_edit_supported(caps) or (edit.create and not resource_create_supported(caps)):
         log.info("stub tests for %s not sent: the client cannot apply %s", ", ".join(edit.names), "new files" if edit.create else "edits")
@@ -125,8 +111,7 @@ async def _apply(ls, edit: stub_tests.StubEdit) -> bool:
     position = types.Position(edit.line, edit.character)
     insert = types.TextEdit(types.Range(position, position), edit.text)
     if edit.create:
-        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
-        workspace_edit = types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), [insert])])
+        workspace_edit = documents.create_file_edit(uri, [insert])
     else:
         open_document = ls.workspace.text_documents.get(uri)
         if open_document is not None:

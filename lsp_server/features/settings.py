@@ -13,19 +13,20 @@ from lsprotocol import types
 from lsp_server.config import settings_from_mapping
 from lsp_server.features import egress
 from lsp_server.features.capabilities import configuration_supported
+from lsp_server.features.server_api import Server
 
 SECTION = "gemmaLsp"
 log = logging.getLogger(__name__)
 
 
-def from_initialize(ls, params: types.InitializeParams) -> None:
+def from_initialize(ls: Server, params: types.InitializeParams) -> None:
     options = params.initialization_options or {}
     if isinstance(options, dict) and SECTION in options:
         options = options[SECTION]
     _apply(ls, options, "initializationOptions")
 
 
-async def pull(ls) -> None:
+async def pull(ls: Server) -> None:
     if not configuration_supported(ls.client_capabilities):
         return
     params = types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
@@ -38,7 +39,7 @@ async def pull(ls) -> None:
         _apply(ls, result[0], "workspace/configuration")
 
 
-async def on_change(ls, params: types.DidChangeConfigurationParams) -> None:
+async def on_change(ls: Server, params: types.DidChangeConfigurationParams) -> None:
     pushed = params.settings
     if isinstance(pushed, dict) and isinstance(pushed.get(SECTION), dict):
         _apply(ls, pushed[SECTION], "didChangeConfiguration")
@@ -46,7 +47,7 @@ async def on_change(ls, params: types.DidChangeConfigurationParams) -> None:
         await pull(ls)
 
 
-def _apply(ls, data, origin: str) -> None:
+def _apply(ls: Server, data, origin: str) -> None:
     settings, problems = settings_from_mapping(data, ls.assistant.settings)
     ls.assistant.update_settings(settings)
     logging.getLogger("lsp_server").setLevel(settings.log_level.upper())

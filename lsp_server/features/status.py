@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsp_server.config import Settings
+from lsp_server.features.server_api import Server
 from lsp_server.model.backend import ModelInfo
 
 STATUS_REQUEST = "gemma/status"
@@ -51,7 +52,7 @@ def context_tokens(manifest: list[dict] | None) -> int | None:
     return sum(int(entry.get("tokens") or 0) for entry in manifest if entry.get("included"))
 
 
-def status(ls) -> dict:
+def status(ls: Server) -> dict:
     """The handler's body: reads the server's state, loads nothing."""
     assistant = ls.assistant
     info = assistant.backend.load() if assistant.model_loaded else None  # loaded: returns at once

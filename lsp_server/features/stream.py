@@ -9,28 +9,27 @@ pieces are batched so a fast model does not flood the client.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
 
 from lsprotocol import types
 
 from lsp_server.features.capabilities import work_done_progress_supported
+from lsp_server.features.server_api import Server
 from lsp_server.model.backend import CancelToken
 
 STREAM_NOTIFICATION = "gemma/stream"
 FLUSH_SECONDS = 0.05
-_ids = itertools.count(1)
 
 
 class Streamer:
-    def __init__(self, ls, title: str, uri: str, cancel: CancelToken, token: types.ProgressToken | None = None) -> None:
+    def __init__(self, ls: Server, title: str, uri: str, cancel: CancelToken, token: types.ProgressToken | None = None) -> None:
         self._ls = ls
         self._loop = asyncio.get_running_loop()
         self.title = title
         self.uri = uri
         self.cancel = cancel
-        self.id = f"gemma-{next(_ids)}"
+        self.id = f"gemma-{next(ls.stream_ids)}"
         self._token = token
         self._pending = ""
         self._thought = ""

@@ -253,19 +253,27 @@ def _blank(match: re.Match) -> bytes:
     quote = min(i for i in (text.find(b'"'), text.find(b"'")) if i >= 0) if not text.startswith(b"#") else 0
     if b"f" not in text[:quote].lower():
         return b" "
-    # Strings inside a field first (their text may hold a ':'; a nested f-string keeps its own
-    # fields), then its !conversion and :spec.
-    code = (_CONVERSION_AND_SPEC.sub(b"", _COMMENT_OR_STRING.sub(_blank, field)) for field in _fields(text))
-    return b" " + b" ".join(code) + b" "
+    return b" " + b" ".join(_field_code(field) for field in _fields(text)) + b" "
+
+
+def _field_code(field: bytes) -> bytes:
+    """A replacement field's code: strings in it first (their text may hold a ':'; a nested
+    f-string keeps its own fields), then its !conversion and :spec, whose own {fields} are code."""
+    code = _COMMENT_OR_STRING.sub(_blank, field)
+    spec = _CONVERSION_AND_SPEC.search(code)
+    return code[: spec.start()] + b" " + b" ".join(_fields(spec.group(0)))
 
 
 def _fields(text: bytes) -> list[bytes]:
     """An f-string's replacement fields, each whole: braces nested in a field (a dict, a nested
-    f-string's own fields) stay inside it."""
-    text = text.replace(b"{{", b"  ").replace(b"}}", b"  ")
+    f-string's own fields, a spec's {width}) stay inside it; {{ and }} outside fields are text."""
     fields, depth, start = [], 0, 0
-    for index in range(text.find(b"{"), len(text)) if b"{" in text else ():
+    index = text.find(b"{")
+    while 0 <= index < len(text):
         byte = text[index]
+        if depth == 0 and text[index : index + 2] in (b"{{", b"}}"):
+            index += 2
+            continue
         if byte == 0x7B:  # {
             depth += 1
             start = index + 1 if depth == 1 else start
@@ -273,6 +281,7 @@ def _fields(text: bytes) -> list[bytes]:
             depth -= 1
             if depth == 0:
                 fields.append(text[start:index])
+        index += 1
     return fields
 
 

@@ -21,6 +21,10 @@ class Commit:
     date: str
     summary: str
 
+    def describe(self) -> str:
+        """One line for people and prompts: date, author, message, short sha."""
+        return f"{self.date} {self.author}: {self.summary} ({self.sha[:8]})"
+
 
 class GitFacts:
     def __init__(self, repo) -> None:
@@ -77,6 +81,18 @@ class GitFacts:
         except Exception as exc:  # an empty repo has no HEAD; history is then simply empty
             log.info("git %s failed: %s", args[0], exc.__class__.__name__)
             return ""
+
+
+def range_history(git: GitFacts | None, path: Path, start_line: int, end_line: int, limit: int) -> list[str]:
+    """The last ``limit`` commits that touched lines ``start_line..end_line`` (0-based, inclusive),
+    described one a line; none without git or for a file outside the repository."""
+    if git is None:
+        return []
+    try:
+        commits = git.history(path, start_line + 1, end_line + 1, limit=limit)
+    except ValueError:  # the file is outside the repository
+        return []
+    return [commit.describe() for commit in commits]
 
 
 class RecentFiles:

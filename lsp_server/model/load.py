@@ -62,7 +62,7 @@ def check_fits_memory(path: Path, n_gpu_layers: int, memory: tuple[int, int | No
 
 def gguf_layer_count(path: Path) -> int:
     """Layers llama.cpp can offload: the GGUF's block_count plus the output layer (64 if unknown)."""
-    from quantize.gguf_header import read_header  # the fast header reader of the same package
+    from lsp_server.model.gguf_header import read_header  # gguf and numpy load only when a model does
 
     try:
         fields = read_header(path).fields

@@ -5,20 +5,18 @@ The only module of gemma-lsp that opens network connections, and only to the URL
 stream from ``/chat/completions``; raw completion text (few-shot prompts for base models) streams
 from ``/completions``. A cancelled request shuts the connection down, which stops the server's
 work. Connection failures are retried ``remote.retries`` times, never once text has arrived.
+The wire format (request bodies, server-sent events, chunks) is in ``openai_wire``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -26,6 +24,7 @@ import httpx
 from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
 from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.openai_wire import Outcome, parse_chunk, request_body, slot_for, sse_events
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import InlineThought, ThoughtRouter, model_thinks, split_thought
 from lsp_server.privacy.egress import Destination, check_destination
@@ -47,96 +46,6 @@ class RemoteConfigError(GemmaLspError):
 
 class _Retryable(Exception):
     """A status the server gives while starting or overloaded."""
-
-
-# -- server-sent events (pure) ------------------------------------------------------------------
-
-
-def sse_events(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` of each server-sent event, up to ``[DONE]``; comments and other fields skipped."""
-    data: list[str] = []
-    for line in lines:
-        line = line.rstrip("\r\n")
-        if line:
-            name, _, value = line.partition(":")
-            if name == "data":
-                data.append(value.removeprefix(" "))
-            continue
-        if data:
-            payload, data = "\n".join(data), []
-            if payload.strip() == "[DONE]":
-                return
-            yield payload
-    if data and "\n".join(data).strip() != "[DONE]":
-        yield "\n".join(data)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    text: str
-    finish_reason: str | None
-    usage: dict | None
-    timings: dict | None
-    reasoning: str = ""
-    """A thought the server returns apart from the answer (``reasoning_content``)."""
-
-
-def parse_chunk(payload: str) -> Chunk:
-    """One streamed chunk of a chat or text completion; an error event raises GenerationFailed."""
-    try:
-        obj = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise GenerationFailed(f"The team server sent something that is not JSON: {payload[:200]!r}") from exc
-    if "error" in obj:
-        error = obj["error"]
-        message = error.get("message", error) if isinstance(error, dict) else error
-        raise GenerationFailed(f"The team server failed while generating: {message}")
-    choice = (obj.get("choices") or [{}])[0]
-    delta = choice.get("delta") or {}
-    text = delta.get("content") or choice.get("text") or ""
-    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-    return Chunk(text, choice.get("finish_reason"), obj.get("usage"), obj.get("timings"), reasoning)
-
-
-@dataclass
-class _Outcome:
-    """What the stream said besides the text."""
-
-    reason: str = "length"
-    pieces: int = 0
-    first: float = 0.0
-    usage: dict | None = None
-    timings: dict | None = None
-
-    def add(self, chunk: Chunk) -> None:
-        self.first = self.first or time.perf_counter()
-        self.usage = chunk.usage or self.usage
-        self.timings = chunk.timings or self.timings
-        if chunk.finish_reason:
-            self.reason = "length" if chunk.finish_reason == "length" else "stop"
-
-
-def request_body(request: GenerationRequest, model: str, slot: int | None) -> tuple[str, dict]:
-    """The endpoint (relative to the API base) and JSON body for ``request``."""
-    body: dict = {"model": model, "max_tokens": request.max_tokens + request.thinking_tokens, "temperature": request.temperature, "stream": True}
-    body["stream_options"] = {"include_usage": True}
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if slot is not None:
-        body.update(cache_prompt=True, id_slot=slot)
-    if request.text is not None:
-        return "completions", {**body, "prompt": request.text + request.answer_prefix}
-    messages = [{"role": m.role, "content": m.content} for m in request.messages]
-    if request.thinking:  # llama-server and vLLM hand these to the chat template
-        body["chat_template_kwargs"] = {"enable_thinking": True}
-    if request.answer_prefix:  # servers that support it continue a final assistant message
-        messages.append({"role": "assistant", "content": request.answer_prefix})
-    return "chat/completions", {**body, "messages": messages}
-
-
-def slot_for(cache_key: str, total_slots: int) -> int:
-    """A stable slot for a workspace: the same key always lands in the same slot."""
-    return zlib.crc32(cache_key.encode("utf-8")) % max(1, total_slots)
 
 
 def estimate_tokens(text: str) -> int:
@@ -253,8 +162,8 @@ class OpenAIBackend:
             raise self._status_error(response.status_code, detail)
         return response
 
-    def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> _Outcome:
-        outcome, inline = _Outcome(), InlineThought()
+    def _read(self, response: httpx.Response, stream: TextStream, on_text: OnText, cancel: CancelToken) -> Outcome:
+        outcome, inline = Outcome(), InlineThought()
         try:
             for payload in sse_events(response.iter_lines()):
                 cancel.raise_if_cancelled()
@@ -275,7 +184,7 @@ class OpenAIBackend:
         return outcome
 
     @staticmethod
-    def _emit(text: str, stream: TextStream, on_text: OnText, outcome: _Outcome) -> bool:
+    def _emit(text: str, stream: TextStream, on_text: OnText, outcome: Outcome) -> bool:
         """Pass a piece on; True when a stop string ended the answer."""
         outcome.pieces += 1
         piece = stream.feed(text.encode("utf-8"))
@@ -285,7 +194,7 @@ class OpenAIBackend:
             outcome.reason = "stop"
         return stream.stopped
 
-    def _generation(self, request: GenerationRequest, stream: TextStream, outcome: _Outcome, started: float) -> Generation:
+    def _generation(self, request: GenerationRequest, stream: TextStream, outcome: Outcome, started: float) -> Generation:
         usage, timings = outcome.usage or {}, outcome.timings or {}
         cached = int(timings.get("cache_n") or (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         prompt_tokens = usage.get("prompt_tokens") or (timings.get("prompt_n", 0) + cached if timings else 0)

@@ -85,8 +85,13 @@ def is_secret(path: Path, root: Path) -> bool:
 
 
 def root_of(path: Path, roots: Iterable[Path]) -> Path:
-    """The workspace root ``path`` lies in; a file outside every root is judged in its own folder."""
-    return next((Path(r) for r in roots if _relative(Path(path), Path(r)) is not None), Path(path).parent)
+    """The workspace root ``path`` lies in, as written or once symbolic links are resolved; a file
+    outside every root is judged in its own folder."""
+    path = Path(path)
+    for root in map(Path, roots):
+        if _relative(path, root) is not None or path.resolve().is_relative_to(root.resolve()):
+            return root
+    return path.parent
 
 
 def refuse_if_secret(path: Path, roots: Iterable[Path]) -> None:

@@ -128,7 +128,7 @@ async def test_explain_gives_the_model_the_history_of_the_range(bare_client: Lan
     action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Explain apply_discount")
     await run_action(bare_client, action)
     markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
-    assert "| history of apply_discount (git log -L) | 1 commits that changed the target's lines |" in markdown
+    assert "| history of apply_discount (git log -L) | 1 commit that changed the target's lines |" in markdown
     facts = markdown.split("## Facts read off the code", 1)[1].split("## Context sent to the model", 1)[0]
     assert "- **Raises:** `ValueError`\n" in facts
     assert "- **Used by:** `Cart.total` (shop/cart.py:" in facts  # the caller, from the index

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from safetensors import numpy as safetensors_numpy
 
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 
 CONTROL, USER_DEFINED, NORMAL, BYTE = 3, 4, 1, 6
 ROPE = {"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},

@@ -10,7 +10,7 @@ safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 from quantize.convert import convert  # noqa: E402
 from quantize.errors import MissingTensor, UnsupportedArchitecture  # noqa: E402
-from quantize.gguf_header import read_header  # noqa: E402
+from lsp_server.model.gguf_header import read_header  # noqa: E402
 from quantize.gguf_meta import read_summary  # noqa: E402
 
 from .conftest import generate  # noqa: E402

@@ -18,7 +18,7 @@ from quantize.errors import (
     UnsupportedArchitecture,
 )
 from quantize.evaluate import evaluate
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 from quantize.gguf_meta import read_summary
 from quantize.hf_tokenizer import spm_merges
 from quantize.quantizer import quantize_gguf

@@ -4,7 +4,6 @@ converted with a tiny Gemma 3 and Gemma 4 model, and llama.cpp must split text a
 itself does."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ pytest.importorskip("google.protobuf")
 
 from quantize.convert import convert
 from quantize.errors import BadInput
-from quantize.gguf_header import read_header
+from lsp_server.model.gguf_header import read_header
 from quantize.hf_tokenizer import read_tokenizer_model
+from tests.python_samples import sample_module
 
 from .hf_checkpoint import (
     gemma4_config,
@@ -25,13 +25,12 @@ from .hf_checkpoint import (
 )
 
 VOCAB = 1024
-ROOT = Path(__file__).parents[2]
 SAMPLE = "def café(x):\n    return  x**2 + 12345  # <start_of_turn> naïve\n\n\tpass\n"
 
 
 @pytest.fixture(scope="module")
 def tokenizer_model() -> bytes:
-    lines = [line for f in sorted((ROOT / "quantize").glob("*.py")) for line in f.read_text().split("\n")]
+    lines = [line for seed in range(40) for line in sample_module(seed).split("\n")]  # generated Python to learn from
     out = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines), model_writer=out, vocab_size=VOCAB, model_type="bpe", byte_fallback=True,

@@ -56,7 +56,7 @@ def test_the_history_of_the_range_joins_the_context_and_the_manifest():
     packed = explain.with_history(PACKED, ["2026-01-02 Ada: Round to cents (1234abcd)"])
     assert packed.items[-1].title == "history of add (git log -L)" and packed.items[-1].section == "history"
     assert packed.items[-1].text == "# 2026-01-02 Ada: Round to cents (1234abcd)\n"
-    assert packed.manifest[-1]["reason"] == "1 commits that changed the target's lines" and packed.manifest[-1]["included"]
+    assert packed.manifest[-1]["reason"] == "1 commit that changed the target's lines" and packed.manifest[-1]["included"]
     prompt = explain.completion_prompt(packed)
     assert prompt.index("Ada: Round to cents") < prompt.index("### Code\ndef add")
     assert explain.with_history(PACKED, []) is PACKED

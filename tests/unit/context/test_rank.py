@@ -2,10 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.config import ContextSettings, IndexSettings
+from lsp_server.config import ContextSettings
 from lsp_server.context.rank import rank
 from lsp_server.context.resolve import Resolver, Symbol
 from lsp_server.index.workspace import WorkspaceIndex
+
+from .indexed import indexed
 
 FILES = {
     "shop/__init__.py": "from .base import Store\n",
@@ -44,12 +46,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path: Path) -> WorkspaceIndex:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    built = WorkspaceIndex([tmp_path], IndexSettings(cache=False))
-    built.build()
-    return built
+    return indexed(tmp_path, FILES)
 
 
 def sym(index: WorkspaceIndex, relative: str, qualname: str) -> Symbol:

@@ -8,7 +8,7 @@ import pytest
 
 from lsp_server.errors import GenerationFailed
 from lsp_server.model.backend import GenerationRequest, Message
-from lsp_server.model.openai_backend import parse_chunk, request_body, slot_for, sse_events
+from lsp_server.model.openai_wire import parse_chunk, request_body, slot_for, sse_events
 
 
 def test_events_are_split_on_blank_lines_and_end_at_done():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.privacy.secrets import PROJECT_FILE, SecretFileRefused, is_secret, refuse_if_secret, without_secrets
+from lsp_server.privacy.secrets import PROJECT_FILE, SecretFileRefused, is_secret, refuse_if_secret, root_of, without_secrets
 
 
 def write(root: Path, relative: str, text: str = "x = 1\n") -> Path:
@@ -79,3 +79,14 @@ def test_reader_sees_secret_files_as_missing(tmp_path):
     read = without_secrets(lambda path: path.read_text(), [tmp_path])
     assert read(write(tmp_path, "key.pem", "PRIVATE")) is None
     assert read(write(tmp_path, "app.py", "ok")) == "ok"
+
+
+def test_the_root_of_a_file_as_written_or_through_a_link(tmp_path: Path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    inside = write(second, "pkg/m.py")
+    (tmp_path / "link").symlink_to(second)
+    assert root_of(inside, [first, second]) == second
+    assert root_of(tmp_path / "link" / "pkg" / "m.py", [first, second]) == second, "the link leads into the second root"
+    assert root_of(inside, [tmp_path / "link"]) == tmp_path / "link", "the root is the link"
+    outside = write(tmp_path, "other/n.py")
+    assert root_of(outside, [first, second]) == outside.parent

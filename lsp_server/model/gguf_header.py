@@ -2,6 +2,7 @@
 
 gguf.GGUFReader makes numpy views for every one of Gemma's 262,144 vocabulary strings: 15-40 s
 on the 2-core machines here, for every file opened. This reads the same header in about a second.
+Used by the model loader (layer counts) and by gemma-quantize.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import gguf
 import numpy as np
 
-from quantize.errors import BadInput
+from lsp_server.errors import BadInput
 
 V = gguf.GGUFValueType
 _SCALARS = {V.UINT8: "<B", V.INT8: "<b", V.UINT16: "<H", V.INT16: "<h", V.UINT32: "<I", V.INT32: "<i",
