@@ -122,3 +122,14 @@ def test_the_client_only_settings_are_those_the_extension_keeps_to_itself():
 ])
 def test_the_schema_read_off_config_py(key, expected):
     assert schema(*server_settings()[key]) == expected
+
+
+def test_a_workspace_cannot_redirect_code_or_run_a_program():
+    """A repository's .vscode/settings.json must not set where prompts go (backend, remote.*), the
+    interpreter the extension starts (pythonPath) or unjailed test runs: those are machine-scoped,
+    so VS Code takes them from the user's own settings only."""
+    properties = json.loads(PACKAGE.read_text())["contributes"]["configuration"]["properties"]
+    guarded = [k for k in properties if k in ("gemmaLsp.pythonPath", "gemmaLsp.backend", "gemmaLsp.verify.allowUnsandboxed")
+               or k.startswith("gemmaLsp.remote.")]
+    assert len(guarded) == 11
+    assert all(properties[k].get("scope") == "machine" for k in guarded), [k for k in guarded if properties[k].get("scope") != "machine"]
