@@ -101,6 +101,10 @@ def session(tmp_path_factory) -> dict:
     data, extensions = root / "data", root / "extensions"
     (data / "User").mkdir(parents=True)
     (data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS))
+    # The interpreter is machine-scoped (a repository's workspace settings cannot pick it); a
+    # code-server window is a remote one, which reads machine settings from data/Machine.
+    (data / "Machine").mkdir()
+    (data / "Machine" / "settings.json").write_text(json.dumps({"gemmaLsp.pythonPath": PYTHON}))
     results = root / "results.json"
     env = server_env(root, PATH=node_bin + os.pathsep + os.environ["PATH"], GEMMA_DRIVER_RESULTS=str(results))
     base = [tools["code_server"], "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
@@ -110,7 +114,6 @@ def session(tmp_path_factory) -> dict:
     workspace = copy_workspace(root)
     (workspace / ".vscode").mkdir()
     (workspace / ".vscode" / "settings.json").write_text(json.dumps({
-        "gemmaLsp.pythonPath": PYTHON,
         "gemmaLsp.model.nCtx": 2048,
         "gemmaLsp.model.maxTokens": MAX_TOKENS,
         "gemmaLsp.model.temperature": 0,
