@@ -53,6 +53,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctx", type=int, help="context size you want (default: the longest that fits, from 32768)")
     p.add_argument("--kv-type", help="KV cache type (f16, q8_0, q4_0...); default: f16, else q8_0")
     p.add_argument("--no-flash-attn", action="store_true", help="plan without flash attention")
+    p.add_argument("--n-ubatch", type=int, help="micro-batch size (default: the largest of 2048, 1024, 512 "
+                                                  "that fits with the context)")
     p.add_argument("--measure", action="store_true",
                    help="load it with the planned settings and compare with what llama.cpp allocates "
                         "(a shape is synthesized first: as big as the real file)")
@@ -65,7 +67,8 @@ def _plan(args) -> dict:
     from quantize.report import parse_size, plan_json, plan_text
 
     free = parse_size(args.gpu_mem)
-    rec = recommend(args.model, free, ctx=args.ctx, kv_type=args.kv_type, flash_attn=not args.no_flash_attn)
+    rec = recommend(args.model, free, ctx=args.ctx, kv_type=args.kv_type, flash_attn=not args.no_flash_attn,
+                    n_ubatch=args.n_ubatch)
     table = quant_table(rec.shape, free, flash_attn=not args.no_flash_attn)
     result = {**plan_json(rec, table), "text": plan_text(rec, table)}
     if args.measure:

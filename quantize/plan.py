@@ -231,6 +231,11 @@ def replace_settings(s: Settings, **changes) -> Settings:
 
 
 DEFAULT_CTX = 32768
+UBATCH_CHOICES = (2048, 1024, 512)
+"""n_ubatch values recommend() tries, fastest first. Prompt processing on an H100 with llama.cpp
+built with -DGGML_CUDA_FORCE_CUBLAS=ON (31B shape, Q4_K_M): n_ubatch 2048 is 1.5-1.9x faster than
+512 (tests/benchmarks/RESULTS.md); the price is the compute buffer, which grows with n_ubatch
+(the f32 logits of a whole ubatch: 2 GiB at 2048 for a 262,144-token vocabulary)."""
 
 
 @dataclass(frozen=True)
@@ -257,9 +262,16 @@ class Recommendation:
 
 
 def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int | None = None,
-              kv_type: str | None = None, flash_attn: bool = True, n_ubatch: int = 512) -> Recommendation:
-    """Quant type, n_gpu_layers, context size and KV type for a model on a card with
-    free_vram_bytes free (0 for CPU only). model: a .gguf path, a shape name or a ModelShape."""
+              kv_type: str | None = None, flash_attn: bool = True, n_ubatch: int | None = None) -> Recommendation:
+    """Quant type, n_gpu_layers, context size, KV type and n_ubatch for a model on a card with
+    free_vram_bytes free (0 for CPU only). model: a .gguf path, a shape name or a ModelShape.
+
+    Memory goes first to quality and layers (quant and KV type are chosen with the smallest
+    n_ubatch), then to the context asked for (ctx, else DEFAULT_CTX), then to n_ubatch (the largest
+    of UBATCH_CHOICES that still fits: faster prefill), and what is left to a longer context.
+    n_ubatch given: that value, as before."""
+    auto_ubatch = n_ubatch is None
+    n_ubatch = UBATCH_CHOICES[-1] if auto_ubatch else n_ubatch
     shape, file_weights, file_type, label = _load_model(model)
     usable = int(max(0, free_vram_bytes) * SAFETY)
     want_ctx = min(ctx or DEFAULT_CTX, shape.n_ctx_train)
@@ -276,12 +288,21 @@ def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int 
     settings = replace_settings(base, kv_type=kv)
     ngl = max_gpu_layers(shape, weights, settings, usable)
     all_in = ngl == shape.n_layer + 1
+    if auto_ubatch and all_in:
+        settings = replace_settings(settings, n_ubatch=_largest_ubatch(shape, weights, settings, ctx or want_ctx, usable))
     longest = max_context(shape, weights, settings, usable) if all_in else 0
     settings = replace_settings(settings, n_gpu_layers=ngl, n_ctx=ctx or max(want_ctx, longest))
     rec = Recommendation(label, shape, quant, file_type, settings, estimate(shape, weights, settings),
                          longest, free_vram_bytes)
     rec.notes.extend(_notes(rec, all_in))
     return rec
+
+
+def _largest_ubatch(shape: ModelShape, weights: Weights, s: Settings, n_ctx: int, free: int) -> int:
+    for n_ubatch in UBATCH_CHOICES:
+        if fits(shape, weights, replace_settings(s, n_ctx=n_ctx, n_ubatch=n_ubatch), free):
+            return n_ubatch
+    return UBATCH_CHOICES[-1]
 
 
 def _load_model(model: str | Path | ModelShape):
@@ -321,6 +342,10 @@ def _notes(rec: Recommendation, all_in: bool) -> list[str]:
         notes.append("A quantized KV cache needs flash attention (flash_attn=True).")
     if rec.shape.n_swa:
         notes.append("swa_full=False: sliding-window layers keep only their window in the KV cache.")
+    if rec.free_bytes > 0:
+        notes.append(f"n_ubatch={rec.settings.n_ubatch}: set model.n_ubatch = {rec.settings.n_ubatch} in the server's "
+                     "settings (its default is 512). Larger micro-batches prefill faster on a GPU, most with "
+                     "llama.cpp built with -DGGML_CUDA_FORCE_CUBLAS=ON; their compute buffer is counted above.")
     return notes
 
 

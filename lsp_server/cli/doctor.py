@@ -24,7 +24,8 @@ def doctor(settings: Settings) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},
-        "gpu": {"offload_supported": gpu_offload_supported(), "devices": nvidia_devices()},
+        "gpu": {"offload_supported": gpu_offload_supported(), "devices": nvidia_devices(),
+                "cuda_build": cuda_build()},
         "sandbox": sandbox(),
         "model": model_facts(settings),
     }
@@ -60,6 +61,55 @@ def model_facts(settings: Settings) -> dict:
     except GemmaLspError as exc:
         facts["error"] = str(exc)
     return facts
+
+
+def system_info_features(text: str) -> dict[str, dict[str, str]]:
+    """llama.cpp's system info ("CPU : SSE3 = 1 | ... | CUDA : ARCHS = 900 | FORCE_CUBLAS = 1 | ...")
+    as {backend: {feature: value}}."""
+    backends: dict[str, dict[str, str]] = {}
+    current = None
+    for part in text.split("|"):
+        part = part.strip()
+        name, sep, rest = part.partition(" : ") if " : " in part else ("", "", part)
+        if not sep and part.endswith(" :"):
+            name, sep, rest = part[:-2], ":", ""
+        if sep:
+            current = backends.setdefault(name.strip(), {})
+        key, eq, value = rest.partition("=")
+        if eq and current is not None:
+            current[key.strip()] = value.strip()
+    return backends
+
+
+def cuda_build(info: str | None = None) -> dict | None:
+    """How llama.cpp's CUDA backend was compiled, from its system info; None without one.
+
+    prompt_matmul says which kernels multiply quantized weights by a prompt batch: cuBLAS where
+    the build has -DGGML_CUDA_FORCE_CUBLAS=ON (1.3-1.9x faster prefill on an H100, see the
+    README), else llama.cpp's own MMQ kernels. A build that switches at run time (the GPU kit's
+    GEMMA_CUDA_RUNTIME_CUBLAS, for measuring) does not show here.
+    """
+    if info is None:
+        try:
+            import llama_cpp
+
+            info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        except (ImportError, AttributeError, OSError):
+            return None
+    features = system_info_features(info).get("CUDA")
+    if features is None:
+        return None
+    forced_cublas = features.get("FORCE_CUBLAS") == "1"
+    result = {
+        "archs": features.get("ARCHS"),
+        "force_cublas": forced_cublas,
+        "force_mmq": features.get("FORCE_MMQ") == "1",
+        "prompt_matmul": "cuBLAS (-DGGML_CUDA_FORCE_CUBLAS=ON)" if forced_cublas else "MMQ (llama.cpp's default)",
+    }
+    if not forced_cublas:
+        result["advice"] = ("prefill on data-center GPUs (H100: 1.3-1.9x) is faster with cuBLAS: rebuild with "
+                            'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_CUDA_FORCE_CUBLAS=ON" (README, GPU)')
+    return result
 
 
 def nvidia_devices() -> list[dict]:

@@ -7,6 +7,12 @@
 #   bash tests/benchmarks/gpu_run.sh server MODEL     # Explain / Generate tests through the server,
 #                                                     # in several configurations, each in a fresh cache
 # Results go to $OUT (the device tool's output folder) or ./gpu-results.
+#   bash tests/benchmarks/gpu_run.sh native SHAPE LABEL ARGS  # llama-bench alone (-ngl 99 -fa 1 -r 1 ARGS)
+# The build uses cuBLAS for quantized prompt matmuls (-DGGML_CUDA_FORCE_CUBLAS=ON: 1.3-1.9x prefill on
+# an H100, see RESULTS.md); GEMMA_CUDA_CMAKE_ARGS replaces that extra (set it empty for llama.cpp's
+# default build). GEMMA_CUDA_RUNTIME_CUBLAS=1 instead patches the one place the define acts
+# (ggml_cuda_should_use_mmq) so that the environment variable GGML_CUDA_FORCE_CUBLAS=1 does the
+# same at run time: one compile measures both builds.
 set -uo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out" /tmp/models
@@ -26,7 +32,18 @@ build() {
   local work src cap start
   work=$(mktemp -d); tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
-  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF"
+  if [ -n "${GEMMA_CUDA_RUNTIME_CUBLAS:-}" ]; then
+    python3 - "$src/vendor/llama.cpp/ggml/src/ggml-cuda/mmq.cu" <<'PY' || return 1
+import sys, pathlib
+p = pathlib.Path(sys.argv[1]); t = p.read_text(); mark = "#endif // GGML_CUDA_FORCE_CUBLAS\n"
+assert t.count(mark) == 1, "ggml_cuda_should_use_mmq changed: no runtime switch"
+switch = '    static const bool cublas_env = std::getenv("GGML_CUDA_FORCE_CUBLAS") != nullptr;\n    if (cublas_env) { return false; }\n'
+p.write_text("#include <cstdlib>\n" + t.replace(mark, mark + switch))
+PY
+    echo "runtime switch: GGML_CUDA_FORCE_CUBLAS=1 forces cuBLAS"
+  fi
+  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF ${GEMMA_CUDA_CMAKE_ARGS--DGGML_CUDA_FORCE_CUBLAS=ON}"
+  echo "CMAKE_ARGS=$CMAKE_ARGS"
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
   start=$(date +%s)
   python3 -m pip wheel -q --no-build-isolation --no-deps -C build-dir=/tmp/lcp-build -w "$work/whl" "$src" > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; return 1; }
@@ -44,6 +61,11 @@ case "$stage" in
       [ -f "/tmp/models/$shape.gguf" ] || python3 -c "import sys; from quantize.cli import main; sys.exit(main())" synth "$shape" "/tmp/models/$shape.gguf" --type Q4_K_M --tokenizer-from .xfer/vocab_head.gguf --json > "$out/synth-$shape.json"
     done
     ls -la /tmp/models
+    ;;
+  native)
+    shape=$1; label=$2; shift 2
+    echo "== llama-bench $label (GGML_CUDA_FORCE_CUBLAS=${GGML_CUDA_FORCE_CUBLAS:-unset}): $*"
+    "$(llama_bench)" -m "/tmp/models/$shape.gguf" -ngl 99 -fa 1 -r 1 "$@" -o md 2>&1 | tee -a "$out/native-$label.md"
     ;;
   bench)
     shape=$1; shift

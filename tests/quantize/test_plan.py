@@ -154,3 +154,33 @@ def test_cpu_only_plan():
 def test_unknown_shape_lists_the_known_ones():
     with pytest.raises(UnknownShape, match="gemma4-31b"):
         recommend("gemma5-1t", 24 * GiB)
+
+
+def test_n_ubatch_is_the_largest_that_fits_after_the_context():
+    big = recommend("gemma4-31b", 80 * GiB)
+    assert big.settings.n_ubatch == 2048
+    assert big.llama_kwargs()["n_ubatch"] == 2048
+    assert any("model.n_ubatch = 2048" in note for note in big.notes)
+    # the compute buffer of a 2048-token ubatch is counted: f32 logits + two hidden rows per token
+    shape = big.shape
+    assert big.estimate.compute_gpu == 4 * 2048 * (shape.n_vocab + 2 * shape.n_embd)
+
+
+def test_a_24_gib_card_keeps_the_31b_context_and_a_smaller_ubatch():
+    for ctx, kv in ((None, None), (131072, "q4_0")):
+        rec = recommend("gemma4-31b", 24 * GiB, ctx=ctx, kv_type=kv)
+        assert rec.settings.n_gpu_layers == 61 and rec.quant == "Q4_K_M"
+        assert rec.settings.n_ctx >= (ctx or 32768)
+        assert rec.settings.n_ubatch == 512
+        assert rec.estimate.total_gpu <= 24 * GiB * 0.95
+
+
+def test_n_ubatch_grows_only_where_memory_is_left():
+    sizes = [recommend("gemma4-31b", gib * GiB, ctx=32768).settings.n_ubatch for gib in (24, 25, 27, 40)]
+    assert sizes == sorted(sizes) and sizes[0] == 512 and sizes[-1] == 2048
+
+
+def test_n_ubatch_given_is_kept_and_cpu_plans_use_512():
+    assert recommend("gemma4-31b", 80 * GiB, n_ubatch=512).settings.n_ubatch == 512
+    assert recommend("gemma3-270m", 0).settings.n_ubatch == 512
+    assert recommend("gemma4-31b", 8 * GiB).settings.n_ubatch == 512
