@@ -45,7 +45,7 @@ async def propose_edit(ls: Server, kind: str, uri: str, rng: types.Range, cancel
     documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
     summary = proposal.verification.summary()
     if not proposal.verification.ok:
-        await explain.show_text(ls, f"{TITLES[kind]} {run.packed.target.name}: not offered", _failure_markdown(proposal, summary) + folded_thought(run.generation.thought))
+        await explain.show_text(ls, kind.replace("_", "-"), run.packed.target.path, run.packed.target.name, _failure_markdown(proposal, summary) + folded_thought(run.generation.thought))
         return None, summary
     return workspace_edit(ls, proposal, summary), summary
 

@@ -6,7 +6,9 @@ Serves codeAction/resolve and the ``gemma-lsp.explain`` / ``gemma-lsp.explainAsC
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+from pathlib import Path
 
 from lsprotocol import types
 
@@ -61,13 +63,16 @@ async def deliver(ls: Server, result: explain.Explanation) -> None:
     """Show the explanation: a Markdown document when the client can open one, else a message."""
     markdown = explain.as_markdown(result, ls.last_manifest or [])
     text = result.text or "The model returned no text."
-    await show_text(ls, f"{result.target.path.stem}-{result.target.name}", markdown, f"{result.target.name}: {text}")
+    await show_text(ls, "explain", result.target.path, result.target.name, markdown, f"{result.target.name}: {text}")
 
 
-async def show_text(ls: Server, name: str, markdown: str, message: str | None = None) -> None:
-    """Open ``markdown`` as a document in the cache dir, or show ``message`` (default: the markdown)."""
+async def show_text(ls: Server, action: str, target_path: Path, name: str, markdown: str, message: str | None = None) -> None:
+    """Open ``markdown`` as a document in the cache dir, or show ``message`` (default: the markdown).
+
+    Every action's document follows one scheme: ``<action>-<file>-<name>.md``, in a folder of
+    the workspace's own (its folder name and a short hash of its path)."""
     if show_document_supported(ls.client_capabilities):
-        path = _cache_file(name)
+        path = result_file(documents.workspace_root(ls.workspace, target_path), action, target_path, name)
         path.write_text(markdown, encoding="utf-8")
         shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=False))
         if shown.success:
@@ -103,8 +108,13 @@ def comment_edit(ls: Server, uri: str, result: explain.Explanation, version: int
     return documents.versioned_edit(ls.client_capabilities, document, [edit])
 
 
-def _cache_file(name: str):
-    folder = cache_dir() / "explanations"
+def result_file(root: Path, action: str, target_path: Path, name: str) -> Path:
+    """Where the document of ``action`` on ``name`` in ``target_path`` is written (pure but for mkdir)."""
+    digest = hashlib.sha1(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    folder = cache_dir() / "results" / f"{_safe(root.name)}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
-    return folder / f"{safe}.md"
+    return folder / f"{_safe(f'{action}-{target_path.stem}-{name}')[:100]}.md"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
