@@ -103,7 +103,10 @@ async def test_cancel_stops_generation_and_frees_the_worker(bare_client: Languag
     await wait_for(lambda: any("worker is free" in m.message for m in bare_client.log_messages), "the worker to report it is free")
     freed_after = time.monotonic() - cancelled_at
     print(f"worker free {freed_after:.3f} s after the cancel")
-    assert freed_after < 1.0, f"the worker took {freed_after:.2f} s to stop"
+    # Not a speed target (that is the cancellation figure in RESULTS.md): the 512-token answer would
+    # run for half a minute here, so a worker free within a few seconds was stopped, not finished,
+    # whatever else loads the 2 cores (1.04 s was seen under load against 0.1-0.3 s quiet).
+    assert freed_after < 5.0, f"the worker took {freed_after:.2f} s to stop"
     # The next request is served by the same worker.
     small = explain_action(await actions_at(bare_client, open_file(bare_client, workspace / "shop" / "pricing.py"), 5), "apply_discount")
     await bare_client.code_action_resolve_async(small)
