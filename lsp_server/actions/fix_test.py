@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsp_server.actions import prompts
+from lsp_server.actions import outcome, prompts
 from lsp_server.actions.generate_tests import module_name
 from lsp_server.actions.proposal import Proposal, propose_rewrite
 from lsp_server.config import VerifySettings
@@ -356,16 +356,20 @@ def _tests_for(root: Path, test_path: Path, changed: Path) -> list[str]:
     return list(dict.fromkeys([own, *others]))[:MAX_TESTS]
 
 
-def markdown(fix: FixProposal, summary: str, offered: bool) -> str:
+def refusal(fix: FixProposal, root: Path) -> outcome.Outcome:
+    """Why the fix was not offered, in the user's words (actions/outcome.py)."""
+    test = fix.failure.test.rsplit("::", 1)[-1]
+    return outcome.refused(fix.proposal.verification, "fix_test", test, fix.proposal.path, root, fix.proposal.new_text)
+
+
+def markdown(fix: FixProposal, summary: str, offered: bool, root: Path) -> str:
     """What the user reads: the failure, the root cause, and what happened to the fix."""
     failure, proposal = fix.failure, fix.proposal
-    where = f"`{fix.candidate.definition.qualname}` in `{fix.candidate.path.name}`" if fix.candidate else "no function"
-    verdict = (
-        f"The fix to {where} passed verification and is offered as an edit.\n\n**Checks:** {summary}\n"
-        if offered
-        else f"The proposed fix ({where}) failed verification and was not offered.\n\n**Checks:** {summary}\n\n"
-        f"## The model's answer\n\n```\n{proposal.answer.rstrip()}\n```\n"
-    )
+    if offered:
+        where = f"`{fix.candidate.definition.qualname}` in `{_relative(fix.candidate.path, root)}`"
+        verdict = f"The fix to {where} passed verification and is offered as an edit.\n\n**Checks:** {summary}\n"
+    else:
+        verdict = outcome.markdown(refusal(fix, root), proposal.new_text, proposal.answer)
     return (
         f"# Fix failing test `{failure.test}`\n\n**{failure.exception or 'Failure'}**: {failure.message or '(no message)'}\n\n"
         f"```\n{failure_summary(failure)}```\n\n## Root cause (the model's reading)\n\n{fix.root_cause or '_The model gave no explanation._'}\n\n{verdict}"

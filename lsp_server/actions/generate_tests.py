@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_server.actions import prompts
+from lsp_server.actions import outcome, prompts
 from lsp_server.actions.edge_cases import edge_cases
 from lsp_server.actions.known_names import known_imports, module_name
 from lsp_server.actions.proposal import Proposal
@@ -150,7 +150,7 @@ def propose(test_plan: TestPlan, answer: str, existing: str | None, root: Path, 
     existing test is never touched, and only what survived triage is appended.
     """
     generated = tests_from_answer(answer)
-    probe = test_plan.test_file if existing is None else test_plan.test_file.with_name(f"{test_plan.test_file.stem}_gemma_probe.py")
+    probe = test_plan.test_file if existing is None else outcome.probe_path(test_plan.test_file)
     triaged = triage_generated_tests(root, probe, generated, settings, test_plan.subject)
     _, addition = merge_into_existing(existing, triaged.text)
     line = len(existing.splitlines()) if existing is not None else 0

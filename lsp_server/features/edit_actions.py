@@ -2,8 +2,9 @@
 
 The model's answer becomes a proposal that is verified in a shadow copy of the workspace; only a
 proposal that passed is offered as a WorkspaceEdit (versioned, so a client refuses it once the
-file changed, and annotated with what was checked). A failed one is shown with the failure and
-the model's raw answer. A document edited while the action ran gets ContentModified.
+file changed, and annotated with what was checked). A failed one is shown in the user's words
+(actions/outcome.py: why, what they can do), with the proposed code and the model's raw answer.
+A document edited while the action ran gets ContentModified.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 
 from lsprotocol import types
 
-from lsp_server.actions import generate_tests, implement, refactor
+from lsp_server.actions import generate_tests, implement, outcome, refactor
 from lsp_server.actions.proposal import Proposal
 from lsp_server.context.build import read_file
 from lsp_server.features import documents, explain
@@ -45,8 +46,11 @@ async def propose_edit(ls: Server, kind: str, uri: str, rng: types.Range, cancel
     documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
     summary = proposal.verification.summary()
     if not proposal.verification.ok:
-        await explain.show_text(ls, kind.replace("_", "-"), run.packed.target.path, run.packed.target.name, _failure_markdown(proposal, summary) + folded_thought(run.generation.thought))
-        return None, summary
+        root = documents.workspace_root(ls.workspace, run.packed.target.path)
+        refused = outcome.refused(proposal.verification, kind, run.packed.target.name, proposal.path, root, proposal.new_text)
+        shown = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(run.generation.thought)
+        await explain.show_text(ls, kind.replace("_", "-"), run.packed.target.path, run.packed.target.name, shown, refused.message)
+        return None, refused.reason
     return workspace_edit(ls, proposal, summary), summary
 
 
@@ -92,9 +96,3 @@ def _position(lines, line: int) -> types.Position:
     last = len(lines) - 1
     return types.Position(last, len(lines[last].encode("utf-16-le")) // 2)
 
-
-def _failure_markdown(proposal: Proposal, summary: str) -> str:
-    return (
-        f"The proposed edit to `{proposal.path.name}` failed verification and was not offered.\n\n"
-        f"**Checks:** {summary}\n\n## The model's answer\n\n```python\n{proposal.answer.rstrip()}\n```\n"
-    )

@@ -69,8 +69,10 @@ async def propose_fix(ls: Server, uri: str, rng: types.Range, cancel: CancelToke
     _refuse_if_changed(ls, versions, [uri, fix.proposal.path.as_uri()], path)
     summary = fix.proposal.verification.summary()
     ok = fix.proposal.verification.ok
-    await explain.show_text(ls, "fix-test", path, test.name, fix_test.markdown(fix, summary, ok) + folded_thought(run.generation.thought))
-    return (edit_actions.workspace_edit(ls, fix.proposal, summary) if ok else None), summary
+    refused = None if ok else fix_test.refusal(fix, root)
+    shown = fix_test.markdown(fix, summary, ok, root) + folded_thought(run.generation.thought)
+    await explain.show_text(ls, "fix-test", path, test.name, shown, refused.message if refused else None)
+    return (edit_actions.workspace_edit(ls, fix.proposal, summary), summary) if ok else (None, refused.reason)
 
 
 def unsaved_changes(ls: Server, root: Path) -> list[FileChange]:

@@ -171,5 +171,7 @@ def test_an_answer_without_a_replacement_is_refused(project):
     fix = fix_test.propose(found, failure, "The median is wrong.", project, FAST)
     assert not fix.proposal.verification.ok and fix.candidate is None
     assert "no replacement for median, test_median_even" in fix.proposal.verification.summary()
-    shown = fix_test.markdown(fix, fix.proposal.verification.summary(), offered=False)
+    shown = fix_test.markdown(fix, fix.proposal.verification.summary(), offered=False, root=project)
     assert "failed verification and was not offered" in shown and "The median is wrong." in shown
+    assert "no function" not in shown and "the model's answer did not contain a new version of `median` or `test_median_even`" in shown
+    assert "`tests/test_stats.py` failed verification" in shown and "## The proposed code" not in shown  # nothing to copy
