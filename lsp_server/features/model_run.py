@@ -49,7 +49,6 @@ async def run_model(ls: Server, uri: str, rng: types.Range, cancel: CancelToken,
     await streamer.begin()
     try:
         info = await asyncio.to_thread(ls.assistant.backend.load)
-        ls.assistant.mark_model_loaded()
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
         workspace = documents.workspace_root(ls.workspace, packed.target.path)
         request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)

@@ -111,6 +111,10 @@ class Backend(Protocol):
     def load(self) -> ModelInfo:
         """Load the model now (blocking) and describe it."""
 
+    @property
+    def loaded(self) -> bool:
+        """Whether ``load()`` has succeeded (so it returns at once, without blocking)."""
+
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's tokenizer."""
 

@@ -150,6 +150,10 @@ class LlamaCppBackend:
         with self._lock:
             return self._load_locked()
 
+    @property
+    def loaded(self) -> bool:
+        return self._info is not None
+
     def _load_locked(self) -> ModelInfo:
         if self._info is not None:
             return self._info

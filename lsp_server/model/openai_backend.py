@@ -80,6 +80,10 @@ class OpenAIBackend:
                 self._info = self._probe()
             return self._info
 
+    @property
+    def loaded(self) -> bool:
+        return self._info is not None
+
     def _probe(self) -> ModelInfo:
         served = self._with_retries(lambda: self._get_json(f"{self.destination.url}/models"))
         ids = [m.get("id", "") for m in served.get("data", []) if isinstance(m, dict)]

@@ -236,7 +236,6 @@ def main(argv: list[str] | None = None) -> None:
         assistant = Assistant(settings)
         assistant.index_for([root]).build()
         assistant.backend.load()
-        assistant.mark_model_loaded()
         try:
             for number, (path, definition) in enumerate(sample(root, source.name, args.functions), 1):
                 row = Row(f"{path.relative_to(root)}:{definition.qualname}")

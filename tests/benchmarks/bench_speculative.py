@@ -50,7 +50,6 @@ def main() -> None:
     assistant.index_for([root]).build()
     backend = assistant.backend
     style = backend.load().prompt_style
-    assistant.mark_model_loaded()
     rows = []
     for path, first, last in functions(root, args.functions):
         text = path.read_text()

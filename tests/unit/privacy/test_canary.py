@@ -61,8 +61,10 @@ class RecordingBackend:
     def __init__(self, style: str) -> None:
         self.style = style
         self.requests: list[GenerationRequest] = []
+        self.loaded = False
 
     def load(self) -> ModelInfo:
+        self.loaded = True
         return ModelInfo("recorder", "test", "none", "recorder", 8192, 0, 0, False, self.style == "chat", self.style, 0)
 
     def count_tokens(self, text: str) -> int:
