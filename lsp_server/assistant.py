@@ -20,7 +20,7 @@ from lsp_server.index.discovery import ExcludePath
 from lsp_server.index.git_facts import GitFacts, RecentFiles
 from lsp_server.index.workspace import WorkspaceIndex
 from lsp_server.errors import GemmaLspError
-from lsp_server.model.backend import Backend, CancelToken, OnText
+from lsp_server.model.backend import Backend, CancelToken, OnText, RunOptions
 from lsp_server.model.fit import answer_budget
 from lsp_server.model.llama_backend import LlamaCppBackend
 from lsp_server.privacy.egress import Destination, check_destination
@@ -145,8 +145,7 @@ class Assistant:
         model = self.settings.model
         request = explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature)
         workspace = root_of(packed.target.path, self._roots)
-        request = dataclasses.replace(request, cache_key=str(workspace))
-        generation = self.backend.submit(request, on_text, cancel)
+        generation = self.backend.submit(request, on_text, cancel, RunOptions(cache_key=str(workspace)))
         result: Future[explain.Explanation] = Future()
 
         def finish(done: Future) -> None:

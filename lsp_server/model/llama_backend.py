@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled, GenerationFailed
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
 from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
@@ -78,8 +78,6 @@ def _route_llama_cpp_logs() -> None:
     global _log_callback
     if _log_callback is not None:
         return
-    import ctypes
-
     import llama_cpp
 
     @llama_cpp.llama_log_callback
@@ -283,16 +281,16 @@ class LlamaCppBackend:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
-        return self._worker.submit(self._generate, request, on_text, cancel)
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
+        return self._worker.submit(self._generate, request, on_text, cancel, options)
 
-    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
         cancel.raise_if_cancelled()
         with self._lock:
             self._load_locked()
             self._active_cancel = cancel
             try:
-                return self._generate_locked(request, on_text, cancel)
+                return self._generate_locked(request, on_text, cancel, options)
             except RuntimeError as exc:
                 if cancel.cancelled:
                     log.info("Generation cancelled inside a batch; the model worker is free")
@@ -304,7 +302,7 @@ class LlamaCppBackend:
             finally:
                 self._active_cancel = None
 
-    def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+    def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
         import llama_cpp
 
         from lsp_server.model.sampling import Sampling
@@ -313,9 +311,9 @@ class LlamaCppBackend:
         max_tokens = answer_budget(engine.n_ctx, request.max_tokens + request.thinking_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
-        speculative = request.speculative and self.settings.prompt_lookup
+        speculative = options.speculative and self.settings.prompt_lookup
         engine.prepare_sampling(speculative)
-        cached = self._prefill(tokens, cancel, request.on_prefill)
+        cached = self._prefill(tokens, cancel, options.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
         router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
@@ -327,7 +325,7 @@ class LlamaCppBackend:
             for token in generated:
                 first = first or time.perf_counter() - started
                 cancel.raise_if_cancelled()
-                if not request.ignore_eog and llama_cpp.llama_vocab_is_eog(engine.vocab, token):
+                if not options.ignore_eog and llama_cpp.llama_vocab_is_eog(engine.vocab, token):
                     reason = "eog"
                     break
                 count += 1

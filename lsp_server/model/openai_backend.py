@@ -23,7 +23,7 @@ import httpx
 
 from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.openai_wire import Outcome, parse_chunk, request_body, slot_for, sse_events
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import InlineThought, ThoughtRouter, model_thinks, split_thought
@@ -136,13 +136,13 @@ class OpenAIBackend:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
-        return self._worker.submit(self._generate, request, on_text, cancel)
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
+        return self._worker.submit(self._generate, request, on_text, cancel, options)
 
-    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
         cancel.raise_if_cancelled()
         info = self.load()
-        slot = slot_for(request.cache_key, self._total_slots) if self.remote.llama_server_cache else None
+        slot = slot_for(options.cache_key, self._total_slots) if self.remote.llama_server_cache else None
         path, body = request_body(request, info.name, slot)
         started = time.perf_counter()
         self._active_cancel = cancel

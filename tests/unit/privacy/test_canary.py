@@ -70,7 +70,7 @@ class RecordingBackend:
     def count_tokens(self, text: str) -> int:
         return len(text) // 3 + 1
 
-    def submit(self, request, on_text, cancel) -> Future:
+    def submit(self, request, on_text, cancel, options=None) -> Future:
         self.requests.append(request)
         done: Future = Future()
         done.set_result(Generation("ok", 1, 0, 1, "stop"))
