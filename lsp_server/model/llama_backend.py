@@ -38,31 +38,6 @@ KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
 """GGML type ids of the KV cache types offered in the settings."""
 
 
-class _KeepFileDescriptors:
-    def __init__(self, disable: bool = True) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-def _never_redirect_stdout() -> None:
-    """Stop llama-cpp-python from pointing fd 1 and 2 at /dev/null while it loads a model.
-
-    With verbose=False it does that process-wide, so in serve mode every LSP response written
-    during a model load (stdout is the protocol) vanished and its client waited forever.
-    llama.cpp's own logging goes through its log callback, filtered by verbose=False anyway.
-    """
-    import llama_cpp._internals
-    import llama_cpp.llama
-
-    llama_cpp.llama.suppress_stdout_stderr = _KeepFileDescriptors
-    llama_cpp._internals.suppress_stdout_stderr = _KeepFileDescriptors
-
-
 _LLAMA_CPP_LOG = logging.getLogger("llama.cpp")
 _log_callback = None
 """The ctypes callback handed to llama.cpp, kept alive for as long as the library may call it."""
@@ -136,7 +111,6 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-model")
         self._active_cancel: CancelToken | None = None
-        self._abort_callback = None
         self._engine = None
         self._markup: frozenset[int] = frozenset()
 
@@ -157,7 +131,9 @@ class LlamaCppBackend:
             return self._info
         from llama_cpp import Llama
 
-        _never_redirect_stdout()
+        from lsp_server.model import llama_internals  # refuses a llama-cpp-python it was not tested with
+
+        llama_internals.never_redirect_stdout()
         _route_llama_cpp_logs()
         resolved = self._resolved or resolve_model(self.settings.path)
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
@@ -243,18 +219,13 @@ class LlamaCppBackend:
 
     def _install_abort_callback(self) -> None:
         """Let llama.cpp stop a running batch when the active request is cancelled."""
-        import llama_cpp
+        from lsp_server.model import llama_internals
 
         def should_abort(_data) -> bool:
             cancel = self._active_cancel
             return bool(cancel is not None and cancel.cancelled)
 
-        self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)  # alive as long as the context
-        # llama-cpp-python exposes the field but not the setter; the C function is in its library.
-        setter = llama_cpp.llama_cpp._lib.llama_set_abort_callback
-        setter.argtypes = [ctypes.c_void_p, llama_cpp.ggml_abort_callback, ctypes.c_void_p]
-        setter.restype = None
-        self._set_abort = lambda on: setter(self._llm._ctx.ctx, self._abort_callback if on else llama_cpp.ggml_abort_callback(0), None)
+        self._set_abort = llama_internals.abort_switch(self._llm, should_abort)
 
     # -- tokens --------------------------------------------------------------------------------
 
