@@ -23,6 +23,7 @@ import httpx
 
 from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
+from lsp_server.estimate import estimate_tokens
 from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.openai_wire import Outcome, parse_chunk, request_body, slot_for, sse_events
 from lsp_server.model.text_stream import TextStream
@@ -46,11 +47,6 @@ class RemoteConfigError(GemmaLspError):
 
 class _Retryable(Exception):
     """A status the server gives while starting or overloaded."""
-
-
-def estimate_tokens(text: str) -> int:
-    """About 3 characters a token for code, on the high side."""
-    return len(text) // 3 + 1
 
 
 # -- the backend --------------------------------------------------------------------------------
