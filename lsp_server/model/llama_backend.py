@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 from lsp_server.config import ModelSettings
@@ -26,6 +26,7 @@ from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import ThoughtRouter, TokenBudget, model_thinks, split_thought
+from lsp_server.model.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ class LlamaCppBackend:
         self._llm = None
         self._info: ModelInfo | None = None
         self._lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-model")
-        self._active_cancel: CancelToken | None = None
+        self._worker = ModelWorker("gemma-model")
         self._engine = None
         self._markup: frozenset[int] = frozenset()
 
@@ -222,7 +222,7 @@ class LlamaCppBackend:
         from lsp_server.model import llama_internals
 
         def should_abort(_data) -> bool:
-            cancel = self._active_cancel
+            cancel = self._worker.active
             return bool(cancel is not None and cancel.cancelled)
 
         self._set_abort = llama_internals.abort_switch(self._llm, should_abort)
@@ -253,15 +253,14 @@ class LlamaCppBackend:
     # -- generation ----------------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
-        return self._worker.submit(self._generate, request, on_text, cancel, options)
+        return self._worker.submit(self._generate, cancel, request, on_text, options)
 
-    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
-        cancel.raise_if_cancelled()
+    def _generate(self, cancel: CancelToken, request: GenerationRequest, on_text: OnText, options: RunOptions) -> Generation:
         with self._lock:
             self._load_locked()
-            self._active_cancel = cancel
             try:
-                return self._generate_locked(request, on_text, cancel, options)
+                with self._worker.running(cancel):
+                    return self._generate_locked(request, on_text, cancel, options)
             except RuntimeError as exc:
                 if cancel.cancelled:
                     log.info("Generation cancelled inside a batch; the model worker is free")
@@ -270,8 +269,6 @@ class LlamaCppBackend:
             except GenerationCancelled:
                 log.info("Generation cancelled; the model worker is free")
                 raise
-            finally:
-                self._active_cancel = None
 
     def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
         import llama_cpp
@@ -357,10 +354,7 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         """Stop the running generation (if any), then free the model."""
-        active = self._active_cancel
-        if active is not None:
-            active.cancel()
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._worker.stop(wait=True)
         with self._lock:
             if self._llm is not None:
                 self._save_state()
