@@ -20,7 +20,7 @@ from lsp_server.index.discovery import ExcludePath
 from lsp_server.index.git_facts import GitFacts, RecentFiles
 from lsp_server.index.workspace import WorkspaceIndex
 from lsp_server.errors import GemmaLspError
-from lsp_server.model.backend import Backend, CancelToken, OnText
+from lsp_server.model.backend import Backend, CancelToken, OnText, RunOptions
 from lsp_server.model.fit import answer_budget
 from lsp_server.model.llama_backend import LlamaCppBackend
 from lsp_server.privacy.egress import Destination, check_destination
@@ -75,7 +75,6 @@ class Assistant:
         self.settings = settings or Settings()
         self._backend_factory = backend_factory
         self._backend: Backend | None = None
-        self._model_loaded = False
         self.index: WorkspaceIndex | None = None
         self._resolver: Resolver | None = None
         self.exclude_path: ExcludePath | None = None
@@ -98,7 +97,6 @@ class Assistant:
         self.settings = settings
         if changed and self._backend is not None:
             old, self._backend = self._backend, None
-            self._model_loaded = False
             old.close()
 
     def index_for(self, roots: list[Path]) -> WorkspaceIndex:
@@ -112,7 +110,7 @@ class Assistant:
         model = self.settings.model
         # A model that may think needs room for its thought too, or the packed context is cut by
         # rule instead of packed to fit (known once loaded; a model that cannot think loses none).
-        thinks = self._model_loaded and model.thinking != "off" and self.backend.load().supports_thinking
+        thinks = self.model_loaded and model.thinking != "off" and self.backend.load().supports_thinking
         answer = model.max_tokens + (model.thinking_max_tokens if thinks else 0)
         return max(256, model.n_ctx - answer_budget(model.n_ctx, answer) - PROMPT_OVERHEAD_TOKENS)
 
@@ -129,7 +127,7 @@ class Assistant:
         index = self.index_for(roots)
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.
-        count = self.backend.count_tokens if self._model_loaded else None
+        count = self.backend.count_tokens if self.model_loaded else None
         return build_context(
             path, text, start, end, index, self.context_budget(),
             count_tokens=count, settings=self.settings.context, read_text=read_text, resolver=self._resolver,
@@ -138,22 +136,16 @@ class Assistant:
 
     @property
     def model_loaded(self) -> bool:
-        """Whether ``backend.load()`` has run (so it returns at once)."""
-        return self._model_loaded
-
-    def mark_model_loaded(self) -> None:
-        """The caller loaded the model (``backend.load()``): pack with exact token counts from now on."""
-        self._model_loaded = True
+        """Whether ``backend.load()`` has run (so it returns at once): the backend says."""
+        return self._backend is not None and self._backend.loaded
 
     def start_explain(self, packed: PackedContext, on_text: OnText, cancel: CancelToken) -> Future[explain.Explanation]:
         """Run Explain on the backend's worker; the model must be loaded (``backend.load()``)."""
         info = self.backend.load()
-        self._model_loaded = True
         model = self.settings.model
         request = explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature)
         workspace = root_of(packed.target.path, self._roots)
-        request = dataclasses.replace(request, cache_key=str(workspace))
-        generation = self.backend.submit(request, on_text, cancel)
+        generation = self.backend.submit(request, on_text, cancel, RunOptions(cache_key=str(workspace)))
         result: Future[explain.Explanation] = Future()
 
         def finish(done: Future) -> None:
@@ -175,4 +167,3 @@ class Assistant:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
-            self._model_loaded = False

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from lsp_server.actions import prompts
 from lsp_server.actions.code_facts import facts_markdown
-from lsp_server.context.pack import ContextItem, PackedContext, estimate_tokens
+from lsp_server.context.pack import ContextItem, PackedContext
+from lsp_server.estimate import estimate_tokens
 from lsp_server.context.target import Target
 from lsp_server.model.backend import Generation, GenerationRequest, Message
 from lsp_server.model.thinking import CUT_OFF_NOTE, folded_thought

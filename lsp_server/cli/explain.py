@@ -51,7 +51,6 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     assistant.git = GitFacts.open(root) if settings.index.git else None
     print(f"Indexed {report.files} files under {root} in {report.seconds:.2f} s", file=sys.stderr)
     info = assistant.backend.load()
-    assistant.mark_model_loaded()
     packed = assistant.explain_context(path, text, (line, column), (line, column), [root])
     target = packed.target
     print(f"Explaining {target.name} ({target.kind}, lines {target.start_line + 1}-{target.end_line + 1}) with {info.name} [{info.source}]", file=sys.stderr)

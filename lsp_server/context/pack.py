@@ -21,13 +21,9 @@ from typing import Callable
 
 from lsp_server.config import ContextSettings
 from lsp_server.context.target import Target
+from lsp_server.estimate import estimate_tokens
 
 CountTokens = Callable[[str], int]
-
-
-def estimate_tokens(text: str) -> int:
-    """A fast upper-side estimate for code (about 3 characters a token); exact counts come later."""
-    return len(text) // 3 + 1
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,6 @@ async def warm_up(ls: Server) -> None:
     is idle now). A failure is only logged: the first real request reports it to the user."""
     try:
         await asyncio.to_thread(ls.assistant.backend.load)
-        ls.assistant.mark_model_loaded()
     except Exception as exc:
         log.info("model warm-up skipped: %s", exc)
 

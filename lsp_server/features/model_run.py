@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,7 +14,7 @@ from lsp_server.errors import GenerationCancelled
 from lsp_server.features import documents
 from lsp_server.features.server_api import Server
 from lsp_server.features.stream import Streamer
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest
+from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, RunOptions
 from lsp_server.model.thinking import CUT_OFF_NOTE, wants_thinking, with_thinking
 
 MakeRequest = Callable[[PackedContext, str], GenerationRequest]
@@ -49,14 +48,15 @@ async def run_model(ls: Server, uri: str, rng: types.Range, cancel: CancelToken,
     await streamer.begin()
     try:
         info = await asyncio.to_thread(ls.assistant.backend.load)
-        ls.assistant.mark_model_loaded()
         # A stable cache key per workspace lets a team server keep this workspace's prefix warm.
         workspace = documents.workspace_root(ls.workspace, packed.target.path)
-        request = dataclasses.replace(make_request(packed, info.prompt_style), cache_key=str(workspace), on_prefill=streamer.on_prefill)
+        request = make_request(packed, info.prompt_style)
+        # A refactor's answer copies most of the code it shows: prompt-lookup decoding pays there.
+        options = RunOptions(cache_key=str(workspace), speculative=action == "refactor", on_prefill=streamer.on_prefill)
         model = ls.assistant.settings.model
         thinks = wants_thinking(model.thinking, action, info.supports_thinking)
         request = with_thinking(request, thinks, model.thinking_max_tokens, streamer.on_thought)
-        generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel))
+        generation = await asyncio.wrap_future(ls.assistant.backend.submit(request, streamer.on_text, cancel, options))
     except (asyncio.CancelledError, GenerationCancelled):
         cancel.cancel()
         streamer.end("cancelled")

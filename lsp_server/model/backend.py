@@ -45,11 +45,21 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     keep_head_tokens: int = 256
     """When the prompt must be cut, this many leading tokens (instructions, examples) stay."""
-    ignore_eog: bool = False
-    """Benchmarks only: decode past end-of-generation tokens (random-weight models emit them early)."""
     answer_prefix: str = ""
     """Text the answer starts with, written into the prompt (base models follow it far better)
     and given back as the start of the answer."""
+    thinking: bool = False
+    """Let a model that can think do so before it answers (``model.thinking``)."""
+    thinking_tokens: int = 0
+    """The most tokens the thought may take, apart from the answer's ``max_tokens``."""
+    on_thought: Callable[[str], None] | None = field(default=None, compare=False)
+    """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a backend runs a request, apart from what the request asks (the same answer either way)."""
+
     cache_key: str = ""
     """Names the workspace: a remote server keeps one prompt-cache slot per key."""
     speculative: bool = False
@@ -57,12 +67,11 @@ class GenerationRequest:
     from the prompt and check them in one batch (prompt-lookup decoding; same output)."""
     on_prefill: Callable[[int, int], None] | None = field(default=None, compare=False)
     """Called from the model worker with (tokens prefilled, prompt tokens) after each batch."""
-    thinking: bool = False
-    """Let a model that can think do so before it answers (``model.thinking``)."""
-    thinking_tokens: int = 0
-    """The most tokens the thought may take, apart from the answer's ``max_tokens``."""
-    on_thought: Callable[[str], None] | None = field(default=None, compare=False)
-    """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
+    ignore_eog: bool = False
+    """Benchmarks only: decode past end-of-generation tokens (random-weight models emit them early)."""
+
+
+PLAIN = RunOptions()
 
 
 @dataclass
@@ -111,10 +120,14 @@ class Backend(Protocol):
     def load(self) -> ModelInfo:
         """Load the model now (blocking) and describe it."""
 
+    @property
+    def loaded(self) -> bool:
+        """Whether ``load()`` has succeeded (so it returns at once, without blocking)."""
+
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's tokenizer."""
 
-    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
         """Generate; ``on_text`` receives each new piece of text from the worker thread."""
 
     def close(self) -> None:

@@ -13,12 +13,12 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled, GenerationFailed
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
 from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
@@ -26,6 +26,7 @@ from lsp_server.model.prefix_plan import common_prefix
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import ThoughtRouter, TokenBudget, model_thinks, split_thought
+from lsp_server.model.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +37,6 @@ def state_dir() -> Path:
 
 KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}
 """GGML type ids of the KV cache types offered in the settings."""
-
-
-class _KeepFileDescriptors:
-    def __init__(self, disable: bool = True) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-def _never_redirect_stdout() -> None:
-    """Stop llama-cpp-python from pointing fd 1 and 2 at /dev/null while it loads a model.
-
-    With verbose=False it does that process-wide, so in serve mode every LSP response written
-    during a model load (stdout is the protocol) vanished and its client waited forever.
-    llama.cpp's own logging goes through its log callback, filtered by verbose=False anyway.
-    """
-    import llama_cpp._internals
-    import llama_cpp.llama
-
-    llama_cpp.llama.suppress_stdout_stderr = _KeepFileDescriptors
-    llama_cpp._internals.suppress_stdout_stderr = _KeepFileDescriptors
 
 
 _LLAMA_CPP_LOG = logging.getLogger("llama.cpp")
@@ -78,8 +54,6 @@ def _route_llama_cpp_logs() -> None:
     global _log_callback
     if _log_callback is not None:
         return
-    import ctypes
-
     import llama_cpp
 
     @llama_cpp.llama_log_callback
@@ -136,9 +110,7 @@ class LlamaCppBackend:
         self._llm = None
         self._info: ModelInfo | None = None
         self._lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-model")
-        self._active_cancel: CancelToken | None = None
-        self._abort_callback = None
+        self._worker = ModelWorker("gemma-model")
         self._engine = None
         self._markup: frozenset[int] = frozenset()
 
@@ -150,12 +122,18 @@ class LlamaCppBackend:
         with self._lock:
             return self._load_locked()
 
+    @property
+    def loaded(self) -> bool:
+        return self._info is not None
+
     def _load_locked(self) -> ModelInfo:
         if self._info is not None:
             return self._info
         from llama_cpp import Llama
 
-        _never_redirect_stdout()
+        from lsp_server.model import llama_internals  # refuses a llama-cpp-python it was not tested with
+
+        llama_internals.never_redirect_stdout()
         _route_llama_cpp_logs()
         resolved = self._resolved or resolve_model(self.settings.path)
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
@@ -241,18 +219,13 @@ class LlamaCppBackend:
 
     def _install_abort_callback(self) -> None:
         """Let llama.cpp stop a running batch when the active request is cancelled."""
-        import llama_cpp
+        from lsp_server.model import llama_internals
 
         def should_abort(_data) -> bool:
-            cancel = self._active_cancel
+            cancel = self._worker.active
             return bool(cancel is not None and cancel.cancelled)
 
-        self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)  # alive as long as the context
-        # llama-cpp-python exposes the field but not the setter; the C function is in its library.
-        setter = llama_cpp.llama_cpp._lib.llama_set_abort_callback
-        setter.argtypes = [ctypes.c_void_p, llama_cpp.ggml_abort_callback, ctypes.c_void_p]
-        setter.restype = None
-        self._set_abort = lambda on: setter(self._llm._ctx.ctx, self._abort_callback if on else llama_cpp.ggml_abort_callback(0), None)
+        self._set_abort = llama_internals.abort_switch(self._llm, should_abort)
 
     # -- tokens --------------------------------------------------------------------------------
 
@@ -279,16 +252,15 @@ class LlamaCppBackend:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
-        return self._worker.submit(self._generate, request, on_text, cancel)
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
+        return self._worker.submit(self._generate, cancel, request, on_text, options)
 
-    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
-        cancel.raise_if_cancelled()
+    def _generate(self, cancel: CancelToken, request: GenerationRequest, on_text: OnText, options: RunOptions) -> Generation:
         with self._lock:
             self._load_locked()
-            self._active_cancel = cancel
             try:
-                return self._generate_locked(request, on_text, cancel)
+                with self._worker.running(cancel):
+                    return self._generate_locked(request, on_text, cancel, options)
             except RuntimeError as exc:
                 if cancel.cancelled:
                     log.info("Generation cancelled inside a batch; the model worker is free")
@@ -297,10 +269,8 @@ class LlamaCppBackend:
             except GenerationCancelled:
                 log.info("Generation cancelled; the model worker is free")
                 raise
-            finally:
-                self._active_cancel = None
 
-    def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
+    def _generate_locked(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions) -> Generation:
         import llama_cpp
 
         from lsp_server.model.sampling import Sampling
@@ -309,9 +279,9 @@ class LlamaCppBackend:
         max_tokens = answer_budget(engine.n_ctx, request.max_tokens + request.thinking_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
         started = time.perf_counter()
-        speculative = request.speculative and self.settings.prompt_lookup
+        speculative = options.speculative and self.settings.prompt_lookup
         engine.prepare_sampling(speculative)
-        cached = self._prefill(tokens, cancel, request.on_prefill)
+        cached = self._prefill(tokens, cancel, options.on_prefill)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
         router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
@@ -323,7 +293,7 @@ class LlamaCppBackend:
             for token in generated:
                 first = first or time.perf_counter() - started
                 cancel.raise_if_cancelled()
-                if not request.ignore_eog and llama_cpp.llama_vocab_is_eog(engine.vocab, token):
+                if not options.ignore_eog and llama_cpp.llama_vocab_is_eog(engine.vocab, token):
                     reason = "eog"
                     break
                 count += 1
@@ -384,10 +354,7 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         """Stop the running generation (if any), then free the model."""
-        active = self._active_cancel
-        if active is not None:
-            active.cancel()
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._worker.stop(wait=True)
         with self._lock:
             if self._llm is not None:
                 self._save_state()

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import llama_cpp
 import numpy as np
 
+from lsp_server.model import llama_internals
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.prefix_plan import DraftSize, PromptLookup, common_prefix
 from lsp_server.model.sampling import Sampler, Sampling
@@ -57,13 +58,13 @@ class Engine:
 
     def __init__(self, llm, swa_full: bool, max_checkpoints: int, max_draft: int = MAX_DRAFT, backend_top_k: int = 0) -> None:
         self.llm = llm
-        self.ctx = llm._ctx.ctx
-        self.vocab = llm._model.vocab
+        self.ctx = llama_internals.context(llm)
+        self.vocab = llama_internals.vocab(llm)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.n_ctx = llm.n_ctx()
         self.n_batch = llm.n_batch
-        self.n_swa = llama_cpp.llama_model_n_swa(llm._model.model)
+        self.n_swa = llama_cpp.llama_model_n_swa(llama_internals.model(llm))
         self.swa_pruned = self.n_swa > 0 and not swa_full
         self.max_checkpoints = max_checkpoints if self.swa_pruned else 0
         self.tokens: list[int] = []

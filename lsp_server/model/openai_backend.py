@@ -16,17 +16,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
 import httpx
 
 from lsp_server.config import ModelSettings, RemoteSettings
 from lsp_server.errors import GemmaLspError, GenerationCancelled, GenerationFailed
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo, OnText
+from lsp_server.estimate import estimate_tokens
+from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.openai_wire import Outcome, parse_chunk, request_body, slot_for, sse_events
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import InlineThought, ThoughtRouter, model_thinks, split_thought
+from lsp_server.model.worker import ModelWorker
 from lsp_server.privacy.egress import Destination, check_destination
 
 log = logging.getLogger(__name__)
@@ -48,11 +50,6 @@ class _Retryable(Exception):
     """A status the server gives while starting or overloaded."""
 
 
-def estimate_tokens(text: str) -> int:
-    """About 3 characters a token for code, on the high side."""
-    return len(text) // 3 + 1
-
-
 # -- the backend --------------------------------------------------------------------------------
 
 
@@ -63,12 +60,11 @@ class OpenAIBackend:
         self.destination: Destination = check_destination(remote.url, remote.allowed_hosts)
         self._root = self.destination.url.removesuffix("/v1")
         self._client = _http_client(remote, self.destination)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gemma-remote")
+        self._worker = ModelWorker("gemma-remote")
         self._lock = threading.Lock()
         self._info: ModelInfo | None = None
         self._tokenizer: tuple[str, str] | None = None
         self._total_slots = 1
-        self._active_cancel: CancelToken | None = None
         log.warning("Code packed into prompts is sent to %s (backend openai).", self.destination.describe())
 
     # -- loading -------------------------------------------------------------------------------
@@ -79,6 +75,10 @@ class OpenAIBackend:
             if self._info is None:
                 self._info = self._probe()
             return self._info
+
+    @property
+    def loaded(self) -> bool:
+        return self._info is not None
 
     def _probe(self) -> ModelInfo:
         served = self._with_retries(lambda: self._get_json(f"{self.destination.url}/models"))
@@ -132,17 +132,15 @@ class OpenAIBackend:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Future[Generation]:
-        return self._worker.submit(self._generate, request, on_text, cancel)
+    def submit(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken, options: RunOptions = PLAIN) -> Future[Generation]:
+        return self._worker.submit(self._generate, cancel, request, on_text, options)
 
-    def _generate(self, request: GenerationRequest, on_text: OnText, cancel: CancelToken) -> Generation:
-        cancel.raise_if_cancelled()
+    def _generate(self, cancel: CancelToken, request: GenerationRequest, on_text: OnText, options: RunOptions) -> Generation:
         info = self.load()
-        slot = slot_for(request.cache_key, self._total_slots) if self.remote.llama_server_cache else None
+        slot = slot_for(options.cache_key, self._total_slots) if self.remote.llama_server_cache else None
         path, body = request_body(request, info.name, slot)
         started = time.perf_counter()
-        self._active_cancel = cancel
-        try:
+        with self._worker.running(cancel):
             response = self._with_retries(lambda: self._open_stream(path, body), cancel)
             stream, router = TextStream(request.stop, request.answer_prefix), ThoughtRouter(on_text, request.on_thought)
             if request.answer_prefix:
@@ -150,8 +148,6 @@ class OpenAIBackend:
             with _closed_on_cancel(response, cancel):
                 outcome = self._read(response, stream, router, cancel)
             router.finish()
-        finally:
-            self._active_cancel = None
         return self._generation(request, stream, outcome, started)
 
     def _open_stream(self, path: str, body: dict) -> httpx.Response:
@@ -272,10 +268,7 @@ class OpenAIBackend:
 
         Does not wait for the worker: a connection attempt to a silent host could take the whole
         timeout, and this runs on the server's event loop when settings change."""
-        active = self._active_cancel
-        if active is not None:
-            active.cancel()
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._worker.stop(wait=False)
         self._client.close()
 
 

@@ -40,7 +40,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
 from lsp_server.context.build import read_file
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.model.backend import CancelToken
+from lsp_server.model.backend import CancelToken, RunOptions
 from lsp_server.verify.checks import run_tests
 from lsp_server.verify.select import tests_importing
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
@@ -80,8 +80,8 @@ def generate(assistant: Assistant, root: Path, path: Path, definition, request_o
     text = read_file(path)
     point = (definition.start_line, 0)
     packed = assistant.explain_context(path, text, point, point, [root])
-    request = dataclasses.replace(request_of(packed), cache_key=str(root))
-    return packed, assistant.backend.submit(request, lambda _: None, CancelToken()).result().text
+    options = RunOptions(cache_key=str(root))
+    return packed, assistant.backend.submit(request_of(packed), lambda _: None, CancelToken(), options).result().text
 
 
 def bench_generate(assistant: Assistant, root: Path, path: Path, definition, verify: VerifySettings, row: Row) -> None:
@@ -236,7 +236,6 @@ def main(argv: list[str] | None = None) -> None:
         assistant = Assistant(settings)
         assistant.index_for([root]).build()
         assistant.backend.load()
-        assistant.mark_model_loaded()
         try:
             for number, (path, definition) in enumerate(sample(root, source.name, args.functions), 1):
                 row = Row(f"{path.relative_to(root)}:{definition.qualname}")

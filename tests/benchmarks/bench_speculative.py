@@ -24,7 +24,7 @@ from lsp_server.actions import refactor
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.model.backend import CancelToken
+from lsp_server.model.backend import CancelToken, RunOptions
 
 
 def functions(root: Path, count: int, seed: int = 7) -> list[tuple[Path, int, int]]:
@@ -50,14 +50,13 @@ def main() -> None:
     assistant.index_for([root]).build()
     backend = assistant.backend
     style = backend.load().prompt_style
-    assistant.mark_model_loaded()
     rows = []
     for path, first, last in functions(root, args.functions):
         text = path.read_text()
         packed = assistant.explain_context(path, text, (first, 0), (last, 0), [root])
         request = refactor.build_request(packed, None, style, args.max_tokens, 0.0)
-        plain = backend.submit(request.__class__(**{**request.__dict__, "speculative": False}), lambda _: None, CancelToken()).result()
-        drafted = backend.submit(request, lambda _: None, CancelToken()).result()
+        plain = backend.submit(request, lambda _: None, CancelToken()).result()
+        drafted = backend.submit(request, lambda _: None, CancelToken(), RunOptions(speculative=True)).result()
         row = {
             "function": f"{path.relative_to(root)}:{first + 1}",
             "tokens": plain.completion_tokens,

@@ -28,7 +28,7 @@ from lsp_server.cli.bench import source_text  # noqa: E402
 from lsp_server.cli.doctor import nvidia_devices  # noqa: E402
 from lsp_server.config import ModelSettings  # noqa: E402
 from lsp_server.model import llama_backend  # noqa: E402
-from lsp_server.model.backend import CancelToken, GenerationRequest  # noqa: E402
+from lsp_server.model.backend import CancelToken, GenerationRequest, RunOptions  # noqa: E402
 from lsp_server.model.llama_backend import LlamaCppBackend  # noqa: E402
 
 NEW_TOKENS = "\n\ndef one_more_function(value):\n    # a question about the code above, about fifty tokens long\n    return sorted(value, key=len)[: value.count(None) + 1]\n"
@@ -40,8 +40,8 @@ def prompt_of(backend: LlamaCppBackend, tokens: int) -> str:
 
 
 def run(backend: LlamaCppBackend, text: str, max_tokens: int, temperature: float = 0.0):
-    request = GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, ignore_eog=True)
-    return backend.submit(request, lambda _p: None, CancelToken()).result()
+    request = GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature)
+    return backend.submit(request, lambda _p: None, CancelToken(), RunOptions(ignore_eog=True)).result()
 
 
 def rate(tokens: int, seconds: float) -> float:

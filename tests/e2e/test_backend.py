@@ -10,7 +10,7 @@ import pytest
 
 from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled
-from lsp_server.model.backend import CancelToken, GenerationRequest
+from lsp_server.model.backend import CancelToken, GenerationRequest, RunOptions
 from lsp_server.model.llama_backend import LlamaCppBackend
 from lsp_server.model.llama_engine import SEQ, SWA_ONLY
 
@@ -26,10 +26,10 @@ def backend():
     backend.close()
 
 
-def generate(backend, text: str, max_tokens: int = 16, **kwargs):
+def generate(backend, text: str, max_tokens: int = 16, speculative: bool = False, **kwargs):
     pieces: list[str] = []
     request = GenerationRequest(text=text, max_tokens=max_tokens, temperature=0.0, **kwargs)
-    result = backend.submit(request, pieces.append, CancelToken()).result(timeout=120)
+    result = backend.submit(request, pieces.append, CancelToken(), RunOptions(speculative=speculative)).result(timeout=120)
     assert "".join(pieces) == result.text  # what streamed is what was returned
     return result
 

@@ -19,3 +19,18 @@ def test_per_request_settings_do_not_reload_the_model():
     bigger, _ = settings_from_mapping({"model": {"nCtx": 4096}}, assistant.settings)
     assistant.update_settings(bigger)
     assert closed == [True]
+
+
+def test_whether_the_model_is_loaded_is_the_backends_word():
+    class Backend:
+        loaded = False
+
+        def close(self):
+            pass
+
+    assistant = Assistant(backend_factory=lambda settings: Backend())
+    assert not assistant.model_loaded, "no backend yet"
+    assistant.backend.loaded = True
+    assert assistant.model_loaded
+    assistant.close()
+    assert not assistant.model_loaded, "closed: a new backend would have to load again"

@@ -14,6 +14,7 @@ class Backend:
     def __init__(self, thinks: bool) -> None:
         self.thinks = thinks
         self.closed = False
+        self.loaded = False
 
     def load(self) -> ModelInfo:
         return ModelInfo(path="m.gguf", source="test", architecture="gemma4" if self.thinks else "gemma3", name="m",
@@ -29,7 +30,7 @@ def assistant(thinks: bool, thinking: str = "auto", loaded: bool = True) -> Assi
     settings = dataclasses.replace(settings, model=dataclasses.replace(settings.model, n_ctx=8192, max_tokens=256, thinking=thinking, thinking_max_tokens=1024))
     result = Assistant(settings, backend_factory=lambda _settings: Backend(thinks))
     if loaded:
-        result.mark_model_loaded()
+        result.backend.loaded = True
     return result
 
 

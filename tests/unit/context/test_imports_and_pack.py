@@ -3,7 +3,7 @@ from pathlib import Path
 from lsp_server.config import IndexSettings
 from lsp_server.context.build import build_context, read_file
 from lsp_server.context.imports import imported_definitions, module_candidates
-from lsp_server.context.pack import estimate_tokens
+from lsp_server.estimate import estimate_tokens
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.index.symbols import Import
 from lsp_server.index.workspace import WorkspaceIndex

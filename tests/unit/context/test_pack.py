@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from lsp_server.context.pack import Related, estimate_tokens, pack_context
+from lsp_server.context.pack import Related, pack_context
+from lsp_server.estimate import estimate_tokens
 from lsp_server.context.target import Target
 
 ROOT = Path("/w")

@@ -7,7 +7,6 @@ Assistant and request path the server uses, and each prompt is searched for ever
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,9 @@ from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
 from lsp_server.context.build import read_file
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.model.backend import CancelToken, Generation, GenerationRequest, ModelInfo
+from lsp_server.model.backend import CancelToken, GenerationRequest
 from lsp_server.privacy.secrets import SecretFileRefused
+from tests.fake_backend import FakeBackend, model_info
 
 CANARIES = {
     ".env": "OPENAI_API_KEY=CANARY-env-5d1e\n",
@@ -55,29 +55,6 @@ def canary_workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-class RecordingBackend:
-    """Stands in for any backend: records exactly what would be sent."""
-
-    def __init__(self, style: str) -> None:
-        self.style = style
-        self.requests: list[GenerationRequest] = []
-
-    def load(self) -> ModelInfo:
-        return ModelInfo("recorder", "test", "none", "recorder", 8192, 0, 0, False, self.style == "chat", self.style, 0)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text) // 3 + 1
-
-    def submit(self, request, on_text, cancel) -> Future:
-        self.requests.append(request)
-        done: Future = Future()
-        done.set_result(Generation("ok", 1, 0, 1, "stop"))
-        return done
-
-    def close(self) -> None:
-        pass
-
-
 def prompt_text(request: GenerationRequest) -> str:
     return (request.text or "") + "".join(m.content for m in request.messages) + request.answer_prefix
 
@@ -93,7 +70,7 @@ def places(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
 
 @pytest.mark.parametrize("style", ["chat", "completion"])
 def test_no_canary_in_any_packed_prompt(canary_workspace: Path, style: str):
-    backend = RecordingBackend(style)
+    backend = FakeBackend(answers=("ok",), info=model_info(style))  # records exactly what would be sent
     assistant = Assistant(Settings(), backend_factory=lambda settings: backend)
     refused = set()
     for path in sorted(canary_workspace.rglob("*.py")):
