@@ -1,26 +1,24 @@
-"""What the CLI and the server share: settings, the model backend, and each action's pipeline.
+"""What the CLI and the server share: settings, the model backend, the index and the context.
 
-No pygls here: the server's features call these plain functions and translate to LSP and back.
+No pygls here; each action's pipeline (lsp_server/pipeline/) runs on an Assistant.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from concurrent.futures import Future
 from pathlib import Path
 
-from lsp_server.actions import explain
 from lsp_server.config import Settings
 from lsp_server.context.build import build_context, read_file
 from lsp_server.context.imports import ReadText
 from lsp_server.context.pack import PackedContext
 from lsp_server.context.resolve import Resolver
+from lsp_server.errors import GemmaLspError
 from lsp_server.index.discovery import ExcludePath
 from lsp_server.index.git_facts import GitFacts, RecentFiles
 from lsp_server.index.workspace import WorkspaceIndex
-from lsp_server.errors import GemmaLspError
-from lsp_server.model.backend import Backend, CancelToken, OnText, RunOptions
+from lsp_server.model.backend import Backend
 from lsp_server.model.fit import answer_budget
 from lsp_server.model.llama_backend import LlamaCppBackend
 from lsp_server.privacy.egress import Destination, check_destination
@@ -82,7 +80,6 @@ class Assistant:
         self.git: GitFacts | None = None
         self.watcher = None
         self._recent = RecentFiles()
-        self._roots: list[Path] = []
 
     @property
     def backend(self) -> Backend:
@@ -123,7 +120,6 @@ class Assistant:
         roots: list[Path],
         read_text: ReadText = read_file,
     ) -> PackedContext:
-        self._roots = roots
         index = self.index_for(roots)
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.
@@ -138,27 +134,6 @@ class Assistant:
     def model_loaded(self) -> bool:
         """Whether ``backend.load()`` has run (so it returns at once): the backend says."""
         return self._backend is not None and self._backend.loaded
-
-    def start_explain(self, packed: PackedContext, on_text: OnText, cancel: CancelToken) -> Future[explain.Explanation]:
-        """Run Explain on the backend's worker; the model must be loaded (``backend.load()``)."""
-        info = self.backend.load()
-        model = self.settings.model
-        request = explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature)
-        workspace = root_of(packed.target.path, self._roots)
-        generation = self.backend.submit(request, on_text, cancel, RunOptions(cache_key=str(workspace)))
-        result: Future[explain.Explanation] = Future()
-
-        def finish(done: Future) -> None:
-            if done.cancelled():
-                result.cancel()
-            elif done.exception() is not None:
-                result.set_exception(done.exception())
-            else:
-                gen = done.result()
-                result.set_result(explain.Explanation(packed.target, explain.clean_answer(gen.text), gen))
-
-        generation.add_done_callback(finish)
-        return result
 
     def close(self) -> None:
         if self.watcher is not None:

@@ -34,7 +34,7 @@ class GemmaLanguageServer(LanguageServer):
     def __init__(self, assistant: Assistant | None = None) -> None:
         super().__init__("gemma-lsp", __version__, protocol_cls=GemmaProtocol)
         self.assistant = assistant or Assistant()
-        self.last_manifest: list[dict] | None = None
+        self.last_context_tokens: int | None = None
         self._cancel_tokens: dict[object, CancelToken] = {}
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()

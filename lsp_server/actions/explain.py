@@ -56,6 +56,8 @@ class Explanation:
     generation: Generation
     facts: tuple[tuple[str, str], ...] = ()
     """(label, Markdown) rows read off the code and the index (code_facts.py), shown after the text."""
+    manifest: tuple[dict, ...] = ()
+    """What the prompt held, item by item (context/pack.py's manifest rows)."""
 
 
 def build_request(packed: PackedContext, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
@@ -117,14 +119,14 @@ def clean_answer(text: str) -> str:
     return text.strip()
 
 
-def as_markdown(explanation: Explanation, manifest: list[dict]) -> str:
+def as_markdown(explanation: Explanation) -> str:
     """The document shown to the user: the answer, then the facts read off the code and the index
     (the answer first: it is what was asked for; the facts check it), then what the model saw
     and how long it took."""
     target, gen = explanation.target, explanation.generation
     rows = "\n".join(
         f"| {item['title']} | {item['reason']} | {item['tokens']} | {'yes' if item['included'] else 'no (over budget)'} |"
-        for item in manifest
+        for item in explanation.manifest
     )
     return (
         f"# Explanation of `{target.name}`\n\n"

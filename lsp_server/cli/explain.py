@@ -11,6 +11,8 @@ from lsp_server.context.build import read_file
 from lsp_server.errors import DocumentNotFound, GemmaLspError, PositionOutOfRange
 from lsp_server.index.git_facts import GitFacts
 from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import explain as explain_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 
 ROOT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
 
@@ -51,16 +53,17 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     assistant.git = GitFacts.open(root) if settings.index.git else None
     print(f"Indexed {report.files} files under {root} in {report.seconds:.2f} s", file=sys.stderr)
     info = assistant.backend.load()
-    packed = assistant.explain_context(path, text, (line, column), (line, column), [root])
-    target = packed.target
+    ask = Ask(path, text, (line, column), (line, column), [root])
+    prepared = explain_pipeline.prepare(assistant, ask)
+    target = prepared.packed.target
     print(f"Explaining {target.name} ({target.kind}, lines {target.start_line + 1}-{target.end_line + 1}) with {info.name} [{info.source}]", file=sys.stderr)
     if show_context:
-        for item in packed.manifest:
+        for item in prepared.manifest:
             print(f"  context: {item['title']} ({item['tokens']} tokens est., {'in' if item['included'] else 'left out'}: {item['reason']})", file=sys.stderr)
+    watch = Watch(on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), on_prefill=_prefill_progress)
     cancel = CancelToken()
-    future = assistant.start_explain(packed, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), cancel)
     try:
-        result = future.result()
+        result = explain_pipeline.run(assistant, prepared, watch, cancel)
     except KeyboardInterrupt:
         cancel.cancel()
         raise
@@ -71,3 +74,9 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     if not result.text:
         raise GemmaLspError("The model returned no text. Real answers need a Gemma 4 GGUF (see the README).")
     return 0
+
+
+def _prefill_progress(done: int, total: int) -> None:
+    """The prompt read so far, on one line of the terminal (stderr: stdout holds the answer)."""
+    if sys.stderr.isatty():
+        print(f"\rreading the prompt: {done} of {total} tokens", end="\n" if done >= total else "", file=sys.stderr, flush=True)

@@ -6,8 +6,8 @@ Neovim) get a command per action that ends in a message or workspace/applyEdit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cattrs
 from lsprotocol import types

@@ -10,59 +10,30 @@ A document edited while the action ran gets ContentModified.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from lsprotocol import types
 
-from lsp_server.actions import generate_tests, implement, outcome, refactor
 from lsp_server.actions.proposal import Proposal
-from lsp_server.context.build import read_file
-from lsp_server.features import documents, explain
+from lsp_server.features import action_run, documents, explain
 from lsp_server.features.capabilities import resource_create_supported
-from lsp_server.features.model_run import ModelRun, run_model
 from lsp_server.features.server_api import Server
 from lsp_server.model.backend import CancelToken
-from lsp_server.model.thinking import folded_thought
-from lsp_server.verify.select import tests_importing
+from lsp_server.pipeline import edit as edit_pipeline
 
 TITLES = {"refactor": "Refactoring", "generate_tests": "Writing tests for", "implement": "Implementing"}
 
 
 async def propose_edit(ls: Server, kind: str, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None = None) -> tuple[types.WorkspaceEdit | None, str]:
     """Run the action; returns the verified edit (or None) and what the verification said."""
-    model = ls.assistant.settings.model
-    plans = {}
-
-    def make_request(packed, style):
-        if kind == "refactor":
-            return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
-        if kind == "implement":
-            return implement.build_request(packed, style, model.max_tokens, model.temperature)
-        source = documents.get_document(ls.workspace, uri).source  # its imports may serve the tests
-        plans["tests"] = generate_tests.plan(packed, documents.workspace_root(ls.workspace, packed.target.path), source)
-        return generate_tests.build_request(packed, plans["tests"], style, model.max_tokens, model.temperature)
-
-    run = await run_model(ls, uri, rng, cancel, TITLES[kind], make_request, action=kind)
-    proposal = await asyncio.to_thread(_propose, ls, kind, run, plans.get("tests"))
-    documents.refuse_if_changed(ls.workspace, uri, run.version, "the model worked")
-    summary = proposal.verification.summary()
-    if not proposal.verification.ok:
-        root = documents.workspace_root(ls.workspace, run.packed.target.path)
-        refused = outcome.refused(proposal.verification, kind, run.packed.target.name, proposal.path, root, proposal.new_text)
-        shown = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(run.generation.thought)
-        await explain.show_text(ls, kind.replace("_", "-"), run.packed.target.path, run.packed.target.name, shown, refused.message)
-        return None, refused.reason
-    return workspace_edit(ls, proposal, summary), summary
-
-
-def _propose(ls: Server, kind: str, run: ModelRun, test_plan) -> Proposal:
-    root = documents.workspace_root(ls.workspace, run.packed.target.path)
-    verify = ls.assistant.settings.verify
-    answer = run.generation.text
-    if kind == "generate_tests":
-        return generate_tests.propose(test_plan, answer, read_file(test_plan.test_file), root, verify)
-    tests = tests_importing(root, generate_tests.module_name(run.packed.target.path, root))
-    action = refactor if kind == "refactor" else implement
-    return action.propose(run.packed, run.document.source, answer, root, tests, verify)
+    ask, version = action_run.ask_for(ls, uri, rng)
+    prepared = await asyncio.to_thread(edit_pipeline.prepare, ls.assistant, kind, ask, instruction)
+    result = await action_run.run_action(ls, uri, version, TITLES[kind], prepared, functools.partial(edit_pipeline.run, ls.assistant), cancel)
+    documents.refuse_if_changed(ls.workspace, uri, version, "the model worked")
+    if result.refused:
+        await explain.show_text(ls, kind.replace("_", "-"), result.target.path, result.target.name, result.document, result.refused.message)
+        return None, result.summary
+    return workspace_edit(ls, result.proposal, result.summary), result.summary
 
 
 def workspace_edit(ls: Server, proposal: Proposal, summary: str) -> types.WorkspaceEdit:

@@ -6,6 +6,7 @@ Serves codeAction/resolve and the ``gemma-lsp.explain`` / ``gemma-lsp.explainAsC
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -13,57 +14,28 @@ from pathlib import Path
 from lsprotocol import types
 
 from lsp_server.actions import explain
-from lsp_server.actions.code_facts import code_facts
-from lsp_server.context.target import find_target
-from lsp_server.features import documents
+from lsp_server.features import action_run, documents
 from lsp_server.features.capabilities import show_document_supported
-from lsp_server.features.model_run import run_model
 from lsp_server.features.server_api import Server
-from lsp_server.index.git_facts import range_history
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.resolve import cache_dir
+from lsp_server.pipeline import explain as explain_pipeline
 
 SHOW_MESSAGE_LIMIT = 4000
 
 
 async def run_explain(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, title: str) -> explain.Explanation:
-    """Build the context, run the model with streaming, and return the explanation."""
-    settings = ls.assistant.settings.model
-    # The user may have typed since asking: the range would point into other text (found by the
-    # data-safety sessions: "no function at line 28" for a function that had moved).
-    version = ls.version_at_request(uri)
-    documents.refuse_if_changed(ls.workspace, uri, version)  # run_model checks again after the history
-    commits = await asyncio.to_thread(_target_history, ls, uri, rng)  # git log -L can take a while
-
-    def make_request(packed, style):
-        return explain.build_request(explain.with_history(packed, commits), style, settings.max_tokens, settings.temperature)
-
-    run = await run_model(ls, uri, rng, cancel, title, make_request, action="explain")
-    ls.last_manifest = explain.with_history(run.packed, commits).manifest
-    facts = tuple(code_facts(run.packed.target, run.packed.manifest, commits))
-    return explain.Explanation(run.packed.target, explain.clean_answer(run.generation.text), run.generation, facts)
-
-
-def _target_history(ls: Server, uri: str, rng: types.Range, limit: int = 5) -> list[str]:
-    """The last commits that touched the target's lines: date, author, message (none without git)."""
-    git = ls.assistant.git
-    if git is None:
-        return []
-    document = documents.get_document(ls.workspace, uri)
-    start, end = documents.server_range(document, rng)
-    path = documents.document_path(document)
-    target = find_target(path, document.source, parse_python(document.source), start, end)
-    if target is None:
-        return []
-    return range_history(git, path, target.start_line, target.end_line, limit)
+    """The Explain pipeline on the editor's text, streamed; its result carries what it packed."""
+    ask, version = action_run.ask_for(ls, uri, rng)
+    prepared = await asyncio.to_thread(explain_pipeline.prepare, ls.assistant, ask)
+    return await action_run.run_action(ls, uri, version, title, prepared, functools.partial(explain_pipeline.run, ls.assistant), cancel)
 
 
 async def deliver(ls: Server, result: explain.Explanation) -> None:
     """Show the explanation: a Markdown document when the client can open one, else a message."""
-    markdown = explain.as_markdown(result, ls.last_manifest or [])
     text = result.text or "The model returned no text."
-    await show_text(ls, "explain", result.target.path, result.target.name, markdown, f"{result.target.name}: {text}")
+    await show_text(ls, "explain", result.target.path, result.target.name, explain.as_markdown(result), f"{result.target.name}: {text}")
 
 
 async def show_text(ls: Server, action: str, target_path: Path, name: str, markdown: str, message: str | None = None) -> None:

@@ -29,8 +29,9 @@ class Server(Protocol):
     """Hover explanations by the content of the code, and the generations in flight."""
     saved_texts: SavedTexts
     """Per document: the text at the last save, and the pending (debounced) save."""
-    last_manifest: list[dict] | None
-    """What the last model request packed into its prompt (``gemma/status`` counts its tokens)."""
+    last_context_tokens: int | None
+    """The workspace context the last action packed into its prompt (``gemma/status`` shows it);
+    a result carries its own manifest."""
     announced_destinations: set[str]
     """Where code goes (or was refused to go), each said to the user once per process."""
     stream_ids: Iterator[int]

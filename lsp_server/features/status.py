@@ -22,7 +22,7 @@ from lsp_server.model.backend import ModelInfo
 STATUS_REQUEST = "gemma/status"
 
 
-def describe(settings: Settings, info: ModelInfo | None, manifest: list[dict] | None, running: int, gpu_supported: bool) -> dict:
+def describe(settings: Settings, info: ModelInfo | None, context_tokens_last: int | None, running: int, gpu_supported: bool) -> dict:
     """The status as plain JSON. ``info`` is None until the model is loaded; ``running`` counts
     the model requests in flight."""
     model = settings.model
@@ -40,15 +40,14 @@ def describe(settings: Settings, info: ModelInfo | None, manifest: list[dict] | 
         "backend": backend,
         "gpu_layers": gpu_layers,
         "n_ctx": info.n_ctx if info else model.n_ctx,
-        "context_tokens_last": context_tokens(manifest),
+        "context_tokens_last": context_tokens_last,
         "busy": running > 0,
         "running": running,
     }
 
 
-def context_tokens(manifest: list[dict] | None) -> int | None:
-    if manifest is None:
-        return None
+def context_tokens(manifest: list[dict]) -> int:
+    """The estimated tokens of the manifest's items that made it into the prompt."""
     return sum(int(entry.get("tokens") or 0) for entry in manifest if entry.get("included"))
 
 
@@ -56,7 +55,7 @@ def status(ls: Server) -> dict:
     """The handler's body: reads the server's state, loads nothing."""
     assistant = ls.assistant
     info = assistant.backend.load() if assistant.model_loaded else None  # loaded: returns at once
-    return describe(assistant.settings, info, ls.last_manifest, ls.running_requests(), _gpu_supported(assistant.settings))
+    return describe(assistant.settings, info, ls.last_context_tokens, ls.running_requests(), _gpu_supported(assistant.settings))
 
 
 def _gpu_supported(settings: Settings) -> bool:

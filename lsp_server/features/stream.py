@@ -62,6 +62,14 @@ class Streamer:
             self._ls.work_done_progress.report(
                 self._token, types.WorkDoneProgressReport(message=f"reading the prompt: {done}/{total} tokens", percentage=percentage))
 
+    def stage(self, message: str) -> None:
+        """What the run does now ("loading the model", "verifying"); called from any thread."""
+        self._loop.call_soon_threadsafe(self._report_stage, message)
+
+    def _report_stage(self, message: str) -> None:
+        if self._token is not None:
+            self._ls.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
+
     def on_text(self, piece: str) -> None:
         """Called from the model's worker thread."""
         self._loop.call_soon_threadsafe(self._add, piece)

@@ -35,12 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsp_server.actions import generate_tests, refactor, rewrite
+from lsp_server.actions import generate_tests, rewrite
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
 from lsp_server.context.build import read_file
 from lsp_server.index.python_symbols import parse_python
-from lsp_server.model.backend import CancelToken, RunOptions
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import edit as edit_pipeline
+from lsp_server.pipeline.edit import EditResult, PreparedEdit
+from lsp_server.pipeline.run import Ask, Watch
 from lsp_server.verify.checks import run_tests
 from lsp_server.verify.select import tests_importing
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
@@ -76,27 +79,18 @@ def sample(root: Path, package: str, count: int, seed: int = 7) -> list[tuple[Pa
     return pool[:count]
 
 
-def generate(assistant: Assistant, root: Path, path: Path, definition, request_of) -> tuple[object, str]:
-    text = read_file(path)
+def run_action(assistant: Assistant, root: Path, path: Path, definition, action: str) -> tuple[PreparedEdit, EditResult]:
+    """The product's own pipeline (lsp_server/pipeline/edit.py) on ``definition``."""
     point = (definition.start_line, 0)
-    packed = assistant.explain_context(path, text, point, point, [root])
-    options = RunOptions(cache_key=str(root))
-    return packed, assistant.backend.submit(request_of(packed), lambda _: None, CancelToken(), options).result().text
+    prepared = edit_pipeline.prepare(assistant, action, Ask(path, read_file(path), point, point, [root]))
+    return prepared, edit_pipeline.run(assistant, prepared, Watch(), CancelToken())
 
 
 def bench_generate(assistant: Assistant, root: Path, path: Path, definition, verify: VerifySettings, row: Row) -> None:
-    model, style = assistant.settings.model, assistant.backend.load().prompt_style
     started = time.perf_counter()
-    plans = {}
-
-    def request_of(packed):
-        plans["plan"] = generate_tests.plan(packed, root, read_file(path) or "")
-        return generate_tests.build_request(packed, plans["plan"], style, model.max_tokens, model.temperature)
-
-    _, answer = generate(assistant, root, path, definition, request_of)
-    plan = plans["plan"]
+    prepared, result = run_action(assistant, root, path, definition, "generate_tests")
+    plan, proposal = prepared.test_plan, result.proposal
     existing = read_file(plan.test_file)
-    proposal = generate_tests.propose(plan, answer, existing, root, verify)
     row.gen_seconds = time.perf_counter() - started
     run = proposal.verification.tests
     if run is not None:
@@ -147,12 +141,10 @@ def branch_coverage(root: Path, test_file: Path, path: Path, definition) -> tupl
 
 
 def bench_refactor(assistant: Assistant, root: Path, path: Path, definition, verify: VerifySettings, row: Row) -> None:
-    model, style = assistant.settings.model, assistant.backend.load().prompt_style
     started = time.perf_counter()
-    packed, answer = generate(assistant, root, path, definition, lambda p: refactor.build_request(p, None, style, model.max_tokens, model.temperature))
-    text = read_file(path)
+    prepared, result = run_action(assistant, root, path, definition, "refactor")
+    packed, proposal, text = prepared.packed, result.proposal, prepared.text
     tests = tests_importing(root, generate_tests.module_name(path, root))
-    proposal = refactor.propose(packed, text, answer, root, tests, verify)
     row.ref_seconds = time.perf_counter() - started
     row.ref_verified = proposal.verification.ok
     row.ref_detail = proposal.verification.summary()[:160]
@@ -225,8 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         import click
 
         source = Path(click.__file__).parent
-    settings = Settings(model=ModelSettings(n_ctx=args.n_ctx, max_tokens=args.max_tokens, temperature=0.0))
     verify = VerifySettings(timeout_seconds=60)
+    settings = Settings(model=ModelSettings(n_ctx=args.n_ctx, max_tokens=args.max_tokens, temperature=0.0), verify=verify)
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-actions-") as tmp:

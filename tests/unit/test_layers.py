@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PURE = ("index", "context", "model", "verify", "actions", "privacy")
+PURE = ("index", "context", "model", "verify", "actions", "privacy", "pipeline")
 MAX_LINES = 400
 
 

@@ -66,8 +66,8 @@ def test_the_document_puts_the_answer_then_the_facts_then_the_context():
     generation = Generation("`add` adds.", 10, 0, 3, "stop")
     facts = (("Signature", "`def add(a, b)`"), ("Returns", "`a + b`"))
     manifest = [{"title": "util.py: helper", "reason": "imported", "tokens": 5, "included": True}]
-    markdown = explain.as_markdown(explain.Explanation(TARGET, "`add` adds.", generation, facts), manifest)
+    markdown = explain.as_markdown(explain.Explanation(TARGET, "`add` adds.", generation, facts, tuple(manifest)))
     answer, facts_at, context = markdown.index("`add` adds."), markdown.index("## Facts read off the code"), markdown.index("## Context sent to the model")
     assert answer < facts_at < context
     assert "- **Signature:** `def add(a, b)`\n- **Returns:** `a + b`\n" in markdown
-    assert "## Facts" not in explain.as_markdown(explain.Explanation(TARGET, "x", generation), manifest)
+    assert "## Facts" not in explain.as_markdown(explain.Explanation(TARGET, "x", generation, (), tuple(manifest)))

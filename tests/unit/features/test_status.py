@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lsp_server.config import ModelSettings, RemoteSettings, Settings
-from lsp_server.features.status import describe
+from lsp_server.features.status import context_tokens, describe
 from lsp_server.model.backend import ModelInfo
 
 
@@ -25,11 +25,11 @@ def test_before_loading_it_reports_the_settings():
 
 
 def test_loaded_model_facts_win_and_only_included_context_counts():
-    status = describe(Settings(), info(0, gpu=True), MANIFEST, 2, gpu_supported=True)
+    status = describe(Settings(), info(0, gpu=True), context_tokens(MANIFEST), 2, gpu_supported=True)
     assert status["model"] == "Gemma 3 270M" and status["n_ctx"] == 4096 and status["loaded"]
     assert status["backend"] == "cpu" and status["gpu_layers"] == 0, "no layers offloaded runs on the CPU"
     assert status["context_tokens_last"] == 42 and status["busy"] and status["running"] == 2
-    assert describe(Settings(), info(-1, gpu=True), [], 0, True)["backend"] == "gpu"
+    assert describe(Settings(), info(-1, gpu=True), context_tokens([]), 0, True)["backend"] == "gpu"
 
 
 def test_remote_backend():

@@ -16,6 +16,8 @@ from lsp_server.config import Settings
 from lsp_server.context.build import read_file
 from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken, GenerationRequest
+from lsp_server.pipeline import explain as explain_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 from lsp_server.privacy.secrets import SecretFileRefused
 from tests.fake_backend import FakeBackend, model_info
 
@@ -78,11 +80,11 @@ def test_no_canary_in_any_packed_prompt(canary_workspace: Path, style: str):
         text = path.read_text()
         for start, end in places(text):
             try:
-                packed = assistant.explain_context(path, text, start, end, [canary_workspace], read_file)
+                prepared = explain_pipeline.prepare(assistant, Ask(path, text, start, end, [canary_workspace], read_file))
             except SecretFileRefused:
                 refused.add(relative)
                 continue
-            assistant.start_explain(packed, lambda piece: None, CancelToken()).result()
+            explain_pipeline.run(assistant, prepared, Watch(), CancelToken())
     assert refused == SECRET_CODE_FILES
     prompts = [prompt_text(request) for request in backend.requests]
     assert len(prompts) >= 5 and any("database_url" in p for p in prompts), "the ordinary code did reach the prompts"

@@ -1,4 +1,4 @@
-"""Explain, from the cursor to the answer, on the fake backend: no model file needed."""
+"""Explain's pipeline, from the cursor to the answer, on the fake backend: no model file needed."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
 from lsp_server.errors import GenerationCancelled, ModelNotFound
 from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import explain as explain_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 from tests.fake_backend import FakeBackend
 
 CODE = "def area(w, h):\n    return w * h\n\n\ndef volume(w, h, d):\n    return area(w, h) * d\n"
 
 
 def explain(assistant: Assistant, root: Path, cancel: CancelToken | None = None, pieces: list | None = None):
-    path = root / "geo.py"
-    packed = assistant.explain_context(path, CODE, (4, 5), (4, 5), [root])
-    return assistant.start_explain(packed, (pieces if pieces is not None else []).append, cancel or CancelToken()).result()
+    prepared = explain_pipeline.prepare(assistant, Ask(root / "geo.py", CODE, (4, 5), (4, 5), [root]))
+    watch = Watch(on_text=(pieces if pieces is not None else []).append)
+    return explain_pipeline.run(assistant, prepared, watch, cancel or CancelToken())
 
 
 @pytest.fixture

@@ -1,0 +1,87 @@
+"""Refactor, Generate tests and Implement: the model's answer becomes a proposal, verified in a
+shadow copy of the workspace. A proposal that failed comes back with why, in the user's words
+(actions/outcome.py), and the document that shows it; the caller offers only a verified one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lsp_server.actions import generate_tests, implement, outcome, refactor
+from lsp_server.actions.generate_tests import TestPlan
+from lsp_server.actions.proposal import Proposal
+from lsp_server.assistant import Assistant
+from lsp_server.context.build import read_file
+from lsp_server.context.target import Target
+from lsp_server.model.backend import CancelToken, Generation
+from lsp_server.model.thinking import folded_thought
+from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+from lsp_server.verify.select import tests_importing
+
+ACTIONS = ("refactor", "generate_tests", "implement")
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedEdit(Prepared):
+    text: str = ""
+    """The document's text the edit is for."""
+    instruction: str | None = None
+    test_plan: TestPlan | None = None
+    """Generate tests: where the tests go and what they may import."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EditResult:
+    action: str
+    target: Target
+    generation: Generation
+    proposal: Proposal
+    manifest: tuple[dict, ...]
+    refused: outcome.Outcome | None
+    """Why the proposal is not offered; None when it passed verification."""
+    document: str
+    """What the user reads when it was refused: the reason, the code, the model's answer."""
+
+    @property
+    def summary(self) -> str:
+        """What was checked (offered) or why it was not (refused), in one line."""
+        return self.refused.reason if self.refused else self.proposal.verification.summary()
+
+
+def prepare(assistant: Assistant, action: str, ask: Ask, instruction: str | None = None) -> PreparedEdit:
+    packed = pack(assistant, ask)
+    model = assistant.settings.model
+    # The module's own imports may serve the tests.
+    test_plan = generate_tests.plan(packed, ask.root, ask.text) if action == "generate_tests" else None
+
+    def request_for(style: str):
+        if action == "refactor":
+            return refactor.build_request(packed, instruction, style, model.max_tokens, model.temperature)
+        if action == "implement":
+            return implement.build_request(packed, style, model.max_tokens, model.temperature)
+        return generate_tests.build_request(packed, test_plan, style, model.max_tokens, model.temperature)
+
+    return PreparedEdit(action, packed, ask.root, request_for, ask.text, instruction, test_plan)
+
+
+def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: CancelToken) -> EditResult:
+    generation = run_model(assistant, prepared, watch, cancel)
+    watch.on_stage("verifying")
+    proposal = _propose(assistant, prepared, generation.text)
+    target = prepared.packed.target
+    refused = None
+    document = ""
+    if not proposal.verification.ok:
+        refused = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root, proposal.new_text)
+        document = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(generation.thought)
+    return EditResult(prepared.action, target, generation, proposal, tuple(prepared.manifest), refused, document)
+
+
+def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str) -> Proposal:
+    root, verify = prepared.root, assistant.settings.verify
+    if prepared.test_plan is not None:
+        plan = prepared.test_plan
+        return generate_tests.propose(plan, answer, read_file(plan.test_file), root, verify)
+    target_path = prepared.packed.target.path
+    tests = tests_importing(root, generate_tests.module_name(target_path, root))
+    action = refactor if prepared.action == "refactor" else implement
+    return action.propose(prepared.packed, prepared.text, answer, root, tests, verify)

@@ -1,0 +1,43 @@
+"""Explain: the target, its context and its last commits, the model's answer, and the facts read
+off the code and the index beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lsp_server.actions import explain
+from lsp_server.actions.code_facts import code_facts
+from lsp_server.assistant import Assistant
+from lsp_server.index.git_facts import range_history
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+
+HISTORY_COMMITS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedExplain(Prepared):
+    context: list[dict] = dataclasses.field(default_factory=list)
+    """The manifest without the history row: what the facts' callers and overrides are read from."""
+    commits: list[str] = dataclasses.field(default_factory=list)
+
+
+def prepare(assistant: Assistant, ask: Ask) -> PreparedExplain:
+    packed = pack(assistant, ask)
+    target = packed.target
+    # git log -L can take a while: here, on the caller's worker thread, not on an event loop.
+    commits = range_history(assistant.git, target.path, target.start_line, target.end_line, HISTORY_COMMITS)
+    shown = explain.with_history(packed, commits)
+    model = assistant.settings.model
+
+    def request_for(style: str):
+        return explain.build_request(shown, style, model.max_tokens, model.temperature)
+
+    return PreparedExplain("explain", shown, ask.root, request_for, packed.manifest, commits)
+
+
+def run(assistant: Assistant, prepared: PreparedExplain, watch: Watch, cancel: CancelToken) -> explain.Explanation:
+    generation = run_model(assistant, prepared, watch, cancel)
+    target = prepared.packed.target
+    facts = tuple(code_facts(target, prepared.context, prepared.commits))
+    return explain.Explanation(target, explain.clean_answer(generation.text), generation, facts, tuple(prepared.manifest))
