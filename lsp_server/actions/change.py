@@ -85,7 +85,7 @@ def propose(packed: PackedContext, instruction: str, answer: str, fmt: str, root
     made = ChangeProposal(_joined(previous, instruction), [], Verification(False), answer, fmt, list(parsed.repairs), packed, root)
     if not parsed.parsed:
         return _refused(made, f"the model's answer held no edit in the {fmt.replace('_', '/')} format")
-    applied = apply_edits(parsed.edits, root, packed.target.path, _in_play(packed, root), current)
+    applied = apply_edits(parsed.edits, root, packed.target.path.resolve(), _in_play(packed, root), current)
     made.repairs += applied.repairs
     if applied.problems:
         return _refused(made, "; ".join(applied.problems))
@@ -124,7 +124,7 @@ def _refused(made: ChangeProposal, reason: str) -> ChangeProposal:
 def _in_play(packed: PackedContext, root: Path) -> list[Path]:
     """The files the model was shown: the target's and those of the packed context."""
     shown = {row.get("path") for row in packed.manifest if row.get("included") and row.get("path")}
-    return [p if p.is_absolute() else root / p for p in map(Path, sorted(shown))]
+    return [(p if p.is_absolute() else root / p).resolve() for p in map(Path, sorted(shown))]
 
 
 def _with_imports(texts: dict[Path, str], packed: PackedContext, root: Path, original: ReadText, repairs: list[str]) -> dict[Path, str]:

@@ -24,7 +24,7 @@ from typing import Literal
 FORMATS = ("symbols", "search_replace", "diff")
 EditKind = Literal["code", "replace"]
 PATH_LINE = re.compile(
-    r"^\s*(?:#{1,4}\s*)?(?:\*\*)?(?:(?:file|path|filename)\s*:\s*)?[`*]*(?P<path>[\w.\-]+(?:/[\w.\-]+)*\.(?:py|toml|cfg|ini|txt|json|ya?ml))[`*]*\s*:?\s*$",
+    r"^\s*(?:#{1,4}\s*)?(?:\*\*)?(?:(?:file|path|filename)\s*:\s*)?[`*]*(?P<path>[\w.\-]+(?:/[\w.\-]+)*\.py)[`*]*\s*:?\s*$",
     re.I,
 )
 FENCE = re.compile(r"^\s*(```|~~~)\s*([\w+-]*)\s*$")
