@@ -19,7 +19,7 @@ from lsp_server.verify.verifier import Verification
 
 PROBE_SUFFIX = "_gemma_probe"
 """Generated tests are verified in ``<module>_gemma_probe.py`` beside an existing test module."""
-ACTIONS = {"refactor": "Refactor", "generate_tests": "Generate tests for", "implement": "Implement", "fix_test": "Fix failing test"}
+ACTIONS = {"refactor": "Refactor", "generate_tests": "Generate tests for", "implement": "Implement", "fix_test": "Fix failing test", "change": "Change"}
 LINT = re.compile(r"(?P<file>[^:;]+?):(?P<row>\d+): (?P<code>[A-Z]+\d+) (?P<message>[^;]+)")
 PARSE = re.compile(r"^(?P<file>[^:]+):(?P<row>\d+): (?P<message>.*)$")
 NAME = re.compile(r"`([^`]+)`")

@@ -1,4 +1,4 @@
-"""Command line: ``gemma-lsp serve | explain | index | context | doctor | bench``."""
+"""Command line: ``gemma-lsp serve | explain | change | index | context | doctor | bench``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("location", metavar="FILE:LINE[:COLUMN]")
     explain.add_argument("--context", action="store_true", help="print what was sent to the model (the manifest) to stderr")
     _model_options(explain)
+
+    change = sub.add_parser("change", help="propose a change from an instruction (across files), verified; prints the diff, writes nothing")
+    change.add_argument("location", metavar="FILE[:LINE]", help="the file, or the line of the function or class the instruction is about")
+    change.add_argument("instruction", metavar="INSTRUCTION")
+    change.add_argument("--json", action="store_true", help="print the proposal, its verification and the context manifest as JSON")
+    change.add_argument("--format", choices=["symbols", "search_replace", "diff"], default=None, help="the answer format asked of the model")
+    _model_options(change)
 
     index = sub.add_parser("index", help="index the Python files under PATH (default: .) and report files, definitions, time")
     index.add_argument("path", nargs="?", metavar="PATH")
@@ -72,7 +79,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 #: Commands that may load a local model: llama.cpp's libraries must be open before numpy & co.
-MODEL_COMMANDS = {"serve", "explain", "doctor", "bench"}
+MODEL_COMMANDS = {"serve", "explain", "change", "doctor", "bench"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             from lsp_server.cli.explain import explain
 
             return explain(settings, args.location, args.context)
+        if args.command == "change":
+            from lsp_server.cli.change import change_command
+
+            return change_command(settings, args.location, args.instruction, args.json, *([args.format] if args.format else []))
         if args.command == "index":
             from lsp_server.cli.index import index_command
 

@@ -39,8 +39,12 @@ def build_context(
     read_text: ReadText | None = None,
     resolver: Resolver | None = None,
     recent: frozenset[str] = frozenset(),
+    named: list[Ranked] = (),
 ) -> PackedContext:
-    """Pack the code around ``start..end`` of ``path`` (0-based line, column) into ``budget`` tokens."""
+    """Pack the code around ``start..end`` of ``path`` (0-based line, column) into ``budget`` tokens.
+
+    ``named``: definitions the request names (an instruction's mentions), packed before the ranked
+    ones, with their own reason in the manifest."""
     settings = settings or ContextSettings()
     refuse_if_secret(path, index.roots)
     read_text = without_secrets(read_text or read_file, index.roots)
@@ -50,6 +54,8 @@ def build_context(
         raise NoTarget(f"No function, class or selection at line {start[0] + 1} of {path.name}: put the cursor inside a definition or select code.")
     _index_current(index, path, text, parsed.imports)
     ranked = rank(index, target_symbol(target), settings, resolver or Resolver(index), recent | set(index.edited_recently()) - {str(path)})
+    first = {entry.symbol for entry in named}
+    ranked = [*named, *(r for r in ranked if r.symbol not in first)]
     related = related_definitions(index, ranked[:RANKED_LIMIT], read_text)
     root = next((r for r in index.roots if _is_under(path, r)), None)
     return pack_context(target, text, related, budget, count_tokens, settings, relative_to=root)

@@ -106,3 +106,35 @@ def _connect(port: int, deadline: float):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def change_workspace(tmp_path: Path) -> Path:
+    """A copy of the e2e workspace as its own project (the CLI finds the root by pyproject.toml)."""
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(REPO / "tests" / "e2e" / "workspace", root)
+    (root / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    return root
+
+
+def test_change_prints_a_verified_proposal_or_why_not_and_writes_nothing(tmp_path):
+    root = change_workspace(tmp_path)
+    before = {p: p.read_text() for p in root.rglob("*.py")}
+    result = gemma_lsp("change", f"{root / 'shop' / 'pricing.py'}:6", "Add a MAX_PERCENT setting and use it in apply_discount", "--json", *FAST)
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    assert data["target"] == "apply_discount" and data["format"] == "search_replace"
+    assert data["offered"] is (result.returncode == 0) and data["verification"]["checks"]
+    if data["offered"]:
+        assert data["files"] and all(f["diff"].startswith(("--- a/", "--- /dev/null")) for f in data["files"])
+    else:
+        assert data["refused"]["reason"] and data["answer"].startswith("shop/pricing.py\n")
+    assert any("named in the instruction" in row["reason"] for row in data["manifest"])
+    assert {p: p.read_text() for p in root.rglob("*.py")} == before  # nothing written
+
+
+def test_change_without_an_instruction_says_what_to_write():
+    result = gemma_lsp("change", "tests/e2e/workspace/shop/pricing.py:6", "  ")
+    assert result.returncode == 1 and "INSTRUCTION" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""desk: a small help-desk service (the Change... benchmark's fixture application)."""
