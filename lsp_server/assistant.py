@@ -12,7 +12,9 @@ from pathlib import Path
 from lsp_server.config import Settings
 from lsp_server.context.build import build_context, read_file
 from lsp_server.context.imports import ReadText
+from lsp_server.context.mentions import named_in
 from lsp_server.context.pack import PackedContext
+from lsp_server.context.rank import Ranked
 from lsp_server.context.resolve import Resolver
 from lsp_server.errors import GemmaLspError
 from lsp_server.index.discovery import ExcludePath
@@ -119,15 +121,19 @@ class Assistant:
         end: tuple[int, int],
         roots: list[Path],
         read_text: ReadText = read_file,
+        instruction: str = "",
     ) -> PackedContext:
+        """The context for ``start..end`` of ``path``; with ``instruction``, what it names
+        (symbols, files, configuration) is packed first (context/mentions.py)."""
         index = self.index_for(roots)
+        named = [Ranked(m.symbol, m.score, [m.reason], direct=True) for m in named_in(instruction, index)] if instruction else []
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.
         count = self.backend.count_tokens if self.model_loaded else None
         return build_context(
             path, text, start, end, index, self.context_budget(),
             count_tokens=count, settings=self.settings.context, read_text=read_text, resolver=self._resolver,
-            recent=self._recent.get(self.git),
+            recent=self._recent.get(self.git), named=named,
         )
 
     @property

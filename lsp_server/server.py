@@ -20,6 +20,7 @@ from pygls.lsp.server import LanguageServer
 from lsp_server import __version__
 from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
+from lsp_server.actions.change import ChangeProposal
 from lsp_server.actions.hover import ExplanationCache
 from lsp_server.features import code_actions, commands, hover, indexing, on_save, settings, status
 from lsp_server.features.logs import ClientLogHandler
@@ -39,6 +40,7 @@ class GemmaLanguageServer(LanguageServer):
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()
         self.saved_texts = on_save.SavedTexts()
+        self.last_changes: dict[str, ChangeProposal] = {}
         self.announced_destinations: set[str] = set()
         self.stream_ids = itertools.count(1)
         self._background: set[asyncio.Task] = set()
@@ -214,6 +216,11 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
     @user_errors(show=True)
     async def fix_test_command(ls: GemmaLanguageServer, uri: str, rng: types.Range):
         return await commands.fix_test_command(ls, uri, rng)
+
+    @server.command(code_actions.COMMANDS["change"])
+    @user_errors(show=True)
+    async def change_command(ls: GemmaLanguageServer, uri: str, rng: types.Range, *rest):
+        return await commands.change_command(ls, uri, rng, *rest[:2])
 
     @server.feature(status.STATUS_REQUEST)
     def gemma_status(ls: GemmaLanguageServer, *args) -> dict:

@@ -185,13 +185,14 @@ def _names(names: list[str], joiner: str = "and") -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {joiner} {quoted[-1]}"
 
 
-def markdown(outcome: Outcome, code: str, answer: str) -> str:
-    """The refused-edit document: the verdict, what to do, the proposed code, the checks, the answer."""
+def markdown(outcome: Outcome, code: str, answer: str, language: str = "python") -> str:
+    """The refused-edit document: the verdict, what to do, the proposed code (``language``: a
+    ``diff`` for a change across files), the checks, the answer."""
     text = (
         f"{outcome.tried}: the proposed edit to `{outcome.path}` failed verification and was not offered: {outcome.reason}.\n\n"
         "**What you can do:**\n\n" + "".join(f"- {r}\n" for r in outcome.remedies)
     )
     if code.strip():
-        text += f"\n## The proposed code\n\n```python\n{code.strip(chr(10))}\n```\n"
+        text += f"\n## The proposed code\n\n```{language}\n{code.strip(chr(10))}\n```\n"
     text += "\n## What was checked\n\n" + "".join(f"- {d}\n" for d in outcome.details)
     return text + f"\n## The model's answer\n\n```\n{answer.rstrip()}\n```\n"

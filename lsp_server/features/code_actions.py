@@ -16,7 +16,7 @@ from lsp_server.actions.fix_test import is_test_function
 from lsp_server.actions.implement import needs_implementation
 from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
-from lsp_server.features import documents, edit_actions, explain, fix_test
+from lsp_server.features import change, documents, edit_actions, explain, fix_test
 from lsp_server.features.capabilities import resolve_supported
 from lsp_server.features.server_api import Server
 from lsp_server.index.python_symbols import parse_python
@@ -49,6 +49,7 @@ ACTIONS = {
         "Fix failing test {name}", types.CodeActionKind.QuickFix, "gemma-lsp.fixTest", True,
         lambda target: is_test_function(target.path, target.definition),
     ),
+    "change": ActionSpec("Change {name}...", types.CodeActionKind.RefactorRewrite, "gemma-lsp.change", True),
 }
 COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
 KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})
@@ -60,17 +61,25 @@ def offer(ls: Server, params: types.CodeActionParams) -> list[types.CodeAction]:
     path, index = documents.document_path(document), ls.assistant.index
     parsed = index.parsed_document(path, document.source) if index is not None else parse_python(document.source)
     target = find_target(path, document.source, parsed, start, end)
-    if target is None:
-        return []
     wanted = params.context.only
+    if target is None:  # outside every definition: Change... works on the whole file
+        spec = ACTIONS["change"]
+        if not _wanted(spec, wanted) or find_target(path, document.source, parsed, (0, 0), (len(document.lines), 0)) is None:
+            return []
+        whole = documents.line_range(document.lines, 0, len(document.lines))
+        lazy = resolve_supported(ls.client_capabilities, "edit")
+        return [_action("change", spec, spec.title.format(name=path.name), params.text_document.uri, whole, lazy)]
     actions = []
     for key, spec in ACTIONS.items():
-        if wanted and not any(spec.kind.startswith(kind) for kind in wanted):
-            continue
-        if spec.offered(target):
+        if _wanted(spec, wanted) and spec.offered(target):
             lazy = resolve_supported(ls.client_capabilities, "edit" if spec.edits else None)
             actions.append(_action(key, spec, spec.title.format(name=target.name), params.text_document.uri, params.range, lazy))
     return actions
+
+
+def _wanted(spec: ActionSpec, only: list[str] | None) -> bool:
+    """Whether the client asked for this kind of action (``context.only``; none: every kind)."""
+    return not only or any(spec.kind.startswith(kind) for kind in only)
 
 
 def _action(key: str, spec: ActionSpec, title: str, uri: str, rng: types.Range, lazy: bool) -> types.CodeAction:
@@ -87,13 +96,15 @@ def range_json(rng: types.Range) -> dict:
     }
 
 
-def _action_data(ls: Server, action: types.CodeAction) -> tuple[str, str, types.Range, str | None]:
+def _action_data(ls: Server, action: types.CodeAction) -> tuple[str, str, types.Range, str | None, bool]:
+    """(action, uri, range, instruction, refine) from the action's data; ``refine`` (Change...)
+    makes the instruction a follow-up of the last proposal."""
     data = action.data if isinstance(action.data, dict) else {}
     key, uri, instruction = data.get("action"), data.get("uri"), data.get("instruction")
     rng = _range_or_none(ls, data.get("range"))
     if key not in ACTIONS or not isinstance(uri, str) or rng is None or not isinstance(instruction, (str, type(None))):
         raise InvalidRequest("This code action was not made by gemma-lsp (or is from an older session): ask for code actions again.")
-    return key, uri, rng, instruction
+    return key, uri, rng, instruction, data.get("refine") is True
 
 
 def _range_or_none(ls: Server, value) -> types.Range | None:
@@ -104,7 +115,7 @@ def _range_or_none(ls: Server, value) -> types.Range | None:
 
 
 async def resolve(ls: Server, action: types.CodeAction) -> types.CodeAction:
-    key, uri, rng, instruction = _action_data(ls, action)
+    key, uri, rng, instruction, refine = _action_data(ls, action)
     cancel = ls.cancel_token_for_request()
     if key == "explain":
         await explain.deliver(ls, await explain.run_explain(ls, uri, rng, cancel, "Explaining"))
@@ -113,7 +124,12 @@ async def resolve(ls: Server, action: types.CodeAction) -> types.CodeAction:
         if action.edit is None:
             ls.show_problem("The model's explanation was empty or would break the file; nothing was inserted.", types.MessageType.Warning)
     else:
-        propose = fix_test.propose_fix(ls, uri, rng, cancel) if key == "fix_test" else edit_actions.propose_edit(ls, key, uri, rng, cancel, instruction)
+        if key == "fix_test":
+            propose = fix_test.propose_fix(ls, uri, rng, cancel)
+        elif key == "change":
+            propose = change.propose_change(ls, uri, rng, cancel, instruction, refine)
+        else:
+            propose = edit_actions.propose_edit(ls, key, uri, rng, cancel, instruction)
         action.edit, summary = await propose
         action.title = f"{action.title} ({'verified: ' if action.edit else 'not offered: '}{summary})"
     return action

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from lsprotocol import types
@@ -11,6 +12,7 @@ from pygls.workspace import TextDocument, Workspace
 
 from lsp_server.errors import DocumentNotFound, PositionOutOfRange
 from lsp_server.privacy.secrets import root_of, without_secrets
+from lsp_server.verify.shadow import FileChange
 
 Point = tuple[int, int]
 
@@ -34,6 +36,30 @@ def refuse_if_changed(workspace: Workspace, uri: str, version: int | None, doing
     if document.version != version:
         raise JsonRpcContentModified(f"{Path(document.path).name} changed while {doing}; ask again.")
     return document
+
+
+def open_versions(workspace: Workspace) -> dict[str, int | None]:
+    """The version of every open document now: what ``refuse_if_any_changed`` compares with."""
+    return {uri: document.version for uri, document in list(workspace.text_documents.items())}
+
+
+def refuse_if_any_changed(workspace: Workspace, versions: dict[str, int | None], uris: list[str], doing: str) -> None:
+    """ContentModified when one of ``uris`` that was open changed since ``versions`` were taken:
+    an action that read or edits several files is refused as a whole."""
+    for uri in uris:
+        document = workspace.text_documents.get(uri)
+        if document is not None and uri in versions and document.version != versions[uri]:
+            raise JsonRpcContentModified(f"{Path(document_path(document)).name} changed while {doing}; ask again.")
+
+
+def unsaved_changes(workspace: Workspace, root: Path) -> tuple[FileChange, ...]:
+    """The editor's text of the open Python files under ``root``: tests run on what the user sees."""
+    changes = []
+    for uri, document in list(workspace.text_documents.items()):
+        path = to_fs_path(uri)
+        if path and path.endswith(".py") and Path(path).resolve().is_relative_to(root.resolve()):
+            changes.append(FileChange(Path(path), document.source))
+    return tuple(changes)
 
 
 def document_path(document: TextDocument) -> Path:
@@ -107,3 +133,43 @@ def create_file_edit(uri: str, edits: list[types.TextEdit], annotations: dict | 
     create = types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=True))
     unversioned = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None)
     return types.WorkspaceEdit(document_changes=[create, types.TextDocumentEdit(unversioned, edits)], change_annotations=annotations)
+
+
+def line_range(lines: list[str], start_line: int, end_line: int) -> types.Range:
+    """Lines [start_line, end_line) of a document's ``lines``; a line past a last line without a
+    newline is its end."""
+    return types.Range(_position(lines, start_line), _position(lines, end_line))
+
+
+def _position(lines: list[str], line: int) -> types.Position:
+    if line < len(lines) or (lines and lines[-1].endswith("\n")) or not lines:
+        return types.Position(line, 0)
+    last = len(lines) - 1
+    return types.Position(last, len(lines[last].encode("utf-16-le")) // 2)
+
+
+def text_edits(document: TextDocument, new_text: str) -> list[types.TextEdit]:
+    """The blocks of lines that differ between the document and ``new_text``, as edits: not one
+    edit of the whole text, so the user's marks and folds elsewhere survive."""
+    old, new = document.lines, new_text.splitlines(keepends=True)
+    blocks = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    return [types.TextEdit(line_range(old, i1, i2), "".join(new[j1:j2])) for tag, i1, i2, j1, j2 in blocks if tag != "equal"]
+
+
+def files_edit(caps: types.ClientCapabilities, files: list[tuple[str, TextDocument | None, str]], annotations: dict | None = None) -> types.WorkspaceEdit:
+    """One WorkspaceEdit (one undo) for several files: (uri, the document now or None for a new
+    file, its new text). Versioned where the client supports it; new files are created, never
+    written over."""
+    from lsp_server.features.capabilities import document_changes_supported, resource_create_supported
+
+    start = types.Range(types.Position(0, 0), types.Position(0, 0))
+    if not document_changes_supported(caps) or (any(d is None for _, d, _ in files) and not resource_create_supported(caps)):
+        return types.WorkspaceEdit(changes={uri: text_edits(d, new) if d else [types.TextEdit(start, new)] for uri, d, new in files})
+    changes: list = []
+    for uri, document, new_text in files:
+        if document is None:
+            changes += create_file_edit(uri, [types.TextEdit(start, new_text)]).document_changes
+        else:
+            identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=document.version)
+            changes.append(types.TextDocumentEdit(identifier, text_edits(document, new_text)))
+    return types.WorkspaceEdit(document_changes=changes, change_annotations=annotations)

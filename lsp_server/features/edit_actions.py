@@ -42,28 +42,13 @@ def workspace_edit(ls: Server, proposal: Proposal, summary: str) -> types.Worksp
     annotation = "gemma-lsp"
     annotations = {annotation: types.ChangeAnnotation(label=f"verified: {summary}", needs_confirmation=False)}
     if proposal.create:
-        edit = types.TextEdit(_range(None, 0, 0), proposal.new_text)
+        edit = types.TextEdit(types.Range(types.Position(0, 0), types.Position(0, 0)), proposal.new_text)
         if not resource_create_supported(caps):
             return types.WorkspaceEdit(changes={uri: [edit]})
         return documents.create_file_edit(uri, [edit], annotations)
     document = documents.get_document(ls.workspace, uri)
-    edits = [types.TextEdit(_range(document, proposal.start_line, proposal.end_line), proposal.new_text)]
+    edits = [types.TextEdit(documents.line_range(document.lines, proposal.start_line, proposal.end_line), proposal.new_text)]
     if proposal.imports:  # above the replaced lines (proposal.py), so the two never overlap
-        edits.insert(0, types.TextEdit(_range(document, proposal.imports_line, proposal.imports_line), proposal.imports))
+        at = documents.line_range(document.lines, proposal.imports_line, proposal.imports_line)
+        edits.insert(0, types.TextEdit(at, proposal.imports))
     return documents.versioned_edit(caps, document, edits, annotations)
-
-
-def _range(document, start_line: int, end_line: int) -> types.Range:
-    """Lines [start_line, end_line) of the document; clamped to its end (a last line without newline)."""
-    if document is None:
-        return types.Range(types.Position(0, 0), types.Position(0, 0))
-    lines = document.lines
-    return types.Range(_position(lines, start_line), _position(lines, end_line))
-
-
-def _position(lines, line: int) -> types.Position:
-    if line < len(lines) or (lines and lines[-1].endswith("\n")) or not lines:
-        return types.Position(line, 0)
-    last = len(lines) - 1
-    return types.Position(last, len(lines[last].encode("utf-16-le")) // 2)
-

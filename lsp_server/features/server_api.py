@@ -16,6 +16,7 @@ from pygls.progress import Progress
 from pygls.workspace import Workspace
 
 if TYPE_CHECKING:
+    from lsp_server.actions.change import ChangeProposal
     from lsp_server.actions.hover import ExplanationCache
     from lsp_server.assistant import Assistant
     from lsp_server.features.on_save import SavedTexts
@@ -29,6 +30,8 @@ class Server(Protocol):
     """Hover explanations by the content of the code, and the generations in flight."""
     saved_texts: SavedTexts
     """Per document: the text at the last save, and the pending (debounced) save."""
+    last_changes: dict[str, ChangeProposal]
+    """Per document: the last Change... proposal offered, which a follow-up instruction refines."""
     last_context_tokens: int | None
     """The workspace context the last action packed into its prompt (``gemma/status`` shows it);
     a result carries its own manifest."""

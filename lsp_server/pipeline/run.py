@@ -82,9 +82,10 @@ class Prepared:
         return self.packed.manifest
 
 
-def pack(assistant: Assistant, ask: Ask) -> PackedContext:
-    """The context for ``ask``: the target, then the code that matters most that fits."""
-    return assistant.explain_context(ask.path, ask.text, ask.start, ask.end, ask.roots, ask.read_text)
+def pack(assistant: Assistant, ask: Ask, instruction: str = "") -> PackedContext:
+    """The context for ``ask``: the target, what ``instruction`` names, then the code that
+    matters most, as much as fits."""
+    return assistant.explain_context(ask.path, ask.text, ask.start, ask.end, ask.roots, ask.read_text, instruction)
 
 
 def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken) -> Generation:

@@ -20,9 +20,11 @@ def action(**data) -> types.CodeAction:
 
 
 def test_its_own_data_comes_back_typed():
-    key, uri, rng, instruction = _action_data(LS, action(action="refactor", uri="file:///w/a.py", range=RANGE, instruction="shorter"))
-    assert (key, uri, instruction) == ("refactor", "file:///w/a.py", "shorter")
+    key, uri, rng, instruction, refine = _action_data(LS, action(action="refactor", uri="file:///w/a.py", range=RANGE, instruction="shorter"))
+    assert (key, uri, instruction, refine) == ("refactor", "file:///w/a.py", "shorter", False)
     assert rng == types.Range(types.Position(3, 0), types.Position(5, 2))
+    change = _action_data(LS, action(action="change", uri="file:///w/a.py", range=RANGE, instruction="also log it", refine=True))
+    assert change[0] == "change" and change[3:] == ("also log it", True)
 
 
 @pytest.mark.parametrize("data", [
