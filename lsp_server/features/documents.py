@@ -163,7 +163,8 @@ def files_edit(caps: types.ClientCapabilities, files: list[tuple[str, TextDocume
     from lsp_server.features.capabilities import document_changes_supported, resource_create_supported
 
     start = types.Range(types.Position(0, 0), types.Position(0, 0))
-    if not document_changes_supported(caps) or (any(d is None for _, d, _ in files) and not resource_create_supported(caps)):
+    creates = resource_create_supported(caps)  # Neovim applies documentChanges but lists only these
+    if not (document_changes_supported(caps) or creates) or (any(d is None for _, d, _ in files) and not creates):
         return types.WorkspaceEdit(changes={uri: text_edits(d, new) if d else [types.TextEdit(start, new)] for uri, d, new in files})
     changes: list = []
     for uri, document, new_text in files:

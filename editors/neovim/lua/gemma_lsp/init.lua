@@ -163,6 +163,32 @@ function M.restart()
   end, 50)
 end
 
+--- :GemmaChange [instruction] (asks when none is given); with a bang, refines the last proposal.
+function M.change(args, done)
+  local client = M.clients()[1]
+  if not client then
+    vim.notify("gemma-lsp: the server is not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  local function go(instruction)
+    if instruction == nil or vim.trim(instruction) == "" then
+      vim.notify("gemma-lsp: Change... needs an instruction: say what to change", vim.log.levels.WARN)
+      return done and done(false)
+    end
+    local line1, line2 = nil, nil
+    if args.range and args.range > 0 then
+      line1, line2 = args.line1, args.line2
+    end
+    require("gemma_lsp.change").run(client, function(c, ...)
+      return call(c, "request", ...)
+    end, vim.trim(instruction), args.bang, line1, line2, done)
+  end
+  if args.args and args.args ~= "" then
+    return go(args.args)
+  end
+  vim.ui.input({ prompt = args.bang and "gemma-lsp: refine the last change: " or "gemma-lsp: change what? " }, go)
+end
+
 --- Opens the last explanation (with the context manifest of its request) in a split.
 function M.show_context()
   if not stream.last_document then
@@ -201,6 +227,9 @@ local function define_commands()
       end
     end, { range = true, desc = spec.desc })
   end
+  vim.api.nvim_create_user_command("GemmaChange", function(args)
+    M.change(args)
+  end, { range = true, bang = true, nargs = "*", desc = "Change the code from an instruction, across files; lists the changes, applies on yes (! refines the last proposal)" })
   local plain = {
     GemmaCancel = { M.cancel, "Cancel the running gemma-lsp request" },
     GemmaRestart = { M.restart, "Restart the gemma-lsp server" },
