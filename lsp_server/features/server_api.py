@@ -31,6 +31,8 @@ class Server(Protocol):
     """Per document: the text at the last save, and the pending (debounced) save."""
     last_manifest: list[dict] | None
     """What the last model request packed into its prompt (``gemma/status`` counts its tokens)."""
+    last_prompt_tokens: int | None
+    """The last model request's prompt length in the model's own tokens (None before one is read)."""
     announced_destinations: set[str]
     """Where code goes (or was refused to go), each said to the user once per process."""
     stream_ids: Iterator[int]
