@@ -31,7 +31,7 @@ async def test_status_reports_the_model_and_busy_while_an_action_runs(bare_clien
     assert (before["backend"] == "remote") == (backend == "remote") and before["backend"] in ("gpu", "cpu", "remote")
 
     uri = open_file(bare_client, workspace / "shop" / "cart.py")
-    explain = next(a for a in await actions_at(bare_client, uri, 12) if a.title == "Explain Cart.total")
+    explain = next(a for a in await actions_at(bare_client, uri, 12) if a.title == "Gemma: Explain Cart.total")
     running = asyncio.ensure_future(run_action(bare_client, explain))
     deadline = asyncio.get_running_loop().time() + 120
     during = await status(bare_client)

@@ -58,8 +58,8 @@ def session(tmp_path_factory) -> dict:
 
 @pytest.mark.editors
 def test_code_action_menu_lists_the_servers_actions(session):
-    assert "Explain Cart.total" in session["menu"]
-    assert "Explain Cart.total as a comment" in session["menu"]
+    assert "Gemma: Explain Cart.total" in session["menu"]
+    assert "Gemma: Explain Cart.total as a comment" in session["menu"]
 
 
 @pytest.mark.editors
@@ -114,7 +114,7 @@ def test_gemma_cancel_stops_the_running_request(session):
 @pytest.mark.editors
 def test_gemma_restart_starts_a_new_server_for_the_buffer(session):
     assert session["restarted_client"] != session["first_client"]
-    assert "Explain Cart.total" in session["menu_after_restart"]
+    assert "Gemma: Explain Cart.total" in session["menu_after_restart"]
 
 
 @pytest.mark.editors
@@ -130,7 +130,7 @@ def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
     assert done.returncode == 0, f"{recorded}\n{done.stderr[-2000:]}"
     assert recorded["enabled_by_0_11_api"] is False
     assert recorded["root_dir"] == str(workspace)
-    assert "Explain Cart.total" in recorded["menu"]
+    assert "Gemma: Explain Cart.total" in recorded["menu"]
 
 
 @pytest.mark.editors

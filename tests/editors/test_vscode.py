@@ -175,7 +175,7 @@ def test_vsix_is_packaged_and_installed(session):
 @pytest.mark.editors
 def test_light_bulb_lists_the_servers_actions(session):
     titles = session["code_actions"]["titles"]
-    assert "Explain Cart.total" in titles and "Explain Cart.total as a comment" in titles
+    assert "Gemma: Explain Cart.total" in titles and "Gemma: Explain Cart.total as a comment" in titles
 
 
 @pytest.mark.editors
@@ -219,7 +219,7 @@ def check_comment_edit(before: str, after: str) -> None:
 def test_light_bulb_comment_is_resolved_to_an_edit_that_parses(session):
     step = session["resolve_comment"]
     # Only the first action of the refactor.rewrite kind is resolved: the comment, then Refactor.
-    assert step["titles"] == ["Explain count_items as a comment", "Refactor count_items"]
+    assert step["titles"] == ["Gemma: Explain count_items as a comment", "Gemma: Refactor count_items"]
     assert step["has_edit"] and step["applied"]
     check_comment_edit(step["before"], step["after"])
 
@@ -243,7 +243,7 @@ def test_cancel_stops_a_running_explanation(session):
 @pytest.mark.editors
 def test_restart_starts_a_new_server(session):
     assert session["restart"]["new_client"]
-    assert "Explain Cart.total" in session["restart"]["titles"]
+    assert "Gemma: Explain Cart.total" in session["restart"]["titles"]
 
 
 @pytest.mark.editors

@@ -140,7 +140,7 @@ async function drive(results, save) {
   // 2. The light bulb: VS Code's code action provider lists the server's actions.
   const listed = await waitFor('code actions', async () => {
     const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
-    return titles.includes('Explain Cart.total') && titles;
+    return titles.includes('Gemma: Explain Cart.total') && titles;
   });
   step('code_actions', { titles: listed });
 
@@ -167,7 +167,7 @@ async function drive(results, save) {
 
   // 5. The light bulb's "as a comment": VS Code resolves it (codeAction/resolve) to an edit.
   const resolved = await codeActions(cart, at(18, 4), 'refactor.rewrite', 1);
-  const comment = resolved.find((a) => a.title === 'Explain count_items as a comment');
+  const comment = resolved.find((a) => a.title === 'Gemma: Explain count_items as a comment');
   const before = document.getText();
   const applied = comment && comment.edit ? await vscode.workspace.applyEdit(comment.edit) : false;
   step('resolve_comment', { titles: resolved.map((a) => a.title), has_edit: Boolean(comment && comment.edit), applied, before, after: document.getText() });
@@ -233,7 +233,7 @@ async function drive(results, save) {
   await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
   const again = await waitFor('code actions after restart', async () => {
     const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
-    return titles.includes('Explain Cart.total') && titles;
+    return titles.includes('Gemma: Explain Cart.total') && titles;
   });
   step('restart', { new_client: api.session.client !== firstClient, titles: again });
 }
