@@ -19,6 +19,10 @@ function collect() {
       headings: [...doc.querySelectorAll('h1, h2, h3')].map((h) => ({ tag: h.tagName, text: h.textContent.trim() })),
       details: [...doc.querySelectorAll('details')].map((d) => ({ open: d.open, summary: (d.querySelector('summary') || {}).textContent || '' })),
       toasts: [...doc.querySelectorAll('.notification-toast')].map((t) => t.innerText),
+      // The rendered text outside code blocks (a Python comment in a code block may start with #).
+      prose: [...doc.querySelectorAll('p, li, h1, h2, h3, h4, h5, h6, summary, td, th')]
+        .filter((e) => !e.closest('pre') && e.offsetParent !== null)
+        .map((e) => e.innerText),
     });
     for (const frame of doc.querySelectorAll('iframe')) {
       try {

@@ -54,6 +54,8 @@ USER_SETTINGS = {
     "extensions.autoUpdate": False,
     "workbench.enableExperiments": False,
     "security.workspace.trust.enabled": False,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",  # the chat view: room for the code and results
+    "chat.disableAIFeatures": True,
 }
 
 
@@ -155,6 +157,8 @@ def session(tmp_path_factory) -> dict:
         capture = Capture(tools["node"], devtools, results)
         recorded = wait_results(results, code_server, timeout=900, on_shot=capture)
         recorded["screens"] = capture.screens
+        if results.exists():
+            shutil.copy(results, ARTIFACTS / "results.json")  # what the driver saw, beside the screens
     finally:
         for process in (browser, code_server):
             if process is not None:
@@ -397,7 +401,7 @@ def check_refusal_shown(frames: list[dict], step: dict) -> None:
     document = [f for f in frames if "What you can do" in f.get("text", "")]
     assert document, "the refusal's document is on the screen, rendered"
     assert any(h["text"] == "What was checked" for h in document[0]["headings"])
-    assert not RAW_MARKDOWN.search(document[0]["text"]), document[0]["text"][:2000]
+    assert not RAW_MARKDOWN.search("\n".join(document[0]["prose"])), document[0]["prose"]
 
 
 @pytest.mark.editors
@@ -406,7 +410,7 @@ def test_screen_explain_shows_the_rendered_answer_first(session):
     preview = [f for f in frames if any(h["text"] == "Explanation of Cart.total" for h in f.get("headings", []))]
     assert preview, "the heading is rendered (no `#`, no backticks)"
     text = preview[0]["text"]
-    assert not RAW_MARKDOWN.search(text), text[:2000]
+    assert not RAW_MARKDOWN.search("\n".join(preview[0]["prose"])), preview[0]["prose"]
     answer = session["explain"]["stream"]["rendered"].strip().splitlines()[0][:30]
     assert text.index("Explanation of Cart.total") < text.index(answer) < text.index("Facts read off the code") < text.index("Context sent to the model")
     folded = [d for d in preview[0]["details"] if "context items" in d["summary"]]

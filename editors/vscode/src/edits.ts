@@ -93,7 +93,7 @@ export function refusal(title: string): { message: string; reason: string } {
 
 /** The code under "## The proposed code" in a refused proposal's document (actions/outcome.py). */
 export function proposedCode(markdown: string): string | undefined {
-  return /^## The proposed code\n\n```python\n([\s\S]*?)\n```$/m.exec(markdown)?.[1];
+  return /^## The proposed code\n\n(`{3,})python\n([\s\S]*?)\n\1$/m.exec(markdown)?.[2];
 }
 
 async function onRefusalChoice(choice: string | undefined, document: vscode.Uri | undefined, code: string | undefined): Promise<void> {
@@ -111,7 +111,7 @@ async function onRefusalChoice(choice: string | undefined, document: vscode.Uri 
 async function decide(session: Session, preview: EditPreview, title: string, edit: lsp.WorkspaceEdit): Promise<EditOutcome> {
   const files = await proposedFiles(edit);
   const summary = /\((verified: [^)]*)\)$/.exec(title)?.[1] ?? 'verified';
-  const decision = await preview.ask(title.replace(/ \(verified: [^)]*\)$/, ''), summary, files);
+  const decision = await preview.ask(title.replace(/ \(verified: [^)]*\)$/, '').replace(/^Gemma: /, ''), summary, files);
   if (decision === 'reject') {
     return { offered: true, verified: true, decision, applied: false, title };
   }

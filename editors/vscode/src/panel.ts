@@ -35,6 +35,9 @@ export interface StreamState {
   /** The answer's text as the webview shows it (it echoes every update), and its HTML. */
   rendered: string;
   renderedHtml: string;
+  /** Updates posted to the webview, and the last one it has shown (equal: it shows the current state). */
+  posted: number;
+  shown: number;
 }
 
 const markdown = new MarkdownIt({ html: false, linkify: false });
@@ -61,7 +64,7 @@ export function describeState(state: Pick<StreamState, 'done' | 'outcome' | 'sta
 }
 
 const EMPTY: StreamState = {
-  id: '', title: 'No request yet', text: '', thinking: '', done: true, outcome: 'done', stage: '', message: '', rendered: '', renderedHtml: '',
+  id: '', title: 'No request yet', text: '', thinking: '', done: true, outcome: 'done', stage: '', message: '', rendered: '', renderedHtml: '', posted: 0, shown: 0,
 };
 
 export class StreamPanel implements vscode.Disposable {
@@ -71,7 +74,7 @@ export class StreamPanel implements vscode.Disposable {
 
   /** A request of this editor starts: the last one's text goes at once, before the server speaks. */
   start(title: string): void {
-    Object.assign(this.state, { ...EMPTY, id: '', title, done: false, outcome: 'running', stage: 'preparing the context' });
+    Object.assign(this.state, { ...EMPTY, id: '', title, done: false, outcome: 'running', stage: 'preparing the context', posted: this.state.posted });
     this.post();
   }
 
@@ -81,7 +84,7 @@ export class StreamPanel implements vscode.Disposable {
         return;
       }
       this.seen.add(params.id);
-      Object.assign(this.state, { ...EMPTY, id: params.id, title: params.title, done: false, outcome: 'running' });
+      Object.assign(this.state, { ...EMPTY, id: params.id, title: params.title, done: false, outcome: 'running', posted: this.state.posted });
     }
     this.state.text += params.delta ?? '';
     this.state.thinking += params.thinking ?? '';
@@ -117,12 +120,13 @@ export class StreamPanel implements vscode.Disposable {
     this.panel.onDidDispose(() => (this.panel = undefined));
   }
 
-  private onMessage(message: { type: string; id?: string; text?: string; html?: string }): void {
+  private onMessage(message: { type: string; id?: string; text?: string; html?: string; seq?: number }): void {
     if (message.type === 'ready') {
       this.post();
     } else if (message.type === 'rendered' && message.id === this.state.id) {
       this.state.rendered = message.text ?? '';
       this.state.renderedHtml = message.html ?? '';
+      this.state.shown = message.seq ?? 0;
     }
   }
 
@@ -130,7 +134,8 @@ export class StreamPanel implements vscode.Disposable {
   private post(): void {
     const { id, title, text, thinking, outcome } = this.state;
     const status = describeState(this.state);
-    void this.panel?.webview.postMessage({ type: 'show', id, title, status, outcome, html: renderMarkdown(text), thinking, answered: !!text });
+    const seq = this.panel ? ++this.state.posted : this.state.posted;
+    void this.panel?.webview.postMessage({ type: 'show', seq, id, title, status, outcome, html: renderMarkdown(text), thinking, answered: !!text });
   }
 
   dispose(): void {
@@ -175,7 +180,7 @@ function html(scriptNonce: string): string {
     const text = document.getElementById('text');
     text.innerHTML = m.html; // markdown-it with raw HTML off, in the extension: escaped text and its own tags
     text.className = m.outcome;
-    vscode.postMessage({ type: 'rendered', id: m.id, text: text.innerText, html: text.innerHTML });
+    vscode.postMessage({ type: 'rendered', id: m.id, seq: m.seq, text: text.innerText, html: text.innerHTML });
   });
   vscode.postMessage({ type: 'ready' });
 </script></body></html>`;

@@ -182,7 +182,7 @@ async function drive(results, save) {
   const explainResult = await sampling(api, statusSamples, () => vscode.commands.executeCommand('gemmaLsp.explain', cart, at(12, 8)));
   const streamed = await waitFor('panel rendered', () => {
     const state = api.stream();
-    return state.done && state.rendered === state.text && state.text && { ...state };
+    return state.done && state.shown === state.posted && state.text && { ...state };
   });
   const explanation = api.session.lastDocument;
   step('explain', {
