@@ -34,22 +34,16 @@ export interface ServerStatus {
 }
 
 /**
- * A Markdown document shown as VS Code's Markdown preview beside the code (headings, tables and
- * the folded context rendered, never raw `#` and `|`), always in the second editor group (made
- * when there is none), so results do not open a new group each time; the code keeps the focus
- * unless asked.
+ * A Markdown document shown as VS Code's Markdown preview (its preview editor) beside the code:
+ * headings, tables and the folded context rendered, never raw `#` and `|`. The code keeps the
+ * focus unless asked.
  */
 export async function showRendered(uri: vscode.Uri, takeFocus = false): Promise<void> {
-  const editor = vscode.window.activeTextEditor;
-  if (vscode.window.tabGroups.all.length > 1) {
-    await vscode.commands.executeCommand('workbench.action.focusSecondEditorGroup');
-    await vscode.commands.executeCommand('markdown.showPreview', uri);
-  } else {
-    await vscode.commands.executeCommand('markdown.showPreviewToSide', uri);
-  }
-  if (!takeFocus && editor && !editor.document.isClosed) {
-    await vscode.window.showTextDocument(editor.document, { viewColumn: editor.viewColumn, preserveFocus: false });
-  }
+  await vscode.commands.executeCommand('vscode.openWith', uri, 'vscode.markdown.preview.editor', {
+    viewColumn: vscode.ViewColumn.Beside,
+    preserveFocus: !takeFocus,
+    preview: true,
+  });
 }
 
 export class Session implements vscode.Disposable {

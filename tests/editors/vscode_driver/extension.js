@@ -52,7 +52,8 @@ async function screenshot(results, save, name) {
 function tabs() {
   return vscode.window.tabGroups.all.flatMap((group) => group.tabs).map((tab) => {
     const input = tab.input;
-    const kind = input instanceof vscode.TabInputWebview ? `webview:${input.viewType}` : input instanceof vscode.TabInputTextDiff ? 'diff' : input instanceof vscode.TabInputText ? 'text' : 'other';
+    const kind = input instanceof vscode.TabInputWebview ? `webview:${input.viewType}` : input instanceof vscode.TabInputCustom ? `custom:${input.viewType}`
+      : input instanceof vscode.TabInputTextDiff ? 'diff' : input instanceof vscode.TabInputText ? 'text' : 'other';
     const uri = input && (input.uri || input.modified);
     return { label: tab.label, kind, active: tab.isActive && tab.group.isActive, uri: uri ? uri.toString() : null };
   });
