@@ -46,6 +46,18 @@ export function renderMarkdown(text: string): string {
   return markdown.render(text);
 }
 
+/**
+ * The answer as Markdown: an explanation is Markdown already; an edit action's answer that is
+ * bare code (a base model's completion) is shown as a Python block, not as run-together prose.
+ */
+export function answerMarkdown(title: string, text: string): string {
+  if (!text || title.startsWith('Explaining') || text.includes('```')) {
+    return text;
+  }
+  const fence = '`'.repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((run) => run.length + 1)));
+  return `${fence}python\n${text}\n${fence}`;
+}
+
 /** The line under the title: what is happening, or how the request ended. */
 export function describeState(state: Pick<StreamState, 'done' | 'outcome' | 'stage' | 'message' | 'thinking' | 'text'>): string {
   if (!state.done) {
@@ -135,7 +147,7 @@ export class StreamPanel implements vscode.Disposable {
     const { id, title, text, thinking, outcome } = this.state;
     const status = describeState(this.state);
     const seq = this.panel ? ++this.state.posted : this.state.posted;
-    void this.panel?.webview.postMessage({ type: 'show', seq, id, title, status, outcome, html: renderMarkdown(text), thinking, answered: !!text });
+    void this.panel?.webview.postMessage({ type: 'show', seq, id, title, status, outcome, html: renderMarkdown(answerMarkdown(title, text)), thinking, answered: !!text });
   }
 
   dispose(): void {
