@@ -171,7 +171,7 @@ results.cancel = {
 }
 
 -- 5. The statusline names the model, where it runs and the context in use (gemma/status).
-wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*ctx %d+/%d+%)$") ~= nil end)
+wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*prompt %d+ of %d+ tokens%)$") ~= nil end)
 results.status_server = gemma.status()
 local notices_before_status = #results.notices
 vim.cmd("GemmaStatus")

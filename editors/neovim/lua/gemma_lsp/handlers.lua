@@ -15,7 +15,7 @@ local function failed_proposal(uri)
   end
   local text = file:read("*a") or ""
   file:close()
-  local verdict = text:match("^([^\n]*failed verification and was not offered[^\n]*)")
+  local verdict = text:match("([^\n]*failed verification and was not offered[^\n]*)")
   if verdict then
     local reason = verdict:match("was not offered: (.-)%.?$") or verdict
     stream.verdict("rejected", reason)
