@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def explain_action(actions: list[types.CodeAction], name: str) -> types.CodeAction:
-    return next(a for a in actions if a.title == f"Explain {name}")
+    return next(a for a in actions if a.title == f"Gemma: Explain {name}")
 
 
 async def expect_error(request) -> JsonRpcException:
