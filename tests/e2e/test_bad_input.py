@@ -94,7 +94,9 @@ async def test_cancel_stops_generation_and_frees_the_worker(bare_client: Languag
     pending = asyncio.ensure_future(
         bare_client.protocol.send_request_async(types.CODE_ACTION_RESOLVE, action, msg_id="explain-to-cancel")
     )
-    await wait_for(lambda: bare_client.stream, "the answer to start streaming")
+    # The stream's first notification comes when the request starts (the editors clear their
+    # last answer); the model generates once text comes.
+    await wait_for(lambda: any(n["delta"] for n in bare_client.stream), "the answer to start streaming")
     await asyncio.sleep(0.3)  # the answer's first words come before the prefill of ~3,000 tokens
     cancelled_at = time.monotonic()
     bare_client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="explain-to-cancel"))
