@@ -36,6 +36,7 @@ class GemmaLanguageServer(LanguageServer):
         super().__init__("gemma-lsp", __version__, protocol_cls=GemmaProtocol)
         self.assistant = assistant or Assistant()
         self.last_context_tokens: int | None = None
+        self.last_prompt_tokens: int | None = None
         self._cancel_tokens: dict[object, CancelToken] = {}
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()

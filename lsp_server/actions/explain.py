@@ -121,21 +121,25 @@ def clean_answer(text: str) -> str:
 
 def as_markdown(explanation: Explanation) -> str:
     """The document shown to the user: the answer, then the facts read off the code and the index
-    (the answer first: it is what was asked for; the facts check it), then what the model saw
-    and how long it took."""
+    (the answer first: it is what was asked for; the facts check it), then what the model saw,
+    folded (a table that would fill the screen), and how long it took."""
     target, gen = explanation.target, explanation.generation
     rows = "\n".join(
         f"| {item['title']} | {item['reason']} | {item['tokens']} | {'yes' if item['included'] else 'no (over budget)'} |"
         for item in explanation.manifest
     )
+    included = [item for item in manifest if item["included"]]
+    estimate = sum(int(item["tokens"] or 0) for item in included)
     return (
         f"# Explanation of `{target.name}`\n\n"
-        f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}\n\n"
-        f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n{folded_thought(gen.thought)}"
+        f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n"
+        f"_{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}_\n\n{folded_thought(gen.thought)}"
         f"{facts_markdown(list(explanation.facts))}"
-        f"---\n\n## Context sent to the model\n\n| item | why | tokens (est.) | included |\n|---|---|---|---|\n{rows}\n\n"
-        f"{gen.prompt_tokens} prompt tokens ({gen.cached_tokens} reused from the cache, {gen.prompt_cut_tokens} cut), "
-        f"{gen.completion_tokens} generated; prefill {gen.prefill_seconds:.2f} s, decode {gen.decode_seconds:.2f} s.\n"
+        f"---\n\n## Context sent to the model\n\n"
+        f"{gen.prompt_tokens} prompt tokens (the model's count; {gen.cached_tokens} reused from the cache, {gen.prompt_cut_tokens} cut), "
+        f"{gen.completion_tokens} generated; prefill {gen.prefill_seconds:.2f} s, decode {gen.decode_seconds:.2f} s.\n\n"
+        f"<details><summary>{len(included)} of {len(manifest)} context items, about {estimate} tokens (estimated)</summary>\n\n"
+        f"| item | why | tokens (est.) | included |\n|---|---|---|---|\n{rows}\n\n</details>\n"
     )
 
 

@@ -185,6 +185,14 @@ def _names(names: list[str], joiner: str = "and") -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {joiner} {quoted[-1]}"
 
 
+def fenced(text: str, language: str = "") -> str:
+    """``text`` as a Markdown code block whose fence no run of backticks in it can close (a
+    model's answer often holds a fence of its own: the rest would render as headings and tables)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}\n"
+
+
 def markdown(outcome: Outcome, code: str, answer: str, language: str = "python") -> str:
     """The refused-edit document: the verdict, what to do, the proposed code (``language``: a
     ``diff`` for a change across files), the checks, the answer."""
@@ -193,6 +201,6 @@ def markdown(outcome: Outcome, code: str, answer: str, language: str = "python")
         "**What you can do:**\n\n" + "".join(f"- {r}\n" for r in outcome.remedies)
     )
     if code.strip():
-        text += f"\n## The proposed code\n\n```{language}\n{code.strip(chr(10))}\n```\n"
+        text += "\n## The proposed code\n\n" + fenced(code.strip("\n"), language)
     text += "\n## What was checked\n\n" + "".join(f"- {d}\n" for d in outcome.details)
-    return text + f"\n## The model's answer\n\n```\n{answer.rstrip()}\n```\n"
+    return text + "\n## The model's answer\n\n" + fenced(answer.rstrip())

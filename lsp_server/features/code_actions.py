@@ -25,7 +25,7 @@ from lsp_server.index.python_symbols import parse_python
 @dataclass(frozen=True)
 class ActionSpec:
     title: str
-    """With ``{name}`` for the target's name."""
+    """With ``{name}`` for the target's name; "Gemma:" first, so the light bulb's list says whose it is."""
     kind: str
     command: str
     edits: bool
@@ -34,19 +34,19 @@ class ActionSpec:
 
 
 ACTIONS = {
-    "explain": ActionSpec("Explain {name}", types.CodeActionKind.Empty, "gemma-lsp.explain", False),
-    "explain_as_comment": ActionSpec("Explain {name} as a comment", types.CodeActionKind.RefactorRewrite, "gemma-lsp.explainAsComment", True),
-    "refactor": ActionSpec("Refactor {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.refactor", True),
+    "explain": ActionSpec("Gemma: Explain {name}", types.CodeActionKind.Empty, "gemma-lsp.explain", False),
+    "explain_as_comment": ActionSpec("Gemma: Explain {name} as a comment", types.CodeActionKind.RefactorRewrite, "gemma-lsp.explainAsComment", True),
+    "refactor": ActionSpec("Gemma: Refactor {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.refactor", True),
     "generate_tests": ActionSpec(
-        "Generate tests for {name}", types.CodeActionKind.Empty, "gemma-lsp.generateTests", True,
+        "Gemma: Generate tests for {name}", types.CodeActionKind.Empty, "gemma-lsp.generateTests", True,
         lambda target: target.kind in ("function", "method", "class"),
     ),
     "implement": ActionSpec(
-        "Implement {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.implement", True,
+        "Gemma: Implement {name}", types.CodeActionKind.RefactorRewrite, "gemma-lsp.implement", True,
         lambda target: target.kind in ("function", "method") and needs_implementation(target.text),
     ),
     "fix_test": ActionSpec(
-        "Fix failing test {name}", types.CodeActionKind.QuickFix, "gemma-lsp.fixTest", True,
+        "Gemma: Fix failing test {name}", types.CodeActionKind.QuickFix, "gemma-lsp.fixTest", True,
         lambda target: is_test_function(target.path, target.definition),
     ),
     "change": ActionSpec("Change {name}...", types.CodeActionKind.RefactorRewrite, "gemma-lsp.change", True),

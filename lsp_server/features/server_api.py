@@ -35,6 +35,8 @@ class Server(Protocol):
     last_context_tokens: int | None
     """The workspace context the last action packed into its prompt (``gemma/status`` shows it);
     a result carries its own manifest."""
+    last_prompt_tokens: int | None
+    """The last model request's prompt length in the model's own tokens (None before one is read)."""
     announced_destinations: set[str]
     """Where code goes (or was refused to go), each said to the user once per process."""
     stream_ids: Iterator[int]

@@ -2,11 +2,13 @@
 
 Request ``gemma/status`` (params ``{}``: pygls refuses a request without params) answers::
 
-    {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_last", "busy", "running"}
+    {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_last", "prompt_tokens_last", "busy", "running"}
 
 ``backend`` is ``"gpu"``, ``"cpu"`` or ``"remote"``; ``gpu_layers`` -1 means all layers.
-``context_tokens_last`` is the workspace context packed into the last prompt (the manifest's
-included items; null before the first request). The request is cheap: it never loads the model
+``context_tokens_last`` is the workspace context packed into the last prompt (an estimate: the
+manifest's included items; null before the first request); ``prompt_tokens_last`` is the whole
+last prompt as the model counted it (null until a model has read one). Editors show the second
+when they have it, named "prompt": the explanation document gives that same count. The request is cheap: it never loads the model
 (before the first model request it reports the settings, with ``loaded`` false) and never waits
 for the model's worker, so an editor may ask whenever it redraws.
 """
@@ -22,7 +24,8 @@ from lsp_server.model.backend import ModelInfo
 STATUS_REQUEST = "gemma/status"
 
 
-def describe(settings: Settings, info: ModelInfo | None, context_tokens_last: int | None, running: int, gpu_supported: bool) -> dict:
+def describe(settings: Settings, info: ModelInfo | None, context_tokens_last: int | None, running: int, gpu_supported: bool,
+             prompt_tokens: int | None = None) -> dict:
     """The status as plain JSON. ``info`` is None until the model is loaded; ``running`` counts
     the model requests in flight."""
     model = settings.model
@@ -41,6 +44,7 @@ def describe(settings: Settings, info: ModelInfo | None, context_tokens_last: in
         "gpu_layers": gpu_layers,
         "n_ctx": info.n_ctx if info else model.n_ctx,
         "context_tokens_last": context_tokens_last,
+        "prompt_tokens_last": prompt_tokens,
         "busy": running > 0,
         "running": running,
     }
@@ -55,7 +59,8 @@ def status(ls: Server) -> dict:
     """The handler's body: reads the server's state, loads nothing."""
     assistant = ls.assistant
     info = assistant.backend.load() if assistant.model_loaded else None  # loaded: returns at once
-    return describe(assistant.settings, info, ls.last_context_tokens, ls.running_requests(), _gpu_supported(assistant.settings))
+    gpu = _gpu_supported(assistant.settings)
+    return describe(assistant.settings, info, ls.last_context_tokens, ls.running_requests(), gpu, ls.last_prompt_tokens)
 
 
 def _gpu_supported(settings: Settings) -> bool:

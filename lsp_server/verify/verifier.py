@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from lsp_server.config import VerifySettings
 from lsp_server.index.python_symbols import parse_python
@@ -11,6 +12,18 @@ from lsp_server.verify import exercise, repair, salvage
 from lsp_server.verify.checks import CheckResult, TestRun, check_lint, check_syntax, lint_text, run_tests, sandbox_refusal
 from lsp_server.verify.salvage import Subject
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
+
+OnStage = Callable[[str], None]
+"""Told what verification is doing ("verifying: running the tests of 2 files"), for progress."""
+
+
+def _say(on_stage: OnStage | None, message: str) -> None:
+    if on_stage is not None:
+        on_stage(message)
+
+
+def _files(count: int) -> str:
+    return f"{count} test file{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -40,8 +53,10 @@ def verify_change(
     keep_passing: bool = False,
     must_pass: tuple[str, ...] = (),
     unsaved: tuple[FileChange, ...] = (),
+    on_stage: OnStage | None = None,
 ) -> Verification:
-    """Parse, lint and (when enabled) run ``tests`` with ``changes`` applied.
+    """Parse, lint and (when enabled) run ``tests`` with ``changes`` applied; ``on_stage`` is
+    told each step (for progress).
 
     With ``keep_passing`` (refactors) the tests run first on the unchanged code too, and the
     change passes only if every test that passed before still passes. ``must_pass`` (node ids,
@@ -49,6 +64,7 @@ def verify_change(
     editor's text of other open files) is in the shadow copy before and after, not checked.
     """
     result = Verification(ok=True)
+    _say(on_stage, "verifying: parsing and linting")
     for change in changes:
         result.checks.append(check_syntax(change.new_text, change.path.name))
     if not all(c.ok for c in result.checks):
@@ -69,7 +85,10 @@ def verify_change(
             result.checks.append(CheckResult("tests", not must_pass, refusal))
             result.ok = not must_pass
             return result
+        _say(on_stage, f"verifying: running {_files(len(tests))} on the proposal")
         result.tests = run_tests(shadow.path, tests, settings)
+    if keep_passing:
+        _say(on_stage, f"verifying: running {_files(len(tests))} on your code as it is")
     before = _baseline(root, tests, settings, unsaved) if keep_passing else None
     result.checks.append(_judge_tests(result.tests, before, must_pass))
     result.ok = result.checks[-1].ok
@@ -119,15 +138,17 @@ class TriagedTests:
     verification: Verification
 
 
-def triage_generated_tests(root: Path, test_file: Path, text: str, settings: VerifySettings, subject: Subject | None = None) -> TriagedTests:
-    """Run generated tests against the current code and keep what is worth keeping.
+def triage_generated_tests(root: Path, test_file: Path, text: str, settings: VerifySettings, subject: Subject | None = None,
+                           on_stage: OnStage | None = None) -> TriagedTests:
+    """Run generated tests against the current code and keep what is worth keeping (``on_stage``:
+    told each step, for progress).
 
     With a ``subject`` (what the tests are for), tests that exercise nothing of it are dropped
     and the imports they forgot are added first (``salvage_tests``).
     """
     salvaged = salvage_tests(text, test_file.name, subject)
     text = salvaged.text
-    verification = verify_change(root, [FileChange(test_file, text)], [], settings)
+    verification = verify_change(root, [FileChange(test_file, text)], [], settings, on_stage=on_stage)
     verification.checks += salvaged.checks(subject.name if subject else "the target")
     names = [d.name for d in parse_python(text).definitions if d.kind == "function" and d.name.startswith("test")]
     if verification.ok and not names:
@@ -138,6 +159,7 @@ def triage_generated_tests(root: Path, test_file: Path, text: str, settings: Ver
         verification.checks.append(CheckResult("tests", True, refusal))
     if not verification.ok or not settings.run_tests or refusal:
         return TriagedTests(text, names if verification.ok else [], [], ([] if verification.ok else names) + salvaged.dropped, verification)
+    _say(on_stage, f"verifying: running {len(names)} generated test{'' if len(names) == 1 else 's'}")
     with ShadowWorkspace(root, [FileChange(test_file, text)]) as shadow:
         run = run_tests(shadow.path, [str(shadow.mirror(test_file).relative_to(shadow.path))], settings)
     verification.tests = run

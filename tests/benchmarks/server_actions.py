@@ -61,7 +61,7 @@ async def run(model: str | None, overrides: dict | None = None) -> dict:
         types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[])))
     by_title = {a.title: a for a in actions or []}
     results = {"titles": sorted(by_title)}
-    for title in ("Explain Cart.total", "Generate tests for Cart.total"):
+    for title in ("Gemma: Explain Cart.total", "Gemma: Generate tests for Cart.total"):
         for attempt in ("first", "second"):
             started = time.perf_counter()
             resolved = await client.code_action_resolve_async(by_title[title])

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def explain_action(actions: list[types.CodeAction], name: str) -> types.CodeAction:
-    return next(a for a in actions if a.title == f"Explain {name}")
+    return next(a for a in actions if a.title == f"Gemma: Explain {name}")
 
 
 async def expect_error(request) -> JsonRpcException:
@@ -34,7 +34,7 @@ async def test_missing_model_is_a_clear_message_and_static_features_go_on(bare_c
     error = await expect_error(bare_client.code_action_resolve_async(action))
     assert "does not exist" in error.message and "GEMMA_LSP_MODEL" in error.message
     assert any("does not exist" in m.message for m in bare_client.messages)
-    assert [a.title for a in await actions_at(bare_client, uri, 18, 4)][0] == "Explain count_items"
+    assert [a.title for a in await actions_at(bare_client, uri, 18, 4)][0] == "Gemma: Explain count_items"
 
 
 async def test_a_file_that_is_not_gguf(bare_client: LanguageClient, workspace: Path):
@@ -58,7 +58,7 @@ async def test_a_position_outside_the_document(bare_client: LanguageClient, work
     uri = open_file(bare_client, workspace / "shop" / "cart.py")
     error = await expect_error(actions_at(bare_client, uri, 500))
     assert "outside cart.py" in error.message and "19 lines" in error.message
-    assert [a.title for a in await actions_at(bare_client, uri, 12)][0] == "Explain Cart.total"
+    assert [a.title for a in await actions_at(bare_client, uri, 12)][0] == "Gemma: Explain Cart.total"
 
 
 async def test_a_file_the_server_never_saw(bare_client: LanguageClient, workspace: Path):
@@ -94,7 +94,9 @@ async def test_cancel_stops_generation_and_frees_the_worker(bare_client: Languag
     pending = asyncio.ensure_future(
         bare_client.protocol.send_request_async(types.CODE_ACTION_RESOLVE, action, msg_id="explain-to-cancel")
     )
-    await wait_for(lambda: bare_client.stream, "the answer to start streaming")
+    # The stream's first notification comes when the request starts (the editors clear their
+    # last answer); the model generates once text comes.
+    await wait_for(lambda: any(n["delta"] for n in bare_client.stream), "the answer to start streaming")
     await asyncio.sleep(0.3)  # the answer's first words come before the prefill of ~3,000 tokens
     cancelled_at = time.monotonic()
     bare_client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="explain-to-cancel"))

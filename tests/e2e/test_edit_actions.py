@@ -70,7 +70,7 @@ def assert_verified_or_explained(client: LanguageClient, action: types.CodeActio
 async def test_generate_tests_offers_only_verified_tests(bare_client: LanguageClient, workspace: Path):
     await start(bare_client, workspace, OPTIONS)
     uri = open_file(bare_client, workspace / "shop" / "pricing.py")
-    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Generate tests for apply_discount")
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Generate tests for apply_discount")
     resolved = await bare_client.code_action_resolve_async(action)
     assert_verified_or_explained(bare_client, resolved, workspace)
     if resolved.edit is not None:  # appended to the existing module, nothing in it changed
@@ -81,7 +81,7 @@ async def test_generate_tests_offers_only_verified_tests(bare_client: LanguageCl
 async def test_refactor_is_offered_only_if_the_tests_still_pass(bare_client: LanguageClient, workspace: Path):
     await start(bare_client, workspace, OPTIONS)
     uri = open_file(bare_client, workspace / "shop" / "pricing.py")
-    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Refactor apply_discount")
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Refactor apply_discount")
     resolved = await bare_client.code_action_resolve_async(action)
     assert_verified_or_explained(bare_client, resolved, workspace)
 
@@ -90,8 +90,8 @@ async def test_implement_is_offered_for_stubs_only_and_verified(bare_client: Lan
     await start(bare_client, workspace, OPTIONS)
     stub_uri = open_file(bare_client, workspace / "shop" / "stubs.py")
     cart_uri = open_file(bare_client, workspace / "shop" / "cart.py")
-    assert not any(a.title.startswith("Implement") for a in await actions_at(bare_client, cart_uri, 12))
-    action = next(a for a in await actions_at(bare_client, stub_uri, 4) if a.title == "Implement clamp")
+    assert not any(a.title.startswith("Gemma: Implement") for a in await actions_at(bare_client, cart_uri, 12))
+    action = next(a for a in await actions_at(bare_client, stub_uri, 4) if a.title == "Gemma: Implement clamp")
     resolved = await bare_client.code_action_resolve_async(action)
     assert_verified_or_explained(bare_client, resolved, workspace)
 
@@ -106,7 +106,7 @@ async def test_commands_apply_edits_for_clients_without_resolve(bare_client: Lan
 
     await start(bare_client, workspace, OPTIONS, client_name="emacs")
     uri = open_file(bare_client, workspace / "shop" / "pricing.py")
-    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Refactor apply_discount")
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Refactor apply_discount")
     assert action.command is not None and action.command.command == "gemma-lsp.refactor"
     arguments = [*action.command.arguments, "use early returns"]
     ok = await bare_client.workspace_execute_command_async(types.ExecuteCommandParams(command=action.command.command, arguments=arguments))
@@ -121,7 +121,7 @@ async def test_a_document_edited_while_the_action_runs_gets_content_modified(bar
     await start(bare_client, workspace, {**OPTIONS, "model": {**OPTIONS["model"], "max_tokens": 200}})
     path = workspace / "shop" / "pricing.py"
     uri = open_file(bare_client, path)
-    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Refactor apply_discount")
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Refactor apply_discount")
     pending = asyncio.ensure_future(bare_client.code_action_resolve_async(action))
     deadline = asyncio.get_running_loop().time() + 60
     while not bare_client.stream and asyncio.get_running_loop().time() < deadline:

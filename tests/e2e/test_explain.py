@@ -57,8 +57,8 @@ async def test_explain_streams_and_shows_text_about_the_symbol(client: LanguageC
     uri = cart_uri(client, workspace)
     actions = await actions_at(client, uri, line=12)  # inside Cart.total
     titles = [a.title for a in actions]
-    assert "Explain Cart.total" in titles
-    explain = next(a for a in actions if a.title == "Explain Cart.total")
+    assert "Gemma: Explain Cart.total" in titles
+    explain = next(a for a in actions if a.title == "Gemma: Explain Cart.total")
     await run_action(client, explain)
 
     text = "".join(n["delta"] for n in client.stream)
@@ -89,7 +89,7 @@ async def test_explain_as_comment_keeps_the_file_parseable(client: LanguageClien
     uri = cart_uri(client, workspace)
     original = (workspace / "shop" / "cart.py").read_text()
     actions = await actions_at(client, uri, line=18, character=4)  # inside count_items
-    action = next(a for a in actions if a.title == "Explain count_items as a comment")
+    action = next(a for a in actions if a.title == "Gemma: Explain count_items as a comment")
     result = await run_action(client, action)
 
     if action.command is not None:
@@ -125,7 +125,7 @@ async def test_explain_gives_the_model_the_history_of_the_range(bare_client: Lan
         if "Last changes" in (await hover_at(bare_client, uri, 3, 6)).contents.value:
             break
         await asyncio.sleep(0.1)
-    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Explain apply_discount")
+    action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Explain apply_discount")
     await run_action(bare_client, action)
     markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
     assert "| history of apply_discount (git log -L) | 1 commit that changed the target's lines |" in markdown

@@ -41,7 +41,7 @@ def test_median_of_even_count():
     assert median([4, 1, 3, 2]) == 2.5
 '''
 FAILING_LINE = 8  # the assert inside test_median_of_even_count (0-based)
-TITLE = "Fix failing test test_median_of_even_count"
+TITLE = "Gemma: Fix failing test test_median_of_even_count"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def shown_markdown(client: LanguageClient) -> str:
 
 async def test_fix_failing_test_offers_only_a_verified_fix(bare_client: LanguageClient, buggy: Path):
     await start(bare_client, buggy, OPTIONS)
-    assert not any(a.title.startswith("Fix failing test") for a in await actions_at(bare_client, open_file(bare_client, buggy / "shop" / "stats.py"), 6))
+    assert not any(a.title.startswith("Gemma: Fix failing test") for a in await actions_at(bare_client, open_file(bare_client, buggy / "shop" / "stats.py"), 6))
     uri = open_file(bare_client, buggy / "tests" / "test_stats.py")
     actions = await actions_at(bare_client, uri, FAILING_LINE)
     action = next(a for a in actions if a.title == TITLE)
@@ -80,7 +80,7 @@ async def test_fix_failing_test_offers_only_a_verified_fix(bare_client: Language
 async def test_a_passing_test_is_said_to_pass_and_nothing_is_offered(bare_client: LanguageClient, buggy: Path):
     await start(bare_client, buggy, OPTIONS)
     uri = open_file(bare_client, buggy / "tests" / "test_stats.py")
-    action = next(a for a in await actions_at(bare_client, uri, 4) if a.title.startswith("Fix failing test"))
+    action = next(a for a in await actions_at(bare_client, uri, 4) if a.title.startswith("Gemma: Fix failing test"))
     resolved = await bare_client.code_action_resolve_async(action)
     assert resolved.edit is None and resolved.title.endswith("(not offered: the test passes already)")
     assert any("test_median_of_odd_count passes already" in m.message for m in bare_client.messages)
@@ -101,7 +101,7 @@ async def test_the_command_runs_on_the_editors_unsaved_text(bare_client: Languag
     uri = open_file(bare_client, path)
     change = types.TextDocumentContentChangeWholeDocument(text=TESTS.replace("== 2\n", "== 3\n"))
     bare_client.text_document_did_change(types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri=uri, version=2), [change]))
-    action = next(a for a in await actions_at(bare_client, uri, 4) if a.title == "Fix failing test test_median_of_odd_count")
+    action = next(a for a in await actions_at(bare_client, uri, 4) if a.title == "Gemma: Fix failing test test_median_of_odd_count")
     assert action.command is not None and action.command.command == "gemma-lsp.fixTest"
     ok = await bare_client.workspace_execute_command_async(types.ExecuteCommandParams(command=action.command.command, arguments=action.command.arguments))
     assert bare_client.stream, "the test failed in the editor's text, so the model was asked"

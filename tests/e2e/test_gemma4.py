@@ -91,9 +91,9 @@ async def run_every_action(client: LanguageClient, workspace: Path) -> dict[str,
     pricing = open_file(client, workspace / "shop" / "pricing.py")
     stubs = open_file(client, workspace / "shop" / "stubs.py")
     tests = open_file(client, workspace / "tests" / "test_stats.py")
-    wanted = [(pricing, 5, "Explain apply_discount"), (pricing, 5, "Explain apply_discount as a comment"),
-              (pricing, 5, "Refactor apply_discount"), (pricing, 5, "Generate tests for apply_discount"),
-              (stubs, 4, "Implement clamp"), (tests, FAILING_LINE, "Fix failing test test_median_of_even_count")]
+    wanted = [(pricing, 5, "Gemma: Explain apply_discount"), (pricing, 5, "Gemma: Explain apply_discount as a comment"),
+              (pricing, 5, "Gemma: Refactor apply_discount"), (pricing, 5, "Gemma: Generate tests for apply_discount"),
+              (stubs, 4, "Gemma: Implement clamp"), (tests, FAILING_LINE, "Gemma: Fix failing test test_median_of_even_count")]
     resolved = {}
     for uri, line, title in wanted:
         action = next(a for a in await actions_at(client, uri, line) if a.title == title)
@@ -156,7 +156,7 @@ async def test_every_action_runs_on_the_gemma4_file(bare_client: LanguageClient,
     await start(bare_client, stats, {"model": model, "verify": {"timeoutSeconds": 60}, "hover": {"waitSeconds": 20}})
     resolved = await run_every_action(bare_client, stats)
     for title, action in resolved.items():  # random weights: nothing useful, but every action answered
-        assert "(verified:" in action.title or "(not offered" in action.title or title.startswith("Explain"), action.title
+        assert "(verified:" in action.title or "(not offered" in action.title or title.startswith("Gemma: Explain"), action.title
     hover = await hover_at(bare_client, open_file(bare_client, stats / "shop" / "pricing.py"), 3, 6)
     assert bare_client.stream, "the model was asked"
     assert_nothing_leaked(bare_client, resolved, hover)
@@ -174,10 +174,10 @@ async def test_a_thought_never_reaches_an_edit_a_comment_or_a_hover(bare_client:
         await start(bare_client, stats, {**options, "verify": {"timeoutSeconds": 120}, "hover": {"waitSeconds": 60}})
         resolved = await run_every_action(bare_client, stats)
         hover = await hover_at(bare_client, open_file(bare_client, stats / "shop" / "pricing.py"), 3, 6)
-    for title in ("Refactor apply_discount", "Generate tests for apply_discount", "Implement clamp", "Fix failing test test_median_of_even_count"):
+    for title in ("Gemma: Refactor apply_discount", "Gemma: Generate tests for apply_discount", "Gemma: Implement clamp", "Gemma: Fix failing test test_median_of_even_count"):
         assert resolved[title].edit is not None, resolved[title].title  # the answer after the thought was used
-    comment = edit_texts(resolved["Explain apply_discount as a comment"].edit)
-    assert comment and "Reduces a price" in comment[0], resolved["Explain apply_discount as a comment"].title
+    comment = edit_texts(resolved["Gemma: Explain apply_discount as a comment"].edit)
+    assert comment and "Reduces a price" in comment[0], resolved["Gemma: Explain apply_discount as a comment"].title
     assert hover is not None and "Reduces a price" in hover.contents.value, hover
     assert_nothing_leaked(bare_client, resolved, hover)
     explanation = next(Path(s.uri.removeprefix("file://")).read_text() for s in bare_client.shown_documents if "apply_discount" in s.uri)
@@ -198,7 +198,7 @@ async def test_an_answer_cut_off_inside_the_thought_says_so(bare_client: Languag
         options["model"] = {**options["model"], "prompt_style": "chat"}
         await start(bare_client, stats, options)
         pricing = open_file(bare_client, stats / "shop" / "pricing.py")
-        action = next(a for a in await actions_at(bare_client, pricing, 5) if a.title == "Explain apply_discount")
+        action = next(a for a in await actions_at(bare_client, pricing, 5) if a.title == "Gemma: Explain apply_discount")
         await bare_client.code_action_resolve_async(action)
     document = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
     assert "ran out of tokens while it was still thinking" in document.split("<details>")[0]

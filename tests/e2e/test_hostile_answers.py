@@ -30,7 +30,7 @@ async def test_generated_attacks_run_in_the_jail_and_touch_nothing(bare_client: 
             options["model"] = {**options["model"], "prompt_style": "chat"}
             await start(bare_client, workspace, {**options, "verify": {"timeoutSeconds": 120}})
             uri = open_file(bare_client, workspace / "shop" / "pricing.py")
-            action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Generate tests for apply_discount")
+            action = next(a for a in await actions_at(bare_client, uri, 5) if a.title == "Gemma: Generate tests for apply_discount")
             resolved = await bare_client.code_action_resolve_async(action)
         time.sleep(0.5)
         traces = attacks.traces()

@@ -48,7 +48,7 @@ async def test_explain_manifest_includes_the_test_and_caller_found_by_the_index(
     end = await indexing_finished(client)
     assert end.message.startswith("7 files")  # the 5 of the fixture workspace and the 2 above
     uri = open_file(client, workspace / "shop" / "cart.py")
-    explain = next(a for a in await actions_at(client, uri, line=12) if a.title == "Explain Cart.total")
+    explain = next(a for a in await actions_at(client, uri, line=12) if a.title == "Gemma: Explain Cart.total")
     await run_action(client, explain)
 
     markdown = Path(client.shown_documents[-1].uri.removeprefix("file://")).read_text()

@@ -34,9 +34,9 @@ async def explain_cart_total(client: LanguageClient, workspace: Path) -> list[st
     """Offer the actions on Cart.total, then resolve Explain, which must fail."""
     uri = open_file(client, workspace / "shop" / "cart.py")
     actions = await actions_at(client, uri, line=12)
-    assert "Explain Cart.total" in [a.title for a in actions], "code actions are offered without the model"
+    assert "Gemma: Explain Cart.total" in [a.title for a in actions], "code actions are offered without the model"
     with pytest.raises(JsonRpcException):
-        await client.code_action_resolve_async(next(a for a in actions if a.title == "Explain Cart.total"))
+        await client.code_action_resolve_async(next(a for a in actions if a.title == "Gemma: Explain Cart.total"))
     return [m.message for m in client.messages if m.type == types.MessageType.Error]
 
 
@@ -75,6 +75,6 @@ async def test_a_secret_file_is_refused_with_a_clear_message(lsp: LanguageClient
     uri = open_file(lsp, secret)
     actions = await actions_at(lsp, uri, line=1)
     with pytest.raises(JsonRpcException):
-        await lsp.code_action_resolve_async(next(a for a in actions if a.title == "Explain vendor_key"))
+        await lsp.code_action_resolve_async(next(a for a in actions if a.title == "Gemma: Explain vendor_key"))
     errors = messages(lsp, types.MessageType.Error, "does not send secret_prices.py")
     assert len(errors) == 1 and ".gemma-lsp-secrets" in errors[0]

@@ -100,11 +100,11 @@ async def resolve(client: LanguageClient, uri: str, line: int, title: str):
 
 
 @pytest.mark.parametrize("title, line", [
-    ("Explain place_order", PLACE_ORDER_LINE),
-    ("Explain place_order as a comment", PLACE_ORDER_LINE),
-    ("Refactor place_order", PLACE_ORDER_LINE),
-    ("Generate tests for place_order", PLACE_ORDER_LINE),
-    ("Implement reorder", REORDER_LINE),
+    ("Gemma: Explain place_order", PLACE_ORDER_LINE),
+    ("Gemma: Explain place_order as a comment", PLACE_ORDER_LINE),
+    ("Gemma: Refactor place_order", PLACE_ORDER_LINE),
+    ("Gemma: Generate tests for place_order", PLACE_ORDER_LINE),
+    ("Gemma: Implement reorder", REORDER_LINE),
 ])
 async def test_actions_on_code_calling_the_secret_function_pack_none_of_it(bare_client: LanguageClient, shop: Path, fake, title: str, line: int):
     uri = await start_on(bare_client, shop, fake)
@@ -116,7 +116,7 @@ async def test_the_witness_sees_the_canary_when_the_file_is_allowed(bare_client:
     """The control: the same Explain, with db_secret.py allowed, does send its code."""
     (shop / ".gemma-lsp-secrets").write_text("!db_secret.py\n")
     uri = await start_on(bare_client, shop, fake)
-    await resolve(bare_client, uri, PLACE_ORDER_LINE, "Explain place_order")
+    await resolve(bare_client, uri, PLACE_ORDER_LINE, "Gemma: Explain place_order")
     assert CANARY in fake.all_text()
 
 
@@ -134,7 +134,7 @@ async def test_hover_explains_no_secret_code(bare_client: LanguageClient, shop: 
 
 async def test_fix_failing_test_through_the_secret_file(bare_client: LanguageClient, shop: Path, fake):
     await start_on(bare_client, shop, fake)
-    await resolve(bare_client, open_file(bare_client, shop / "tests" / "test_orders.py"), 4, "Fix failing test test_place_order")
+    await resolve(bare_client, open_file(bare_client, shop / "tests" / "test_orders.py"), 4, "Gemma: Fix failing test test_place_order")
     shown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
     assert "shop/db_secret.py" in shown, "the traceback passed through the secret file"
     assert_asked_without_the_secret(fake)

@@ -12,7 +12,7 @@ from tests.e2e.conftest import MODEL_OPTIONS, open_file, remote_options, start
 from tests.e2e.test_explain import actions_at, run_action
 
 pytestmark = pytest.mark.e2e
-KEYS = {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_last", "busy", "running"}
+KEYS = {"model", "loaded", "backend", "gpu_layers", "n_ctx", "context_tokens_last", "prompt_tokens_last", "busy", "running"}
 
 
 async def status(client: LanguageClient) -> dict:
@@ -31,7 +31,7 @@ async def test_status_reports_the_model_and_busy_while_an_action_runs(bare_clien
     assert (before["backend"] == "remote") == (backend == "remote") and before["backend"] in ("gpu", "cpu", "remote")
 
     uri = open_file(bare_client, workspace / "shop" / "cart.py")
-    explain = next(a for a in await actions_at(bare_client, uri, 12) if a.title == "Explain Cart.total")
+    explain = next(a for a in await actions_at(bare_client, uri, 12) if a.title == "Gemma: Explain Cart.total")
     running = asyncio.ensure_future(run_action(bare_client, explain))
     deadline = asyncio.get_running_loop().time() + 120
     during = await status(bare_client)
@@ -47,4 +47,7 @@ async def test_status_reports_the_model_and_busy_while_an_action_runs(bare_clien
     assert after["context_tokens_last"] > 0, "the packed context of Explain Cart.total"
     if backend == "local":
         assert after["n_ctx"] == 2048
+        # One token count, the model's: the status bar's "prompt N" is the document's "N prompt tokens".
+        document = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
+        assert f"{after['prompt_tokens_last']} prompt tokens" in document
         assert after["backend"] in ("gpu", "cpu") and (after["backend"] == "cpu") == (after["gpu_layers"] == 0)

@@ -126,6 +126,9 @@ results.explain = {
 }
 vim.cmd("GemmaContext")
 results.explain.context_buffer = vim.api.nvim_buf_get_name(0)
+results.explain.context_conceal = vim.wo.conceallevel
+results.explain.context_filetype = vim.bo.filetype
+results.explain.float_conceal = float_window() and vim.wo[float_window()].conceallevel
 vim.cmd("only")
 vim.cmd.buffer(source_buf)
 
@@ -168,7 +171,7 @@ results.cancel = {
 }
 
 -- 5. The statusline names the model, where it runs and the context in use (gemma/status).
-wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*ctx %d+/%d+%)$") ~= nil end)
+wait_for("status from the server", function() return gemma.status():find("^gemma: idle %(.*prompt %d+ of %d+ tokens%)$") ~= nil end)
 results.status_server = gemma.status()
 local notices_before_status = #results.notices
 vim.cmd("GemmaStatus")
@@ -205,6 +208,15 @@ local function edit_step(path, row, col, command)
   step.after = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"
   step.data = resolved_data[#resolved_data]
   step.notices = vim.list_slice(results.notices, step.notices_before + 1)
+  step.float_title = float_title()
+  step.float_conceal = float_window() and vim.wo[float_window()].conceallevel
+  step.shown_windows = {}
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+    if name:match("%.md$") then
+      table.insert(step.shown_windows, { name = name, conceal = vim.wo[win].conceallevel, filetype = vim.bo[vim.api.nvim_win_get_buf(win)].filetype })
+    end
+  end
   if step.after ~= step.before then
     vim.cmd("silent undo")
     step.after_undo = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n"

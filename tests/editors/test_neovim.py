@@ -58,8 +58,8 @@ def session(tmp_path_factory) -> dict:
 
 @pytest.mark.editors
 def test_code_action_menu_lists_the_servers_actions(session):
-    assert "Explain Cart.total" in session["menu"]
-    assert "Explain Cart.total as a comment" in session["menu"]
+    assert "Gemma: Explain Cart.total" in session["menu"]
+    assert "Gemma: Explain Cart.total as a comment" in session["menu"]
 
 
 @pytest.mark.editors
@@ -84,6 +84,8 @@ def test_explanation_document_is_shown_and_reopened_by_gemma_context(session):
     assert "# Explanation of `Cart.total`" in markdown
     assert explain["float_text"].strip().splitlines()[0] in markdown
     assert explain["context_buffer"] == explain["document"]
+    # Shown rendered: Markdown with its markup concealed, in the split and in the float.
+    assert explain["context_filetype"] == "markdown" and explain["context_conceal"] == 2 and explain["float_conceal"] == 2
     generated = int(re.search(r"(\d+) generated", markdown).group(1))
     assert 0 < generated <= MAX_TOKENS, "the settings given to setup() reached the server"
 
@@ -114,7 +116,7 @@ def test_gemma_cancel_stops_the_running_request(session):
 @pytest.mark.editors
 def test_gemma_restart_starts_a_new_server_for_the_buffer(session):
     assert session["restarted_client"] != session["first_client"]
-    assert "Explain Cart.total" in session["menu_after_restart"]
+    assert "Gemma: Explain Cart.total" in session["menu_after_restart"]
 
 
 @pytest.mark.editors
@@ -130,16 +132,16 @@ def test_fallback_for_neovim_before_0_11_starts_the_server(tmp_path):
     assert done.returncode == 0, f"{recorded}\n{done.stderr[-2000:]}"
     assert recorded["enabled_by_0_11_api"] is False
     assert recorded["root_dir"] == str(workspace)
-    assert "Explain Cart.total" in recorded["menu"]
+    assert "Gemma: Explain Cart.total" in recorded["menu"]
 
 
 @pytest.mark.editors
 def test_statusline_names_the_model_backend_and_context_in_use(session):
-    match = re.fullmatch(r"gemma: idle \((.+), (CPU|GPU), ctx (\d+)/2048\)", session["status_server"])
+    match = re.fullmatch(r"gemma: idle \((.+), (CPU|GPU), prompt (\d+) of 2048 tokens\)", session["status_server"])
     assert match, session["status_server"]
-    assert int(match.group(3)) > 0, "the context packed for the last request"
+    assert int(match.group(3)) > 0, "the model's count of the last prompt, named"
     assert session["status_command"] == (
-        f"gemma-lsp: {match.group(1)}, {match.group(2)}, ctx {match.group(3)}/2048, "
+        f"gemma-lsp: {match.group(1)}, {match.group(2)}, prompt {match.group(3)} of 2048 tokens, "
         f"{0 if match.group(2) == 'CPU' else -1} GPU layers, loaded, 0 request(s) running"
     )
 
@@ -151,7 +153,12 @@ def check_applied_or_failure_shown(step: dict) -> bool:
         ast.parse(step["after"])
         assert step["after_undo"] == step["before"], "one undo takes the whole edit back"
         return True
-    assert any("failed verification" in notice["message"] for notice in step["notices"]), step["notices"]
+    notices = [n["message"] for n in step["notices"] if "failed verification" in n["message"]]
+    assert notices, step["notices"]
+    assert not any(w in n for n in notices for w in ("_gemma_probe", "F821", "shape failed", "lint failed")), notices
+    assert "(rejected: " in step["float_title"], "the float marks its request rejected"
+    assert step["float_title"].split("(rejected: ", 1)[1].rstrip(") ") in notices[0], "with the same reason"
+    assert any(w["conceal"] == 2 and w["filetype"] == "markdown" for w in step["shown_windows"]), step["shown_windows"]
     return False
 
 

@@ -229,7 +229,7 @@ class EditedDocument:
                 name = line[4 : line.index("(")]
                 reply = self.client.request("textDocument/codeAction", {"textDocument": {"uri": self.uri}, "range": {"start": {"line": number, "character": 4}, "end": {"line": number, "character": 4}}, "context": {"diagnostics": []}}, timeout=60)
                 titles = [a["title"] for a in reply.get("result") or []]
-                if f"Explain {name}" not in titles:
+                if f"Gemma: Explain {name}" not in titles:
                     self.tally.violations.append(f"session {self.session}: at line {number} the server does not see {name}: {titles or reply.get('error')}")
 
     def comment_action(self, line: int) -> dict | None:

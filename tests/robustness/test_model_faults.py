@@ -53,7 +53,7 @@ def shown(client: RawClient) -> list[str]:
 
 def assert_static_features_work(client: RawClient, uri: str) -> None:
     titles = [a["title"] for a in code_actions(client, uri, 12, 8)["result"]]
-    assert "Explain Cart.total" in titles
+    assert "Gemma: Explain Cart.total" in titles
     assert "def total(self, discount=0):" in hover_text(client, uri, 12, 8)
 
 

@@ -100,7 +100,7 @@ def server():
 def assert_alive(client: RawClient) -> None:
     reply = client.request("textDocument/codeAction", {"textDocument": {"uri": CART}, "range": {"start": {"line": 12, "character": 8}, "end": {"line": 12, "character": 8}}, "context": {"diagnostics": []}}, timeout=HANG_SECONDS)
     titles = [action["title"] for action in reply.get("result") or []]
-    assert "Explain Cart.total" in titles, reply
+    assert "Gemma: Explain Cart.total" in titles, reply
     hover = client.request("textDocument/hover", {"textDocument": {"uri": CART}, "position": {"line": 12, "character": 8}}, timeout=HANG_SECONDS)
     assert "def total(self, discount=0):" in ((hover.get("result") or {}).get("contents") or {}).get("value", ""), hover
 

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type * as lsp from 'vscode-languageclient/node';
 import { applyTextEdits, Decision, EditPreview, editsByFile, FileChange } from './preview';
-import { Session } from './session';
+import { Session, showRendered } from './session';
 
 export interface EditAction {
   /** The palette command (package.json contributes.commands). */
@@ -33,6 +33,8 @@ export interface EditOutcome {
   title?: string;
   cancelled?: boolean;
   message?: string;
+  /** The buttons offered with a refused proposal's warning. */
+  choices?: string[];
 }
 
 /** Asks for Refactor's instruction: undefined when the user pressed Escape, '' for the default. */
@@ -65,18 +67,51 @@ export async function runEditAction(
     return { offered: false, message };
   }
   if (!resolved.edit) {
-    // The server opened the failure (checks and the model's answer) beside the code.
-    const message = `Gemma: ${resolved.title}. The proposal failed verification; nothing was changed.`;
-    void vscode.window.showWarningMessage(message);
-    return { offered: true, verified: false, title: resolved.title, message };
+    // The server opened the failure (why, in terms of the user's code, what to do, the proposed
+    // code, the checks) beside the code; the warning says it in one line and offers what to do.
+    const { message, reason } = refusal(resolved.title);
+    session.panel.verdict('rejected', reason);
+    const document = session.lastDocument;
+    const code = document ? proposedCode(new TextDecoder().decode(await vscode.workspace.fs.readFile(document))) : undefined;
+    const choices = [...(document ? [SHOW_DETAILS] : []), ...(code ? [COPY, DRAFT] : [])];
+    void vscode.window.showWarningMessage(message, ...choices).then((choice) => onRefusalChoice(choice, document, code));
+    return { offered: true, verified: false, title: resolved.title, message, choices };
   }
   return decide(session, preview, resolved.title, resolved.edit);
+}
+
+const SHOW_DETAILS = 'Show details';
+const COPY = 'Copy proposal';
+const DRAFT = 'Open as draft';
+
+/** "Gemma: Refactor f (not offered: <reason>)" -> a one-line warning and the reason. */
+export function refusal(title: string): { message: string; reason: string } {
+  const reason = /\(not offered: (.*)\)$/s.exec(title)?.[1] ?? 'it failed verification';
+  const what = title.replace(/ \(not offered: .*\)$/s, '').replace(/^Gemma: /, '');
+  return { message: `Gemma: ${what} was not offered: ${reason}. Nothing was changed.`, reason };
+}
+
+/** The code under "## The proposed code" in a refused proposal's document (actions/outcome.py). */
+export function proposedCode(markdown: string): string | undefined {
+  return /^## The proposed code\n\n(`{3,})python\n([\s\S]*?)\n\1$/m.exec(markdown)?.[2];
+}
+
+async function onRefusalChoice(choice: string | undefined, document: vscode.Uri | undefined, code: string | undefined): Promise<void> {
+  if (choice === SHOW_DETAILS && document) {
+    await showRendered(document, true);
+  } else if (choice === COPY && code) {
+    await vscode.env.clipboard.writeText(code);
+    void vscode.window.showInformationMessage('Gemma: the proposed code is on the clipboard.');
+  } else if (choice === DRAFT && code) {
+    const draft = await vscode.workspace.openTextDocument({ language: 'python', content: code });
+    await vscode.window.showTextDocument(draft, { viewColumn: vscode.ViewColumn.Beside });
+  }
 }
 
 async function decide(session: Session, preview: EditPreview, title: string, edit: lsp.WorkspaceEdit): Promise<EditOutcome> {
   const files = await proposedFiles(edit);
   const summary = /\((verified: [^)]*)\)$/.exec(title)?.[1] ?? 'verified';
-  const decision = await preview.ask(title.replace(/ \(verified: [^)]*\)$/, ''), summary, files);
+  const decision = await preview.ask(title.replace(/ \(verified: [^)]*\)$/, '').replace(/^Gemma: /, ''), summary, files);
   if (decision === 'reject') {
     return { offered: true, verified: true, decision, applied: false, title };
   }

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { EDIT_ACTIONS, EditAction, EditOutcome, runEditAction } from './edits';
 import { StreamPanel, StreamState } from './panel';
 import { EditPreview } from './preview';
-import { ServerStatus, Session } from './session';
+import { ServerStatus, Session, showRendered } from './session';
 import { SECTION, modelName } from './settings';
 import { Status } from './status';
 
@@ -12,9 +12,9 @@ import { Status } from './status';
  * The server's actions, one line each: the palette command (declared in package.json
  * contributes.commands) and the server's workspace/executeCommand id, which takes [uri, range].
  */
-const ACTIONS: { command: string; server: string }[] = [
-  { command: 'gemmaLsp.explain', server: 'gemma-lsp.explain' },
-  { command: 'gemmaLsp.explainAsComment', server: 'gemma-lsp.explainAsComment' },
+const ACTIONS: { command: string; server: string; label: string }[] = [
+  { command: 'gemmaLsp.explain', server: 'gemma-lsp.explain', label: 'Explaining' },
+  { command: 'gemmaLsp.explainAsComment', server: 'gemma-lsp.explainAsComment', label: 'Explaining (comment)' },
 ];
 
 /** What the extension hands to other extensions (and to the editor tests' driver). */
@@ -36,7 +36,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GemmaA
   for (const action of ACTIONS) {
     context.subscriptions.push(
       vscode.commands.registerCommand(action.command, (uri?: vscode.Uri | string, range?: vscode.Range) =>
-        runAction(session, action.server, uri, range),
+        runAction(session, action.server, action.label, uri, range),
       ),
     );
   }
@@ -104,9 +104,9 @@ async function cancellable<T>(work: () => Promise<T>): Promise<T | { cancelled: 
 }
 
 /** Runs a server command on [uri, range], or on the active editor's selection (the cursor). */
-async function runAction(session: Session, command: string, uri?: vscode.Uri | string, range?: vscode.Range): Promise<unknown> {
+async function runAction(session: Session, command: string, label: string, uri?: vscode.Uri | string, range?: vscode.Range): Promise<unknown> {
   const target = targetOf(uri, range);
-  return target && cancellable(() => session.execute(command, ...target));
+  return target && cancellable(() => session.execute(command, ...target, label));
 }
 
 /** An edit action: resolved by the server, previewed as a diff, applied when accepted. */
@@ -122,7 +122,7 @@ async function showContext(session: Session): Promise<void> {
     void vscode.window.showInformationMessage('Gemma: no explanation yet. Run "Gemma: Explain" first.');
     return;
   }
-  await vscode.window.showTextDocument(session.lastDocument, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+  await showRendered(session.lastDocument, true);
 }
 
 function cancel(session: Session): number {

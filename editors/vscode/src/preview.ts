@@ -83,9 +83,11 @@ export class EditPreview implements vscode.Disposable {
       }
       this.pending = { title, files, previews };
       await vscode.commands.executeCommand('setContext', PREVIEWING, true);
+      // Only this proposal's question answers it: an older question closing (VS Code closes a
+      // toast when an identical one comes) must not reject the proposal on screen now.
       void vscode.window
         .showInformationMessage(`Gemma: ${title}: apply the proposed edit? (${summary})`, 'Accept', 'Reject')
-        .then((choice) => this.settle(choice === 'Accept' ? 'accept' : 'reject'));
+        .then((choice) => id === this.counter && this.settle(choice === 'Accept' ? 'accept' : 'reject'));
       return await decision;
     } finally {
       await this.close(previews, id);

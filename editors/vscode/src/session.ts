@@ -27,8 +27,23 @@ export interface ServerStatus {
   gpu_layers: number;
   n_ctx: number;
   context_tokens_last: number | null;
+  /** The last prompt as the model counted it (a server before issue 23 sends none). */
+  prompt_tokens_last?: number | null;
   busy: boolean;
   running: number;
+}
+
+/**
+ * A Markdown document shown as VS Code's Markdown preview (its preview editor) beside the code:
+ * headings, tables and the folded context rendered, never raw `#` and `|`. The code keeps the
+ * focus unless asked.
+ */
+export async function showRendered(uri: vscode.Uri, takeFocus = false): Promise<void> {
+  await vscode.commands.executeCommand('vscode.openWith', uri, 'vscode.markdown.preview.editor', {
+    viewColumn: vscode.ViewColumn.Beside,
+    preserveFocus: !takeFocus,
+    preview: true,
+  });
 }
 
 export class Session implements vscode.Disposable {
@@ -39,7 +54,7 @@ export class Session implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel('Gemma LSP', { log: true });
   private statusPoll: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly panel: StreamPanel, private readonly status: Status) {}
+  constructor(readonly panel: StreamPanel, private readonly status: Status) {}
 
   async start(): Promise<void> {
     const folder = vscode.workspace.workspaceFolders?.[0];
@@ -56,7 +71,7 @@ export class Session implements vscode.Disposable {
       this.status.setState(change.newState === State.Running ? 'running' : change.newState === State.Starting ? 'starting' : 'stopped');
     });
     client.onNotification(STREAM_NOTIFICATION, (params: StreamParams) => {
-      this.status.stream(params.id, params.title, params.done);
+      this.status.stream(params.id, params.title, params.done, params.stage);
       this.panel.onStream(params);
       if (params.done && this.running.size === 0) {
         void this.refreshStatus(); // a light-bulb request (ours refresh when they end)
@@ -84,11 +99,12 @@ export class Session implements vscode.Disposable {
         },
         window: {
           showDocument: async (params, token, next) => {
-            this.lastDocument = vscode.Uri.parse(params.uri);
             if (!params.uri.endsWith('.md')) {
               return next(params, token);
             }
-            await vscode.window.showTextDocument(this.lastDocument, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: !params.takeFocus, preview: true });
+            // The server's result documents (an explanation, a refused edit): shown rendered.
+            this.lastDocument = vscode.Uri.parse(params.uri);
+            await showRendered(this.lastDocument, !!params.takeFocus);
             return { success: true };
           },
         },
@@ -104,9 +120,10 @@ export class Session implements vscode.Disposable {
     return client;
   }
 
-  /** Sends a model request that Cancel reaches and the status bar shows. */
-  private async tracked<T>(send: (client: LanguageClient, token: vscode.CancellationToken) => Promise<T>): Promise<T> {
+  /** Sends a model request that Cancel reaches and the status bar and panel show (``label``: what it is). */
+  private async tracked<T>(label: string, send: (client: LanguageClient, token: vscode.CancellationToken) => Promise<T>): Promise<T> {
     const client = this.runningClient();
+    this.panel.start(label);
     const source = new vscode.CancellationTokenSource();
     this.running.add(source);
     this.status.request(1);
@@ -121,8 +138,8 @@ export class Session implements vscode.Disposable {
   }
 
   /** One of the server's commands on [uri, range] (workspace/executeCommand). */
-  async execute(command: string, uri: vscode.Uri, range: vscode.Range): Promise<unknown> {
-    return this.tracked((client, token) => {
+  async execute(command: string, uri: vscode.Uri, range: vscode.Range, label = 'Gemma'): Promise<unknown> {
+    return this.tracked(label, (client, token) => {
       const converter = client.code2ProtocolConverter;
       const args = [converter.asUri(uri), converter.asRange(range)];
       return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);
@@ -146,7 +163,7 @@ export class Session implements vscode.Disposable {
     if (instruction) {
       action.data = { ...(action.data as object), instruction };
     }
-    return this.tracked((running, token) => running.sendRequest(CodeActionResolveRequest.type, action, token));
+    return this.tracked(action.title, (running, token) => running.sendRequest(CodeActionResolveRequest.type, action, token));
   }
 
   /** Asks the server what it runs (gemma/status) and shows it in the status bar. */

@@ -26,6 +26,39 @@ async function activate() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Asks test_vscode.py to capture the screen now (Chromium's DevTools protocol): records the
+ * request in the results and waits until the test writes `<results>.shot-<name>` (at most a
+ * minute; without GEMMA_DRIVER_SHOTS nobody captures, so it returns at once).
+ */
+async function screenshot(results, save, name) {
+  if (!process.env.GEMMA_DRIVER_SHOTS) {
+    return false;
+  }
+  await sleep(1500); // the workbench paints, the Markdown preview renders
+  results.shot = name;
+  save();
+  const ack = `${process.env.GEMMA_DRIVER_RESULTS}.shot-${name}`;
+  const deadline = Date.now() + 60000;
+  while (!fs.existsSync(ack) && Date.now() < deadline) {
+    await sleep(200);
+  }
+  results.shot = null;
+  save();
+  return fs.existsSync(ack);
+}
+
+/** Every tab: label, kind (a text file, a diff, a webview such as the Markdown preview), whether active. */
+function tabs() {
+  return vscode.window.tabGroups.all.flatMap((group) => group.tabs).map((tab) => {
+    const input = tab.input;
+    const kind = input instanceof vscode.TabInputWebview ? `webview:${input.viewType}` : input instanceof vscode.TabInputCustom ? `custom:${input.viewType}`
+      : input instanceof vscode.TabInputTextDiff ? 'diff' : input instanceof vscode.TabInputText ? 'text' : 'other';
+    const uri = input && (input.uri || input.modified);
+    return { label: tab.label, kind, active: tab.isActive && tab.group.isActive, uri: uri ? uri.toString() : null };
+  });
+}
+
 async function waitFor(step, condition) {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   for (;;) {
@@ -97,7 +130,7 @@ function proposedDiffTabs() {
  * Runs an edit command; when its diff preview appears, records it and answers with `answer`
  * (gemmaLsp.acceptEdit / gemmaLsp.rejectEdit) as a click on the title bar's button does.
  */
-async function previewed(api, document, answer, run) {
+async function previewed(api, document, answer, run, whileShown = async () => undefined) {
   const before = document.getText();
   const running = run();
   let settled;
@@ -109,6 +142,7 @@ async function previewed(api, document, answer, run) {
     await waitFor('diff tab', () => proposedDiffTabs().length > 0);
     const proposed = await vscode.workspace.openTextDocument(pending.previews[0]);
     shown = { title: pending.title, files: pending.files, tabs: proposedDiffTabs(), proposed_text: proposed.getText() };
+    shown.screenshot = await whileShown();
     await vscode.commands.executeCommand(answer);
   }
   await waitFor('outcome', () => settled);
@@ -140,7 +174,7 @@ async function drive(results, save) {
   // 2. The light bulb: VS Code's code action provider lists the server's actions.
   const listed = await waitFor('code actions', async () => {
     const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
-    return titles.includes('Explain Cart.total') && titles;
+    return titles.includes('Gemma: Explain Cart.total') && titles;
   });
   step('code_actions', { titles: listed });
 
@@ -149,7 +183,7 @@ async function drive(results, save) {
   const explainResult = await sampling(api, statusSamples, () => vscode.commands.executeCommand('gemmaLsp.explain', cart, at(12, 8)));
   const streamed = await waitFor('panel rendered', () => {
     const state = api.stream();
-    return state.done && state.rendered === state.text && state.text && { ...state };
+    return state.done && state.shown === state.posted && state.text && { ...state };
   });
   const explanation = api.session.lastDocument;
   step('explain', {
@@ -159,15 +193,18 @@ async function drive(results, save) {
     status_after: await waitFor('idle after explain', () => !api.statusText().includes('$(loading~spin)') && api.statusText()),
     document: explanation && explanation.fsPath,
     visible: vscode.window.visibleTextEditors.map((e) => e.document.uri.fsPath),
+    tabs: await waitFor('markdown preview', () => tabs().some((t) => t.kind.includes('markdown.preview')) && tabs()),
+    screenshot: await screenshot(results, save, 'explain'),
   });
 
   // 4. Gemma: Show Last Explanation and Context opens that document.
   await vscode.commands.executeCommand('gemmaLsp.showContext');
-  step('show_context', { active: vscode.window.activeTextEditor && vscode.window.activeTextEditor.document.uri.fsPath });
+  await sleep(500);
+  step('show_context', { tabs: tabs() });
 
   // 5. The light bulb's "as a comment": VS Code resolves it (codeAction/resolve) to an edit.
   const resolved = await codeActions(cart, at(18, 4), 'refactor.rewrite', 1);
-  const comment = resolved.find((a) => a.title === 'Explain count_items as a comment');
+  const comment = resolved.find((a) => a.title === 'Gemma: Explain count_items as a comment');
   const before = document.getText();
   const applied = comment && comment.edit ? await vscode.workspace.applyEdit(comment.edit) : false;
   step('resolve_comment', { titles: resolved.map((a) => a.title), has_edit: Boolean(comment && comment.edit), applied, before, after: document.getText() });
@@ -210,17 +247,21 @@ async function drive(results, save) {
   await vscode.window.showTextDocument(stubs);
   const implement = () => vscode.commands.executeCommand('gemmaLsp.implement', stubs.uri, at(3, 6));
   step('implement_rejected', await previewed(api, stubs, 'gemmaLsp.rejectEdit', implement));
-  step('implement', await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement));
+  const implemented = await previewed(api, stubs, 'gemmaLsp.acceptEdit', implement, () => screenshot(results, save, 'implement'));
+  step('implement', { ...implemented, screenshot: implemented.shown ? implemented.shown.screenshot : await screenshot(results, save, 'implement') });
 
   const pricing = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'shop', 'pricing.py'));
   await vscode.window.showTextDocument(pricing);
 
   const tests = vscode.Uri.joinPath(folder, 'tests', 'test_pricing.py');
   const testsBefore = fs.readFileSync(tests.fsPath, 'utf8');
-  const generated = await previewed(api, pricing, 'gemmaLsp.acceptEdit', () => vscode.commands.executeCommand('gemmaLsp.generateTests', pricing.uri, at(3, 6)));
+  const generated = await previewed(api, pricing, 'gemmaLsp.acceptEdit', () => vscode.commands.executeCommand('gemmaLsp.generateTests', pricing.uri, at(3, 6)),
+    () => screenshot(results, save, 'generate_tests'));
   const testsDocument = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === tests.fsPath);
   step('generate_tests', {
     ...generated,
+    stream: { ...api.stream() },
+    screenshot: generated.shown ? generated.shown.screenshot : await screenshot(results, save, 'generate_tests'),
     tests_before: testsBefore,
     tests_after: testsDocument ? testsDocument.getText() : fs.readFileSync(tests.fsPath, 'utf8'),
   });
@@ -233,7 +274,7 @@ async function drive(results, save) {
   await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
   const again = await waitFor('code actions after restart', async () => {
     const titles = (await codeActions(cart, at(12, 8))).map((a) => a.title);
-    return titles.includes('Explain Cart.total') && titles;
+    return titles.includes('Gemma: Explain Cart.total') && titles;
   });
   step('restart', { new_client: api.session.client !== firstClient, titles: again });
 }

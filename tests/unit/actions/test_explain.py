@@ -69,5 +69,10 @@ def test_the_document_puts_the_answer_then_the_facts_then_the_context():
     markdown = explain.as_markdown(explain.Explanation(TARGET, "`add` adds.", generation, facts, tuple(manifest)))
     answer, facts_at, context = markdown.index("`add` adds."), markdown.index("## Facts read off the code"), markdown.index("## Context sent to the model")
     assert answer < facts_at < context
+    # The answer opens the document (no table or location line before it); the table is folded.
+    assert markdown.startswith("# Explanation of `add`\n\n`add` adds.\n")
+    table = markdown.index("| item | why |")
+    assert markdown.rindex("<details>", 0, table) > context and markdown.index("</details>", table) > table
+    assert "1 of 1 context items, about 5 tokens (estimated)" in markdown and "10 prompt tokens (the model's count" in markdown
     assert "- **Signature:** `def add(a, b)`\n- **Returns:** `a + b`\n" in markdown
     assert "## Facts" not in explain.as_markdown(explain.Explanation(TARGET, "x", generation, (), tuple(manifest)))

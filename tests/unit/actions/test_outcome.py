@@ -118,3 +118,10 @@ def test_the_document_holds_the_verdict_the_remedies_the_code_and_the_answer():
     assert "**What you can do:**\n\n- Retry" in shown and "## The proposed code\n\n```python\ndef f():\n    return Decimal(1)\n```" in shown
     assert "## What was checked\n\n- parse: ok\n- lint: failed (shop/pricing.py:3: F821" in shown and "## The model's answer\n\n```\nraw answer\n```" in shown
     assert result.message.startswith("Refactor `apply_discount`: the proposal failed verification and was not offered: the new code uses `Decimal`")
+
+
+def test_an_answer_holding_a_fence_cannot_break_out_of_its_block():
+    answer = "def test_a():\n    pass\n```\n# test_pricing.py (current file)\n| a | b |"
+    shown = outcome.markdown(outcome.Outcome("Generate tests for `f`", "t.py", "why", (), ()), answer, answer)
+    assert "\n````python\n" + answer + "\n````\n" in shown and "\n````\n" + answer + "\n````\n" in shown
+    assert outcome.fenced("plain") == "```\nplain\n```\n"

@@ -20,7 +20,7 @@ def test_before_loading_it_reports_the_settings():
     settings = Settings(model=ModelSettings(path="/models/gemma-4-e4b.gguf", n_ctx=2048, n_gpu_layers=-1))
     status = describe(settings, None, None, 0, gpu_supported=True)
     assert status == {"model": "gemma-4-e4b.gguf", "loaded": False, "backend": "gpu", "gpu_layers": -1, "n_ctx": 2048,
-                      "context_tokens_last": None, "busy": False, "running": 0}
+                      "context_tokens_last": None, "prompt_tokens_last": None, "busy": False, "running": 0}
     assert describe(Settings(), None, None, 0, gpu_supported=False)["backend"] == "cpu"
 
 
@@ -30,6 +30,7 @@ def test_loaded_model_facts_win_and_only_included_context_counts():
     assert status["backend"] == "cpu" and status["gpu_layers"] == 0, "no layers offloaded runs on the CPU"
     assert status["context_tokens_last"] == 42 and status["busy"] and status["running"] == 2
     assert describe(Settings(), info(-1, gpu=True), context_tokens([]), 0, True)["backend"] == "gpu"
+    assert describe(Settings(), info(0, gpu=False), context_tokens(MANIFEST), 0, False, prompt_tokens=1185)["prompt_tokens_last"] == 1185
 
 
 def test_remote_backend():

@@ -37,6 +37,16 @@ def test_a_good_refactor_passes_and_says_what_was_checked(project):
     assert (project / "calc.py").read_text() == CALC  # the user's tree is untouched
 
 
+def test_each_step_is_told_for_progress(project):
+    stages = []
+    verify_change(project, [FileChange(project / "calc.py", CALC)], ["test_calc.py"], FAST, keep_passing=True, on_stage=stages.append)
+    assert stages == ["verifying: parsing and linting", "verifying: running 1 test file on the proposal",
+                      "verifying: running 1 test file on your code as it is"]
+    stages.clear()
+    triage_generated_tests(project, project / "test_generated.py", "from calc import add\n\n\ndef test_a():\n    assert add(1, 1) == 2\n", FAST, on_stage=stages.append)
+    assert stages == ["verifying: parsing and linting", "verifying: running 1 generated test"]
+
+
 def test_a_syntax_error_is_refused_before_anything_runs(project):
     result = verify(project, "def add(a, b)\n    return a + b\n")
     assert not result.ok and result.tests is None

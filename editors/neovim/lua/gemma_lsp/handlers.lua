@@ -4,8 +4,9 @@
 local stream = require("gemma_lsp.stream")
 local status = require("gemma_lsp.status")
 
--- An edit that failed verification is not offered: the server shows a document that says so;
--- say it where the user looks, since nothing changed in the buffer.
+-- An edit that failed verification is not offered: the server shows a document that says so
+-- (why, in terms of the user's code, and what they can do); say its first line where the user
+-- looks, since nothing changed in the buffer, and mark the float's request rejected.
 local function failed_proposal(uri)
   local path = vim.uri_to_fname(uri)
   local file = path:match("%.md$") and io.open(path, "r")
@@ -14,8 +15,22 @@ local function failed_proposal(uri)
   end
   local text = file:read("*a") or ""
   file:close()
-  if text:find("failed verification and was not offered", 1, true) then
-    vim.notify("gemma-lsp: the proposed edit failed verification and was not offered; nothing changed (see " .. vim.fn.fnamemodify(path, ":t") .. ")", vim.log.levels.WARN)
+  local verdict = text:match("([^\n]*failed verification and was not offered[^\n]*)")
+  if verdict then
+    local reason = verdict:match("was not offered: (.-)%.?$") or verdict
+    stream.verdict("rejected", reason)
+    vim.notify("gemma-lsp: " .. verdict .. " Nothing changed; the details are in the window beside (:GemmaContext).", vim.log.levels.WARN)
+  end
+end
+
+-- The result document (an explanation, a refused edit) in the window Neovim opened for it, rendered.
+local function render_shown(uri)
+  if not uri:match("%.md$") then
+    return
+  end
+  local buf = vim.uri_to_bufnr(uri)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    stream.rendered(win)
   end
 end
 
@@ -38,6 +53,10 @@ return {
       stream.last_document = result.uri
       failed_proposal(result.uri)
     end
-    return default("window/showDocument")(err, result, ctx, config)
+    local answer = default("window/showDocument")(err, result, ctx, config)
+    if result and result.uri then
+      render_shown(result.uri)
+    end
+    return answer
   end,
 }

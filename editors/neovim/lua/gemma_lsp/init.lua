@@ -196,9 +196,10 @@ function M.show_context()
     return
   end
   vim.cmd("split " .. vim.fn.fnameescape(vim.uri_to_fname(stream.last_document)))
+  stream.rendered(vim.api.nvim_get_current_win())
 end
 
---- For the statusline: "gemma: idle (<model>, CPU, ctx 312/2048)", "gemma: <what it does>:
+--- For the statusline: "gemma: idle (<model>, CPU, prompt 312 of 2048 tokens)", "gemma: <what it does>:
 --- <latest text>", or "". The model part comes from the server's gemma/status, asked for when
 --- the client starts and after each request (never while the statusline draws).
 function M.status()

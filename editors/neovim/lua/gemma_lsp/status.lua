@@ -40,10 +40,23 @@ function M.refresh(client, callback)
   end)
 end
 
---- "Gemma 3 270M, CPU, ctx 312/2048"; with `full`, also the GPU layers, loading and requests.
-function M.describe(server, full)
+--- The token count, named: "prompt 1185 of 2048 tokens" (the model's count of the last prompt, as
+--- the explanation document says it), else "context est. 958 of 2048 tokens" (an older server's
+--- estimate of the packed context), else "window 2048 tokens".
+function M.tokens(server)
+  local prompt = server.prompt_tokens_last ~= vim.NIL and server.prompt_tokens_last or nil
   local context = server.context_tokens_last ~= vim.NIL and server.context_tokens_last or nil
-  local text = ("%s, %s, ctx %s"):format(server.model, string.upper(server.backend), context and (context .. "/" .. server.n_ctx) or server.n_ctx)
+  if prompt then
+    return ("prompt %d of %d tokens"):format(prompt, server.n_ctx)
+  elseif context then
+    return ("context est. %d of %d tokens"):format(context, server.n_ctx)
+  end
+  return ("window %d tokens"):format(server.n_ctx)
+end
+
+--- "Gemma 3 270M, CPU, prompt 312 of 2048 tokens"; with `full`, also the GPU layers, loading and requests.
+function M.describe(server, full)
+  local text = ("%s, %s, %s"):format(server.model, string.upper(server.backend), M.tokens(server))
   if full then
     text = text .. (", %d GPU layers, %s, %d request(s) running"):format(server.gpu_layers, server.loaded and "loaded" or "loads on the first request", server.running)
   end
@@ -72,7 +85,7 @@ function M.on_progress(result, ctx)
   vim.cmd("redrawstatus")
 end
 
---- "gemma: idle (<model>, CPU, ctx 312/2048)", "gemma: <title>: <message>" while a request of
+--- "gemma: idle (<model>, CPU, prompt 312 of 2048 tokens)", "gemma: <title>: <message>" while a request of
 --- this editor runs, "gemma: busy (...)" while the server works for another, "" without a client.
 function M.text(clients)
   if #clients == 0 then

@@ -1,12 +1,15 @@
--- A floating window that shows an answer as the server streams it (`gemma/stream`:
--- {id, uri, title, delta, done, thinking?}). One float, reused: a new stream id clears it. A
+-- A floating window that follows one request at a time as the server streams it (`gemma/stream`:
+-- {id, uri, title, delta, done, thinking?, stage?, outcome?, message?}). One float, reused: a new
+-- stream id clears it; its title says "(done)", "(cancelled)", "(failed)" or "(rejected: why)" at
+-- the end. The answer is Markdown, shown rendered: filetype markdown, its markup concealed. A
 -- thinking model's thought (`thinking`, before any answer) is shown until the answer starts.
+-- Progress (what the server is doing) has one place: the statusline (status.lua).
 local M = {
   options = { width = 80, max_height = 20, border = "rounded" },
   last_document = nil, -- uri of the last explanation shown through window/showDocument
 }
 
-local state = { id = nil, buf = nil, win = nil, thinking = false }
+local state = { id = nil, buf = nil, win = nil, thinking = false, title = "gemma-lsp", seen = {} }
 
 local function ensure_buffer()
   if state.buf and vim.api.nvim_buf_is_valid(state.buf) then
@@ -44,8 +47,26 @@ local function show(title)
     vim.api.nvim_win_set_config(state.win, config)
   else
     state.win = vim.api.nvim_open_win(buf, false, config)
-    vim.wo[state.win].wrap = true
+    M.rendered(state.win)
   end
+end
+
+--- Shows a Markdown window rendered rather than raw: markup concealed (`#`, backticks, link
+--- targets), lines wrapped, and tree-sitter's markdown highlighting where the parser is installed.
+function M.rendered(win)
+  vim.wo[win].wrap = true
+  vim.wo[win].linebreak = true
+  vim.wo[win].conceallevel = 2
+  vim.wo[win].concealcursor = "nc"
+  pcall(vim.treesitter.start, vim.api.nvim_win_get_buf(win), "markdown")
+end
+
+--- The float's title for the end state `outcome` ("done", "cancelled", "failed", "rejected").
+function M.end_title(title, outcome, message)
+  if outcome == "rejected" then
+    return ("%s (rejected: %s)"):format(title, message ~= nil and message ~= "" and message or "it failed verification")
+  end
+  return ("%s (%s)"):format(title, outcome or "done")
 end
 
 local function append(buf, text)
@@ -61,6 +82,10 @@ function M.on_stream(params)
   end
   local buf = ensure_buffer()
   if params.id ~= state.id then
+    if state.seen[params.id] then
+      return -- a late word from a request the float has left behind
+    end
+    state.seen[params.id] = true
     state.id = params.id
     state.thinking = false
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
@@ -78,8 +103,17 @@ function M.on_stream(params)
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "" })
   end
   append(buf, delta)
-  local title = params.title or "gemma-lsp"
-  show(params.done and (title .. " (done)") or (title .. (state.thinking and " (thinking) ..." or " ...")))
+  state.title = params.title or "gemma-lsp"
+  local outcome = params.outcome ~= vim.NIL and params.outcome or nil
+  local message = params.message ~= vim.NIL and params.message or nil
+  show(params.done and M.end_title(state.title, outcome, message) or (state.title .. (state.thinking and " (thinking) ..." or " ...")))
+end
+
+--- How the shown request ended, when the editor learns it apart from the stream (a refused edit).
+function M.verdict(outcome, message)
+  if state.id then
+    show(M.end_title(state.title, outcome, message))
+  end
 end
 
 function M.close()
