@@ -123,10 +123,10 @@ def as_markdown(explanation: Explanation) -> str:
     """The document shown to the user: the answer, then the facts read off the code and the index
     (the answer first: it is what was asked for; the facts check it), then what the model saw,
     folded (a table that would fill the screen), and how long it took."""
-    target, gen = explanation.target, explanation.generation
+    target, gen, manifest = explanation.target, explanation.generation, explanation.manifest
     rows = "\n".join(
         f"| {item['title']} | {item['reason']} | {item['tokens']} | {'yes' if item['included'] else 'no (over budget)'} |"
-        for item in explanation.manifest
+        for item in manifest
     )
     included = [item for item in manifest if item["included"]]
     estimate = sum(int(item["tokens"] or 0) for item in included)

@@ -30,7 +30,7 @@ from lsp_server.privacy.secrets import is_secret
 from lsp_server.verify.checks import CheckResult, run_tests
 from lsp_server.verify.select import is_test_file, tests_importing
 from lsp_server.verify.shadow import SKIPPED_DIRS, FileChange, ShadowWorkspace
-from lsp_server.verify.verifier import Verification
+from lsp_server.verify.verifier import OnStage, Verification
 
 ReadText = Callable[[Path], "str | None"]
 PYTEST_ARGS = ("--tb=short", "-rfE")
@@ -332,7 +332,8 @@ class FixProposal:
     """The function the fix replaces; None when the answer replaced none of them."""
 
 
-def propose(found: list[Candidate], failure: Failure, answer: str, root: Path, settings: VerifySettings, unsaved: tuple[FileChange, ...] = ()) -> FixProposal:
+def propose(found: list[Candidate], failure: Failure, answer: str, root: Path, settings: VerifySettings, unsaved: tuple[FileChange, ...] = (),
+            on_stage: OnStage | None = None) -> FixProposal:
     """Turn the answer into a replacement of one candidate and verify it in a shadow copy that
     also holds the editor's ``unsaved`` files (the test failed on those)."""
     cause, code = parse_answer(answer)
@@ -345,7 +346,7 @@ def propose(found: list[Candidate], failure: Failure, answer: str, root: Path, s
         return FixProposal(failure, cause, Proposal(test.path, 0, 0, code, False, failed, answer), None)
     target = Target(chosen.path, chosen.definition.qualname, chosen.definition.kind, chosen.definition.start_line, chosen.definition.end_line, chosen.text, chosen.definition)
     tests = _tests_for(root, test.path, chosen.path)
-    proposal = propose_rewrite(chosen.file_text, target, code, root, tests, settings, answer, must_pass=(failure.test,), unsaved=unsaved)
+    proposal = propose_rewrite(chosen.file_text, target, code, root, tests, settings, answer, must_pass=(failure.test,), unsaved=unsaved, on_stage=on_stage)
     return FixProposal(failure, cause, proposal, chosen)
 
 

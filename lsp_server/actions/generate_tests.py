@@ -21,7 +21,7 @@ from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.verify.exercise import subject_names
 from lsp_server.verify.salvage import Subject
-from lsp_server.verify.verifier import triage_generated_tests
+from lsp_server.verify.verifier import OnStage, triage_generated_tests
 
 SYSTEM = (
     "You write pytest tests for Python code. Test behaviour through the public interface, one "
@@ -143,7 +143,8 @@ def merge_into_existing(existing: str | None, generated: str) -> tuple[str, str]
     return existing + separator + addition, separator + addition
 
 
-def propose(test_plan: TestPlan, answer: str, existing: str | None, root: Path, settings: VerifySettings) -> Proposal:
+def propose(test_plan: TestPlan, answer: str, existing: str | None, root: Path, settings: VerifySettings,
+            on_stage: OnStage | None = None) -> Proposal:
     """Triage the generated tests against the current code; the edit appends to or creates the module.
 
     The generated tests are run on their own (beside an existing module, never in it), so an
@@ -151,7 +152,7 @@ def propose(test_plan: TestPlan, answer: str, existing: str | None, root: Path, 
     """
     generated = tests_from_answer(answer)
     probe = test_plan.test_file if existing is None else outcome.probe_path(test_plan.test_file)
-    triaged = triage_generated_tests(root, probe, generated, settings, test_plan.subject)
+    triaged = triage_generated_tests(root, probe, generated, settings, test_plan.subject, on_stage)
     _, addition = merge_into_existing(existing, triaged.text)
     line = len(existing.splitlines()) if existing is not None else 0
     return Proposal(test_plan.test_file, line, line, addition, existing is None, triaged.verification, answer)

@@ -15,7 +15,7 @@ from lsp_server.config import VerifySettings
 from lsp_server.context.pack import PackedContext
 from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.verify.checks import CheckResult
-from lsp_server.verify.verifier import Verification
+from lsp_server.verify.verifier import OnStage, Verification
 
 SYSTEM = (
     "You implement Python functions. Follow the docstring, the TODO comments and the conventions "
@@ -89,11 +89,12 @@ def _signature_and_docstring(code: str) -> str:
     return "".join(dedented.splitlines(keepends=True)[:keep])
 
 
-def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings) -> Proposal:
+def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings,
+            on_stage: OnStage | None = None) -> Proposal:
     target = packed.target
     code = prompts.extract_code(answer)
     name = target.definition.name if target.definition else ""
     if not name or not rewrite.defines(code, name) or needs_implementation(code):
         failed = Verification(False, [CheckResult("shape", False, f"the answer is not an implementation of {name or 'the target'}")])
         return Proposal(target.path, target.start_line, target.end_line + 1, code, False, failed, answer)
-    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text))
+    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text), on_stage=on_stage)

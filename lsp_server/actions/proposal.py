@@ -12,7 +12,7 @@ from lsp_server.context.target import Target
 from lsp_server.verify import repair
 from lsp_server.verify.checks import CheckResult, lint_text
 from lsp_server.verify.shadow import FileChange
-from lsp_server.verify.verifier import Verification, verify_change
+from lsp_server.verify.verifier import OnStage, Verification, verify_change
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Proposal:
 def propose_rewrite(
     file_text: str, target: Target, code: str, root: Path, tests: list[str], settings: VerifySettings, answer: str,
     must_pass: tuple[str, ...] = (), unsaved: tuple[FileChange, ...] = (), known: Mapping[str, str] | None = None,
+    on_stage: OnStage | None = None,
 ) -> Proposal:
     """Replace the target's lines with ``code`` and verify that the tests passing before still pass
     (and that the tests in ``must_pass`` pass now). With ``known`` (name -> import line), a name
@@ -46,7 +47,7 @@ def propose_rewrite(
     if imports:
         lines = new_file.splitlines(keepends=True)
         new_file = "".join(lines[:at]) + imports + "".join(lines[at:])
-    verification = verify_change(root, [FileChange(target.path, new_file)], tests, settings, keep_passing=True, must_pass=must_pass, unsaved=unsaved)
+    verification = verify_change(root, [FileChange(target.path, new_file)], tests, settings, keep_passing=True, must_pass=must_pass, unsaved=unsaved, on_stage=on_stage)
     if imports:
         verification.checks.append(CheckResult("imports", True, f"added {'; '.join(imports.splitlines())}"))
     new_code = rewrite.reindent(code, rewrite.indentation_of(file_text, target.start_line))

@@ -13,7 +13,7 @@ from lsp_server.config import VerifySettings
 from lsp_server.context.pack import PackedContext
 from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.verify.checks import CheckResult
-from lsp_server.verify.verifier import Verification
+from lsp_server.verify.verifier import OnStage, Verification
 
 DEFAULT_INSTRUCTION = "split it into focused functions with clear names; keep its behaviour and signature"
 SYSTEM = (
@@ -59,7 +59,8 @@ def build_request(packed: PackedContext, instruction: str | None, style: str, ma
     return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head)
 
 
-def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings) -> Proposal:
+def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings,
+            on_stage: OnStage | None = None) -> Proposal:
     target = packed.target
     code = prompts.extract_code(answer)
     qualname = target.definition.qualname.rsplit(".", 1)[-1] if target.definition and target.kind != "selection" else None
@@ -70,4 +71,4 @@ def propose(packed: PackedContext, file_text: str, answer: str, root: Path, test
         # An edit that changes nothing is no refactor: say so instead of offering it.
         same = Verification(False, [CheckResult("change", False, "the model gave the code back unchanged")])
         return Proposal(target.path, target.start_line, target.end_line + 1, code, False, same, answer)
-    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text))
+    return propose_rewrite(file_text, target, code, root, tests, settings, answer, known=known_imports(packed, root, file_text), on_stage=on_stage)

@@ -55,7 +55,8 @@ async def run_action(ls: Server, uri: str, version: int | None, title: str, prep
         streamer.end("failed")
         raise
     generation = result.generation
-    streamer.end(f"{generation.completion_tokens} tokens")
+    refused = getattr(result, "refused", None)  # an edit that failed verification
+    streamer.end(refused.reason if refused else f"{generation.completion_tokens} tokens", "rejected" if refused else None)
     if generation.thought_cut_off and not generation.text.strip():
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"{streamer.title}: {CUT_OFF_NOTE}"))
     ls.last_context_tokens = context_tokens(prepared.manifest)

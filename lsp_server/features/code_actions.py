@@ -49,7 +49,7 @@ ACTIONS = {
         "Gemma: Fix failing test {name}", types.CodeActionKind.QuickFix, "gemma-lsp.fixTest", True,
         lambda target: is_test_function(target.path, target.definition),
     ),
-    "change": ActionSpec("Change {name}...", types.CodeActionKind.RefactorRewrite, "gemma-lsp.change", True),
+    "change": ActionSpec("Gemma: Change {name}...", types.CodeActionKind.RefactorRewrite, "gemma-lsp.change", True),
 }
 COMMANDS = {key: spec.command for key, spec in ACTIONS.items()}
 KIND_VALUES = sorted({spec.kind for spec in ACTIONS.values()})

@@ -66,7 +66,7 @@ def prepare(assistant: Assistant, action: str, ask: Ask, instruction: str | None
 def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: CancelToken) -> EditResult:
     generation = run_model(assistant, prepared, watch, cancel)
     watch.on_stage("verifying")
-    proposal = _propose(assistant, prepared, generation.text)
+    proposal = _propose(assistant, prepared, generation.text, watch)
     target = prepared.packed.target
     refused = None
     document = ""
@@ -76,12 +76,12 @@ def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: Canc
     return EditResult(prepared.action, target, generation, proposal, tuple(prepared.manifest), refused, document)
 
 
-def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str) -> Proposal:
+def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str, watch: Watch) -> Proposal:
     root, verify = prepared.root, assistant.settings.verify
     if prepared.test_plan is not None:
         plan = prepared.test_plan
-        return generate_tests.propose(plan, answer, read_file(plan.test_file), root, verify)
+        return generate_tests.propose(plan, answer, read_file(plan.test_file), root, verify, watch.on_stage)
     target_path = prepared.packed.target.path
     tests = tests_importing(root, generate_tests.module_name(target_path, root))
     action = refactor if prepared.action == "refactor" else implement
-    return action.propose(prepared.packed, prepared.text, answer, root, tests, verify)
+    return action.propose(prepared.packed, prepared.text, answer, root, tests, verify, watch.on_stage)

@@ -92,7 +92,7 @@ def run(assistant: Assistant, prepared: PreparedFix, watch: Watch, cancel: Cance
     generation = run_model(assistant, prepared, watch, cancel)  # checks the test is still current
     watch.on_stage("verifying the fix")
     root = prepared.root
-    fix = fix_test.propose(list(prepared.found), prepared.failure, generation.text, root, assistant.settings.verify, prepared.unsaved)
+    fix = fix_test.propose(list(prepared.found), prepared.failure, generation.text, root, assistant.settings.verify, prepared.unsaved, watch.on_stage)
     ok = fix.proposal.verification.ok
     refused = None if ok else fix_test.refusal(fix, root)
     document = fix_test.markdown(fix, fix.proposal.verification.summary(), ok, root) + folded_thought(generation.thought)

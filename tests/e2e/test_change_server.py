@@ -46,7 +46,7 @@ def scripted(url: str) -> dict:
 
 
 async def change_action(client: LanguageClient, uri: str, line: int, instruction: str, refine: bool = False) -> types.CodeAction:
-    action = next(a for a in await actions_at(client, uri, line) if a.title.startswith("Change ") and a.title.endswith("..."))
+    action = next(a for a in await actions_at(client, uri, line) if a.title.startswith("Gemma: Change ") and a.title.endswith("..."))
     action.data = {**action.data, "instruction": instruction, **({"refine": True} if refine else {})}
     return await client.code_action_resolve_async(action)
 
