@@ -439,3 +439,18 @@ def test_screen_a_verified_edit_is_previewed_as_a_diff(session):
     text = all_text(frames)
     assert "stubs.py (proposed)" in text or "(proposed)" in text, "the diff of the file against the proposal"
     assert "clamp" in text
+
+
+def test_change_is_previewed_or_its_failed_verification_shown(session):
+    """Gemma: Change... with an instruction on the real (tiny) model: a verified proposal is shown
+    as a diff of each file it touches before anything is written; a refused one changes nothing."""
+    step = session["change"]
+    assert "error" not in step, step
+    outcome = step["outcome"]
+    assert outcome["offered"], outcome
+    if outcome.get("verified"):
+        assert step["shown"] and step["shown"]["files"], step
+        assert outcome["applied"] and step["after"] != step["before"]
+    else:
+        assert "was not offered" in outcome["message"] and step["after"] == step["before"], outcome
+        assert step["stream"].get("outcome") == "rejected", step["stream"]

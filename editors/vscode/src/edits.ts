@@ -1,4 +1,4 @@
-// The server's edit actions (Refactor, Generate tests, Fix failing test, Implement): the action is
+// The server's edit actions (Refactor, Generate tests, Fix failing test, Implement, Change...): the action is
 // resolved through codeAction/resolve (model + verification in the server), its WorkspaceEdit is
 // shown as a diff, and applied only when the user accepts it.
 import * as vscode from 'vscode';
@@ -15,6 +15,8 @@ export interface EditAction {
   /** Where it is offered, for the message when it is not. */
   where: string;
   instruction?: boolean;
+  /** Change...: an instruction is required, and `refine` follows up the last proposal. */
+  change?: { refine: boolean };
 }
 
 export const EDIT_ACTIONS: EditAction[] = [
@@ -22,6 +24,8 @@ export const EDIT_ACTIONS: EditAction[] = [
   { command: 'gemmaLsp.generateTests', action: 'generate_tests', label: 'Generate tests', where: 'a function, method or class' },
   { command: 'gemmaLsp.fixTest', action: 'fix_test', label: 'Fix failing test', where: 'a failing test function' },
   { command: 'gemmaLsp.implement', action: 'implement', label: 'Implement', where: 'a function whose body is a stub (pass, ..., raise NotImplementedError)' },
+  { command: 'gemmaLsp.change', action: 'change', label: 'Change', where: 'a Python file', instruction: true, change: { refine: false } },
+  { command: 'gemmaLsp.refineChange', action: 'change', label: 'Refine the last change', where: 'a Python file', instruction: true, change: { refine: true } },
 ];
 
 /** What an edit command ends with (returned to callers such as the editor tests). */
@@ -37,8 +41,18 @@ export interface EditOutcome {
   choices?: string[];
 }
 
-/** Asks for Refactor's instruction: undefined when the user pressed Escape, '' for the default. */
-async function askInstruction(): Promise<string | undefined> {
+/** Asks for the instruction: undefined when the user pressed Escape; '' is Refactor's default. */
+async function askInstruction(spec: EditAction): Promise<string | undefined> {
+  if (spec.change) {
+    return vscode.window.showInputBox({
+      title: `Gemma: ${spec.label}`,
+      prompt: spec.change.refine
+        ? 'What else should the last proposed change do? It is refined, then verified again.'
+        : 'What should change? The code it names (functions, files, settings) is found across the workspace; the result is verified before you see it.',
+      placeHolder: spec.change.refine ? 'e.g. also cover logout' : 'e.g. add rate limiting to login, stricter than to token refresh',
+      validateInput: (value) => (value.trim() ? undefined : 'Say what to change.'),
+    });
+  }
   return vscode.window.showInputBox({
     title: 'Gemma: Refactor',
     prompt: 'How should the code change? Leave empty for a general clean-up that keeps behaviour.',
@@ -55,12 +69,12 @@ export async function runEditAction(
   instruction?: string,
 ): Promise<EditOutcome> {
   if (spec.instruction && instruction === undefined) {
-    instruction = await askInstruction();
+    instruction = await askInstruction(spec);
     if (instruction === undefined) {
       return { offered: false, message: 'no instruction given' };
     }
   }
-  const resolved = await session.resolveAction(spec.action, uri, range, instruction?.trim() || undefined);
+  const resolved = await session.resolveAction(spec.action, uri, range, instruction?.trim() || undefined, spec.change?.refine);
   if (!resolved) {
     const message = `Gemma: ${spec.label} is not offered here: put the cursor in ${spec.where}.`;
     void vscode.window.showWarningMessage(message);

@@ -151,7 +151,7 @@ export class Session implements vscode.Disposable {
    * and, for an edit, verification); `instruction` rides in its data (Refactor reads it).
    * Undefined when the server does not offer that action there.
    */
-  async resolveAction(key: string, uri: vscode.Uri, range: vscode.Range, instruction?: string): Promise<CodeAction | undefined> {
+  async resolveAction(key: string, uri: vscode.Uri, range: vscode.Range, instruction?: string, refine?: boolean): Promise<CodeAction | undefined> {
     const client = this.runningClient();
     const converter = client.code2ProtocolConverter;
     const params = { textDocument: { uri: converter.asUri(uri) }, range: converter.asRange(range), context: { diagnostics: [] } };
@@ -161,7 +161,7 @@ export class Session implements vscode.Disposable {
       return undefined;
     }
     if (instruction) {
-      action.data = { ...(action.data as object), instruction };
+      action.data = { ...(action.data as object), instruction, ...(refine ? { refine: true } : {}) };
     }
     return this.tracked(action.title, (running, token) => running.sendRequest(CodeActionResolveRequest.type, action, token));
   }

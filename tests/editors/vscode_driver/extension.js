@@ -269,6 +269,14 @@ async function drive(results, save) {
     await revert(testsDocument);
   }
 
+  // 12b. Gemma: Change... with its instruction: verified and previewed (every file it touches), or refused and shown.
+  const cartDocument = await vscode.workspace.openTextDocument(cart);
+  await vscode.window.showTextDocument(cartDocument);
+  const change = () => vscode.commands.executeCommand('gemmaLsp.change', cart, at(10, 8), 'Reject a negative quantity in add with ValueError');
+  const changed = await previewed(api, cartDocument, 'gemmaLsp.acceptEdit', change);
+  step('change', { ...changed, stream: { ...api.stream() } });
+  await revert(cartDocument);
+
   // 13. Gemma: Restart Server: a new server, and the light bulb works again.
   await vscode.commands.executeCommand('gemmaLsp.restart');
   await waitFor('restarted', () => api.session.client && api.session.client !== firstClient && api.session.client.isRunning());
