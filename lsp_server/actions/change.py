@@ -236,10 +236,12 @@ def _relative(path: Path, root: Path | None) -> str:
 def run_change(backend: Backend, packed: PackedContext, instruction: str, root: Path, settings: Settings, *,
                fmt: str = change_prompt.DEFAULT_FORMAT, previous: ChangeProposal | None = None, cancel: CancelToken | None = None,
                on_text: OnText = lambda _: None, read_text: ReadText = read_file, unsaved: tuple[FileChange, ...] = ()) -> ChangeProposal:
-    """Request, model and proposal in one blocking call (the CLI, the benchmark, the e2e test)."""
+    """Request, model and proposal in one blocking call (the CLI, the benchmark, the e2e test).
+    With ``previous`` the instruction refines that proposal, in its context and format."""
     style, model = backend.load().prompt_style, settings.model
     if previous is not None:
         request, fmt = followup(previous, instruction, style, model.max_tokens, model.temperature), previous.format
+        packed = previous.packed or packed
     else:
         request = change_prompt.build_request(packed, instruction, style, model.max_tokens, model.temperature, fmt)
     generation = backend.submit(request, on_text, cancel or CancelToken(), RunOptions(cache_key=str(root))).result()
