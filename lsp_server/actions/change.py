@@ -31,7 +31,7 @@ from lsp_server.index.workspace import WorkspaceIndex
 from lsp_server.model.backend import Backend, CancelToken, GenerationRequest, OnText, RunOptions
 from lsp_server.verify import repair
 from lsp_server.verify.checks import CheckResult, lint_text
-from lsp_server.verify.select import is_test_file, tests_importing
+from lsp_server.verify.select import files_importing, is_test_file, tests_importing
 from lsp_server.verify.shadow import FileChange
 from lsp_server.verify.verifier import Verification, verify_change
 
@@ -172,8 +172,18 @@ def tests_for(files: list[FileEdit], root: Path) -> tuple[list[str], tuple[str, 
             tests.append(relative)
             must_pass += [f"{relative}::{name}" for name in test_names(edit.new_text)] if edit.create else []
         elif edit.path.suffix == ".py":
-            tests += tests_importing(root, module_name(edit.path, root))
+            tests += [t for module in _importers(root, module_name(edit.path, root)) for t in tests_importing(root, module)]
     return list(dict.fromkeys(tests)), tuple(must_pass)
+
+
+def _importers(root: Path, module: str, depth: int = 3) -> list[str]:
+    """``module`` and the workspace modules importing it, up to ``depth`` links away: a changed
+    setting in ``config`` is tested by the tests of ``auth``, which reads it."""
+    found, frontier = [module], [module]
+    for _ in range(depth):
+        frontier = [m for name in frontier for m in (module_name(root / f, root) for f in files_importing(root, name, tests=False)) if m not in found]
+        found += list(dict.fromkeys(frontier))
+    return found
 
 
 def test_names(text: str) -> list[str]:
