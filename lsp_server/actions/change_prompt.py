@@ -13,8 +13,10 @@ from lsp_server.context.pack import PackedContext
 from lsp_server.estimate import estimate_tokens
 from lsp_server.model.backend import GenerationRequest, Message
 
-DEFAULT_FORMAT = "search_replace"
-"""Chosen by measurement on the bundled model (tests/benchmarks/RESULTS.md, "Change...")."""
+DEFAULT_FORMAT = "symbols"
+"""Chosen by measurement on the bundled model (tests/benchmarks/RESULTS.md, "Change..."): whole
+definitions were verified more often than search/replace blocks (whose SEARCH the 270M model
+rarely copies exactly) or diffs (whose hunks it rarely keeps consistent)."""
 STOP = ("### End", "### Instruction", "### Code", "### Context", "### Change so far", "(current file")
 """The example's end, the prompt's own headings, or its current file's title: a base model that
 writes these has left its answer and is echoing the prompt."""

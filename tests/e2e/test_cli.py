@@ -1,4 +1,4 @@
-"""The command line on the real bundled model: explain, doctor, bench."""
+"""The command line on the real bundled model: explain, change, doctor, bench."""
 
 from __future__ import annotations
 

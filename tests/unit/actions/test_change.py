@@ -140,7 +140,7 @@ def test_run_change_goes_from_request_to_verified_proposal(project):
     # The completion prompt starts the answer; the fake gives back only what it was scripted to.
     prefix = "app/auth.py\n```python\n<<<<<<< SEARCH\n    return token + \"+\"\n=======\n"
     backend.answers = (prefix + answer,)
-    proposal = change.run_change(backend, packed, "refresh strips the token", project, Settings(verify=VERIFY))
+    proposal = change.run_change(backend, packed, "refresh strips the token", project, Settings(verify=VERIFY), fmt="search_replace")
     assert proposal.ok, proposal.verification.summary()
     assert backend.requests[0].answer_prefix.startswith("app/auth.py")
 
