@@ -31,7 +31,7 @@ from lsp_server.index.workspace import WorkspaceIndex
 from lsp_server.model.backend import Backend, CancelToken, GenerationRequest, OnText, RunOptions
 from lsp_server.verify import repair
 from lsp_server.verify.checks import CheckResult, lint_text
-from lsp_server.verify.select import is_test_file, tests_importing
+from lsp_server.verify.select import files_importing, is_test_file, tests_importing
 from lsp_server.verify.shadow import FileChange
 from lsp_server.verify.verifier import Verification, verify_change
 
@@ -172,8 +172,18 @@ def tests_for(files: list[FileEdit], root: Path) -> tuple[list[str], tuple[str, 
             tests.append(relative)
             must_pass += [f"{relative}::{name}" for name in test_names(edit.new_text)] if edit.create else []
         elif edit.path.suffix == ".py":
-            tests += tests_importing(root, module_name(edit.path, root))
+            tests += [t for module in _importers(root, module_name(edit.path, root)) for t in tests_importing(root, module)]
     return list(dict.fromkeys(tests)), tuple(must_pass)
+
+
+def _importers(root: Path, module: str, depth: int = 3) -> list[str]:
+    """``module`` and the workspace modules importing it, up to ``depth`` links away: a changed
+    setting in ``config`` is tested by the tests of ``auth``, which reads it."""
+    found, frontier = [module], [module]
+    for _ in range(depth):
+        frontier = [m for name in frontier for m in (module_name(root / f, root) for f in files_importing(root, name, tests=False)) if m not in found]
+        found += list(dict.fromkeys(frontier))
+    return found
 
 
 def test_names(text: str) -> list[str]:
@@ -236,10 +246,12 @@ def _relative(path: Path, root: Path | None) -> str:
 def run_change(backend: Backend, packed: PackedContext, instruction: str, root: Path, settings: Settings, *,
                fmt: str = change_prompt.DEFAULT_FORMAT, previous: ChangeProposal | None = None, cancel: CancelToken | None = None,
                on_text: OnText = lambda _: None, read_text: ReadText = read_file, unsaved: tuple[FileChange, ...] = ()) -> ChangeProposal:
-    """Request, model and proposal in one blocking call (the CLI, the benchmark, the e2e test)."""
+    """Request, model and proposal in one blocking call (the CLI, the benchmark, the e2e test).
+    With ``previous`` the instruction refines that proposal, in its context and format."""
     style, model = backend.load().prompt_style, settings.model
     if previous is not None:
         request, fmt = followup(previous, instruction, style, model.max_tokens, model.temperature), previous.format
+        packed = previous.packed or packed
     else:
         request = change_prompt.build_request(packed, instruction, style, model.max_tokens, model.temperature, fmt)
     generation = backend.submit(request, on_text, cancel or CancelToken(), RunOptions(cache_key=str(root))).result()

@@ -47,7 +47,12 @@ def apply_edits(edits: Iterable[Edit], root: Path, target: Path, in_play: Iterab
         current = applied.texts[path] if path in applied.texts else read_text(path)
         if current is None and path not in applied.created:
             applied.created.add(path)
-        new, problem = (merge_code(current, edit.text, applied.repairs) if edit.kind == "code"
+        if edit.kind == "replace" and not edit.search.strip() and current is not None:
+            # An empty SEARCH on a file that exists is its code given whole (often the file
+            # again): merged definition by definition, not appended twice.
+            applied.repairs.append(f"an empty SEARCH for {_shown(path, root)}: its code merged by definition")
+        whole = edit.kind == "code" or not edit.search.strip()
+        new, problem = (merge_code(current, edit.text, applied.repairs) if whole
                         else replace_text(current, edit.search, edit.text, applied.repairs))
         if problem:
             applied.problems.append(f"{_shown(path, root)}: {problem}")
@@ -82,14 +87,12 @@ def resolve_path(written: str, root: Path, target: Path, shown: list[Path], read
 
 
 def replace_text(text: str | None, search: str, replacement: str, repairs: list[str]) -> tuple[str, str]:
-    """(new text, "") or ("", why not)."""
+    """(new text, "") or ("", why not); an empty ``search`` is for a new file (``apply_edits``
+    merges one for an existing file)."""
     if text is None:
         if search.strip():
             return "", "the answer searches a file that does not exist"
         return replacement, ""
-    if not search.strip():
-        repairs.append("an empty SEARCH: the replacement is added at the end")
-        return _append(text, replacement), ""
     at = _line_start_find(text, search)
     if at is not None:
         return text[:at] + replacement + text[at + len(search) :], ""

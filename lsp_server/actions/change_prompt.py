@@ -13,10 +13,14 @@ from lsp_server.context.pack import PackedContext
 from lsp_server.estimate import estimate_tokens
 from lsp_server.model.backend import GenerationRequest, Message
 
-DEFAULT_FORMAT = "search_replace"
-"""Chosen by measurement on the bundled model (tests/benchmarks/RESULTS.md, "Change...")."""
-STOP = ("### End", "### Instruction", "### Code", "### Context", "### Change so far")
-MIN_ANSWER_TOKENS, MAX_ANSWER_TOKENS = 512, 2048
+DEFAULT_FORMAT = "symbols"
+"""Chosen by measurement on the bundled model (tests/benchmarks/RESULTS.md, "Change..."): whole
+definitions were verified more often than search/replace blocks (whose SEARCH the 270M model
+rarely copies exactly) or diffs (whose hunks it rarely keeps consistent)."""
+STOP = ("### End", "### Instruction", "### Code", "### Context", "### Change so far", "(current file")
+"""The example's end, the prompt's own headings, or its current file's title: a base model that
+writes these has left its answer and is echoing the prompt."""
+MIN_ANSWER_TOKENS, MAX_ANSWER_TOKENS = 384, 2048
 
 EXAMPLE_CONTEXT = '''### Context
 # library/settings.py: LOAN_DAYS
@@ -74,7 +78,7 @@ SYSTEM = (
 
 def answer_tokens(packed: PackedContext, max_tokens: int) -> int:
     """Room for the edits: twice the target's size and some, within bounds; at least ``max_tokens``."""
-    wanted = estimate_tokens(packed.target.text) * 2 + 384
+    wanted = estimate_tokens(packed.target.text) * 2 + 256
     return max(max_tokens, min(MAX_ANSWER_TOKENS, max(MIN_ANSWER_TOKENS, wanted)))
 
 

@@ -15,12 +15,18 @@ def is_test_file(path: Path) -> bool:
 
 def tests_importing(root: Path, module: str, limit: int = 50) -> list[str]:
     """Test files under ``root`` (relative paths) that import ``module`` or a name from it."""
+    return files_importing(root, module, tests=True, limit=limit)
+
+
+def files_importing(root: Path, module: str, tests: bool, limit: int = 50) -> list[str]:
+    """Test files (``tests``) or other Python files under ``root`` (relative paths) that import
+    ``module`` or a name from it."""
     if not module:
         return []
-    pattern = re.compile(rf"^\s*(from\s+{re.escape(module)}\s+import|import\s+{re.escape(module)}\b)", re.M)
+    pattern = re.compile(rf"^\s*(from\s+{re.escape(module)}\s+import|import\s+{re.escape(module)}\b{_as_member(module)})", re.M)
     found = []
     for path in sorted(root.rglob("*.py")):
-        if any(part in SKIPPED_DIRS for part in path.relative_to(root).parts) or not is_test_file(path):
+        if any(part in SKIPPED_DIRS for part in path.relative_to(root).parts) or is_test_file(path) != tests:
             continue
         try:
             if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
@@ -30,3 +36,9 @@ def tests_importing(root: Path, module: str, limit: int = 50) -> list[str]:
         if len(found) >= limit:
             break
     return found
+
+
+def _as_member(module: str) -> str:
+    """The pattern's alternative for ``from package import module`` (``from desk import config``)."""
+    package, _, name = module.rpartition(".")
+    return rf"|from\s+{re.escape(package)}\s+import\s+[^\n]*\b{re.escape(name)}\b" if package else ""

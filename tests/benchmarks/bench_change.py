@@ -15,6 +15,7 @@ model, parse, apply, verify). The hidden tests must fail on the unchanged applic
 whose hidden tests pass already is reported and not counted.
 
 Usage: python -m tests.benchmarks.bench_change [--formats symbols,search_replace,diff] [--tasks a,b] [--json out.json]
+       python -m tests.benchmarks.bench_change --report out.json   (the table of a run, finished or not)
 """
 
 from __future__ import annotations
@@ -119,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--report", type=Path, help="print the table of a JSON written by an earlier run, and stop")
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
+    if args.report:
+        print(report([Row(**r) for r in json.loads(args.report.read_text())], formats))
+        return 0
     tasks = [t for t in TASKS if not args.tasks or t.name in args.tasks.split(",")]
     model = ModelSettings(path=args.model, n_ctx=args.n_ctx, max_tokens=args.max_tokens, temperature=0.0)
     assistant = Assistant(Settings(model=model, verify=VerifySettings(timeout_seconds=60)))
@@ -132,15 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         trivial = unsolved_at_start(tasks, assistant.settings.verify, Path(scratch))
         if trivial:
             print(f"hidden tests pass before any change (not counted): {', '.join(trivial)}", file=sys.stderr)
-        for fmt in formats:
-            for task in (t for t in tasks if t.name not in trivial):
+        # Task by task, every format in turn: a run cut short still compares the formats on the same tasks.
+        for task in (t for t in tasks if t.name not in trivial):
+            for fmt in formats:
                 rows.append(run_task(assistant, task, fmt, Path(scratch)))
                 print(f"  {task.name} / {fmt}: {'solved' if rows[-1].solved else rows[-1].detail[:100]}", file=sys.stderr)
+                if args.json:  # written as it goes: --report reads a partial run
+                    args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
     assistant.close()
     print(report(rows, formats))
     print(f"wall {time.perf_counter() - started:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.actions import change
+from lsp_server.actions import change, change_prompt
 from lsp_server.actions.change_format import parse_answer
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
@@ -31,7 +31,7 @@ def test_change_runs_through_on_the_bundled_model(workspace):
         assistant.close()
     assert packed.target.name == "apply_discount"
     assert any("named in the instruction" in row["reason"] for row in packed.manifest)  # "shop/pricing.py", `apply_discount`
-    assert proposal.answer.startswith("shop/pricing.py\n```python\n<<<<<<< SEARCH\n")  # the request's answer prefix came back
+    assert proposal.answer.startswith(change_prompt.answer_prefix(change_prompt.DEFAULT_FORMAT, "shop/pricing.py"))  # the request's start came back
     assert path.read_text() == before  # nothing is written: only the shadow copy is changed
     assert proposal.verification.checks
     if proposal.ok:

@@ -140,6 +140,11 @@ def test_run_change_goes_from_request_to_verified_proposal(project):
     # The completion prompt starts the answer; the fake gives back only what it was scripted to.
     prefix = "app/auth.py\n```python\n<<<<<<< SEARCH\n    return token + \"+\"\n=======\n"
     backend.answers = (prefix + answer,)
-    proposal = change.run_change(backend, packed, "refresh strips the token", project, Settings(verify=VERIFY))
+    proposal = change.run_change(backend, packed, "refresh strips the token", project, Settings(verify=VERIFY), fmt="search_replace")
     assert proposal.ok, proposal.verification.summary()
     assert backend.requests[0].answer_prefix.startswith("app/auth.py")
+
+
+def test_a_changed_setting_runs_the_tests_of_the_modules_reading_it(project):
+    edit = change.FileEdit(project / "app/config.py", PROJECT["app/config.py"], PROJECT["app/config.py"] + "X = 1\n", False)
+    assert change.tests_for([edit], project) == (["tests/test_auth.py"], ())

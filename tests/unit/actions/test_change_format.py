@@ -114,3 +114,10 @@ def test_an_answer_with_no_edit_in_the_format_parses_to_nothing():
 def test_a_path_outside_the_workspace_is_refused():
     applied = apply_edits([Edit("../../etc/passwd.py", "code", "x = 1\n")], ROOT, AUTH, [], read)
     assert applied.texts == {} and "outside the workspace" in applied.problems[0]
+
+
+def test_an_empty_search_on_an_existing_file_merges_its_code_instead_of_appending_the_file_again():
+    answer = "app/auth.py\n<<<<<<< SEARCH\n=======\n" + FILES[AUTH].replace("return token\n", "return token[::-1]\n") + ">>>>>>> REPLACE\n"
+    parsed, applied = apply(answer, "search_replace")
+    assert applied.texts[AUTH] == FILES[AUTH].replace("return token\n", "return token[::-1]\n")
+    assert "an empty SEARCH for app/auth.py: its code merged by definition" in applied.repairs
