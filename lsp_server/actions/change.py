@@ -1,13 +1,13 @@
 """Change...: an instruction carried out across files, verified before it is offered.
 
-The pipeline, each step a plain function the feature layer and the CLI call in turn:
-``change_context`` (the selection, its related code and what the instruction names) ->
+The steps the pipeline (lsp_server/pipeline/change.py) runs: the context holds the selection,
+its related code and what the instruction names (context/mentions.py) ->
 ``change_prompt.build_request`` -> the model -> ``propose`` (parse the answer in its format,
 repair near-misses, apply it to the files' text, add imports a new name needs, verify it all in
 the shadow copy: parse, ruff, the tests of every module it touches and the tests it brings) ->
 a ``ChangeProposal``; ``edit_triples`` gives each file's (path, old, new, create) for one
 WorkspaceEdit, ``refusal`` the words for one that failed. ``followup`` refines the last
-proposal with a new instruction. ``run_change`` does request, model and proposal in one call.
+proposal with a new instruction.
 """
 
 from __future__ import annotations
@@ -21,19 +21,16 @@ from lsp_server.actions import change_prompt, outcome
 from lsp_server.actions.change_apply import apply_edits
 from lsp_server.actions.change_format import parse_answer
 from lsp_server.actions.known_names import module_name, package_of, workspace_names
-from lsp_server.config import Settings, VerifySettings
-from lsp_server.context.build import build_context, read_file
+from lsp_server.config import VerifySettings
+from lsp_server.context.build import read_file
 from lsp_server.context.imports import ReadText
-from lsp_server.context.mentions import named_in
 from lsp_server.context.pack import PackedContext
-from lsp_server.context.rank import Ranked
-from lsp_server.index.workspace import WorkspaceIndex
-from lsp_server.model.backend import Backend, CancelToken, GenerationRequest, OnText, RunOptions
+from lsp_server.model.backend import GenerationRequest
 from lsp_server.verify import repair
 from lsp_server.verify.checks import CheckResult, lint_text
 from lsp_server.verify.select import files_importing, is_test_file, tests_importing
 from lsp_server.verify.shadow import FileChange
-from lsp_server.verify.verifier import Verification, verify_change
+from lsp_server.verify.verifier import OnStage, Verification, verify_change
 
 
 @dataclass(frozen=True)
@@ -67,16 +64,9 @@ class ChangeProposal:
         return "".join(file_diff(f, root) for f in self.files)
 
 
-def change_context(index: WorkspaceIndex, path: Path, text: str, start: tuple[int, int], end: tuple[int, int],
-                   instruction: str, budget: int, **options) -> PackedContext:
-    """``build_context`` for the code at ``start..end`` with what ``instruction`` names packed first
-    (the manifest says "named in the instruction: ..."); ``options`` go to ``build_context``."""
-    named = [Ranked(m.symbol, m.score, [m.reason], direct=True) for m in named_in(instruction, index)]
-    return build_context(path, text, start, end, index, budget, named=named, **options)
-
-
 def propose(packed: PackedContext, instruction: str, answer: str, fmt: str, root: Path, settings: VerifySettings,
-            read_text: ReadText = read_file, previous: ChangeProposal | None = None, unsaved: tuple[FileChange, ...] = ()) -> ChangeProposal:
+            read_text: ReadText = read_file, previous: ChangeProposal | None = None, unsaved: tuple[FileChange, ...] = (),
+            on_stage: OnStage | None = None) -> ChangeProposal:
     """Parse, apply and verify ``answer``; on top of ``previous`` when it refines that proposal."""
     root = root.resolve()
     original = _reader(read_text, unsaved)
@@ -97,7 +87,7 @@ def propose(packed: PackedContext, instruction: str, answer: str, fmt: str, root
     made.files = [FileEdit(p, original(p) or "", t, original(p) is None) for p, t in sorted(texts.items())]
     tests, must_pass = tests_for(made.files, root)
     made.verification = verify_change(root, [FileChange(f.path, f.new_text) for f in made.files], tests, settings,
-                                      keep_passing=True, must_pass=must_pass, unsaved=unsaved)
+                                      keep_passing=True, must_pass=must_pass, unsaved=unsaved, on_stage=on_stage)
     if made.repairs:
         made.verification.checks.append(CheckResult("repairs", True, "; ".join(made.repairs)))
     return made
@@ -241,18 +231,3 @@ def followup(previous: ChangeProposal, instruction: str, style: str, max_tokens:
 
 def _relative(path: Path, root: Path | None) -> str:
     return path.relative_to(root).as_posix() if root and path.is_relative_to(root) else path.name
-
-
-def run_change(backend: Backend, packed: PackedContext, instruction: str, root: Path, settings: Settings, *,
-               fmt: str = change_prompt.DEFAULT_FORMAT, previous: ChangeProposal | None = None, cancel: CancelToken | None = None,
-               on_text: OnText = lambda _: None, read_text: ReadText = read_file, unsaved: tuple[FileChange, ...] = ()) -> ChangeProposal:
-    """Request, model and proposal in one blocking call (the CLI, the benchmark, the e2e test).
-    With ``previous`` the instruction refines that proposal, in its context and format."""
-    style, model = backend.load().prompt_style, settings.model
-    if previous is not None:
-        request, fmt = followup(previous, instruction, style, model.max_tokens, model.temperature), previous.format
-        packed = previous.packed or packed
-    else:
-        request = change_prompt.build_request(packed, instruction, style, model.max_tokens, model.temperature, fmt)
-    generation = backend.submit(request, on_text, cancel or CancelToken(), RunOptions(cache_key=str(root))).result()
-    return propose(packed, instruction, generation.text, fmt, root, settings.verify, read_text, previous, unsaved)

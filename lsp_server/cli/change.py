@@ -17,6 +17,9 @@ from lsp_server.cli.explain import parse_location, workspace_root
 from lsp_server.config import Settings
 from lsp_server.context.build import read_file
 from lsp_server.errors import BadInput, DocumentNotFound, PositionOutOfRange
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import change as change_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 
 
 def locate(location: str) -> tuple[Path, int | None, int]:
@@ -48,13 +51,12 @@ def change_command(settings: Settings, location: str, instruction: str, as_json:
     assistant = Assistant(settings)
     root = workspace_root(path)
     try:
-        index = assistant.index_for([root])
-        index.build()
-        assistant.backend.load()
-        packed = change.change_context(index, path, text, start, end, instruction, assistant.context_budget(),
-                                       count_tokens=assistant.backend.count_tokens, settings=settings.context)
-        print(f"Changing {packed.target.name} in {path.name} ({len(packed.manifest)} context items) ...", file=sys.stderr)
-        proposal = change.run_change(assistant.backend, packed, instruction, root, settings, fmt=fmt)
+        assistant.index_for([root]).build()
+        assistant.backend.load()  # before packing: exact token counts
+        prepared = change_pipeline.prepare(assistant, Ask(path, text, start, end, [root]), instruction, fmt=fmt)
+        print(f"Changing {prepared.packed.target.name} in {path.name} ({len(prepared.manifest)} context items) ...", file=sys.stderr)
+        stages = Watch(on_stage=lambda stage: print(stage, file=sys.stderr))
+        proposal = change_pipeline.run(assistant, prepared, stages, CancelToken()).proposal
     finally:
         assistant.close()
     print(json.dumps(as_dict(proposal, root), indent=2) if as_json else human(proposal, root))

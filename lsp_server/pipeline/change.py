@@ -68,7 +68,8 @@ def run(assistant: Assistant, prepared: PreparedChange, watch: Watch, cancel: Ca
     generation = run_model(assistant, prepared, watch, cancel)
     watch.on_stage("verifying")
     proposal = change.propose(prepared.packed, prepared.instruction, generation.text, prepared.fmt, prepared.root,
-                              assistant.settings.verify, prepared.read_text, prepared.previous, prepared.unsaved)
+                              assistant.settings.verify, prepared.read_text, prepared.previous, prepared.unsaved,
+                              watch.on_stage)
     refused, document = None, ""
     if not proposal.ok:
         refused = change.refusal(proposal, prepared.root)

@@ -35,6 +35,9 @@ from lsp_server.actions.change_format import FORMATS, parse_answer
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
 from lsp_server.context.build import read_file
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import change as change_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 from lsp_server.verify.checks import run_tests
 from lsp_server.verify.shadow import FileChange, ShadowWorkspace
 from tests.benchmarks.change_tasks import TASKS, Task
@@ -70,13 +73,11 @@ def run_task(assistant: Assistant, task: Task, fmt: str, workdir: Path) -> Row:
     root = root.resolve()
     path = root / task.file
     text = read_file(path)
-    index = assistant.index_for([root])
-    index.build()
+    assistant.index_for([root]).build()
     started = time.perf_counter()
     point = (task.line - 1, 0)
-    packed = change.change_context(index, path, text, point, point, task.instruction, assistant.context_budget(),
-                                   count_tokens=assistant.backend.count_tokens, settings=assistant.settings.context)
-    proposal = change.run_change(assistant.backend, packed, task.instruction, root, assistant.settings, fmt=fmt)
+    prepared = change_pipeline.prepare(assistant, Ask(path, text, point, point, [root]), task.instruction, fmt=fmt)
+    proposal = change_pipeline.run(assistant, prepared, Watch(), CancelToken()).proposal  # the product's own pipeline
     row = Row(task.name, fmt, seconds=time.perf_counter() - started, answer=proposal.answer, repairs=proposal.repairs)
     row.parsed = parse_answer(proposal.answer, fmt).parsed
     shape = next((c for c in proposal.verification.checks if c.name == "shape"), None)

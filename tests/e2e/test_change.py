@@ -10,6 +10,9 @@ from lsp_server.actions import change, change_prompt
 from lsp_server.actions.change_format import parse_answer
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import change as change_pipeline
+from lsp_server.pipeline.run import Ask, Watch
 
 pytestmark = pytest.mark.e2e
 INSTRUCTION = "Add a MAX_PERCENT setting in shop/pricing.py and use it in apply_discount instead of 100."
@@ -19,14 +22,13 @@ def test_change_runs_through_on_the_bundled_model(workspace):
     settings = Settings(model=ModelSettings(n_ctx=2048, max_tokens=256, temperature=0.0), verify=VerifySettings(timeout_seconds=60))
     assistant = Assistant(settings)
     try:
-        index = assistant.index_for([workspace])
-        index.build()
+        assistant.index_for([workspace]).build()
         assistant.backend.load()
         path = workspace / "shop" / "pricing.py"
         before = path.read_text()
-        packed = change.change_context(index, path, before, (5, 0), (5, 0), INSTRUCTION, assistant.context_budget(),
-                                       count_tokens=assistant.backend.count_tokens)
-        proposal = change.run_change(assistant.backend, packed, INSTRUCTION, workspace, settings)
+        prepared = change_pipeline.prepare(assistant, Ask(path, before, (5, 0), (5, 0), [workspace]), INSTRUCTION)
+        packed = prepared.packed
+        proposal = change_pipeline.run(assistant, prepared, Watch(), CancelToken()).proposal
     finally:
         assistant.close()
     assert packed.target.name == "apply_discount"

@@ -19,24 +19,35 @@ pytestmark = pytest.mark.e2e
 INSTRUCTION = "Give 5 percent more off for 10 or more items: a helper in pricing, used by the cart; test it."
 
 
-def block(path: str, search: str, replace: str) -> str:
-    return f"{path}\n```python\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n```\n"
+def file_block(path: str, code: str) -> str:
+    """One file of an answer in the default format: the path, then complete definitions."""
+    return f"### File: {path}\n```python\n{code}```\n"
 
 
+CART = """class Cart:
+    def __init__(self):
+        self.items = []
+
+    def add(self, name, price, quantity=1):
+        self.items.append((name, price, quantity))
+
+    def total(self, discount=0):
+        subtotal = sum(price * quantity for _, price, quantity in self.items)
+        extra = bulk_percent(count_items(self))
+        return apply_discount(subtotal, min(100, discount + extra))
+"""
 BULK = (
-    block("shop/pricing.py", "", "\n\ndef bulk_percent(quantity):\n    return 5 if quantity >= 10 else 0\n")
-    + block("shop/cart.py", "from shop.pricing import apply_discount\n", "from shop.pricing import apply_discount, bulk_percent\n")
-    + block("shop/cart.py", "        return apply_discount(subtotal, discount)\n",
-            "        extra = bulk_percent(count_items(self))\n        return apply_discount(subtotal, min(100, discount + extra))\n")
-    + block("tests/test_bulk.py", "", "from shop.cart import Cart\n\n\ndef test_ten_items_get_five_percent_off():\n"
-            "    cart = Cart()\n    cart.add('pen', 10, 10)\n    assert cart.total() == 95\n")
+    file_block("shop/pricing.py", "def bulk_percent(quantity):\n    return 5 if quantity >= 10 else 0\n")
+    + file_block("shop/cart.py", CART)
+    + file_block("tests/test_bulk.py", "from shop.cart import Cart\n\n\ndef test_ten_items_get_five_percent_off():\n"
+                 "    cart = Cart()\n    cart.add('pen', 10, 10)\n    assert cart.total() == 95\n")
 )
-LOGGED = block("shop/pricing.py", "    return 5 if quantity >= 10 else 0\n", "    return 5 if quantity >= 10 else 0  # the bulk rule\n")
+MORE = file_block("shop/pricing.py", "def bulk_percent(quantity):\n    if quantity >= 20:\n        return 7\n    return 5 if quantity >= 10 else 0\n")
 
 
 def answer(body: dict) -> str:
     prompt = body.get("prompt") or "".join(m.get("content", "") for m in body.get("messages", []))
-    return LOGGED if "the bulk rule" in prompt else BULK
+    return MORE if "from 20 items" in prompt else BULK
 
 
 def scripted(url: str) -> dict:
@@ -78,13 +89,13 @@ async def test_a_follow_up_refines_the_last_proposal_and_the_command_applies_it(
         rng = {"start": {"line": 13, "character": 4}, "end": {"line": 13, "character": 4}}
         applied = edits_applied_by(bare_client)
         ok = await bare_client.workspace_execute_command_async(
-            types.ExecuteCommandParams("gemma-lsp.change", [uri, rng, "Also say in a comment which rule it is: the bulk rule", {"refine": True}]))
+            types.ExecuteCommandParams("gemma-lsp.change", [uri, rng, "Also give 7 percent off from 20 items", {"refine": True}]))
     assert ok is True and applied, "the command ends in workspace/applyEdit"
     follow_up = fake.prompts[-1]
     assert "bulk_percent" in follow_up and INSTRUCTION in follow_up, "the follow-up shows the last proposal and its instruction"
     apply_workspace_edit(applied[-1].edit)
     pricing = (workspace / "shop" / "pricing.py").read_text()
-    assert "def bulk_percent" in pricing and "# the bulk rule" in pricing, "the edit carries the first proposal and the follow-up"
+    assert "def bulk_percent" in pricing and "return 7" in pricing, "the edit carries the first proposal and the follow-up"
     assert run_pytest(workspace).returncode == 0
 
 

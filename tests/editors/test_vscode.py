@@ -283,7 +283,7 @@ def check_comment_edit(before: str, after: str) -> None:
 def test_light_bulb_comment_is_resolved_to_an_edit_that_parses(session):
     step = session["resolve_comment"]
     # Only the first action of the refactor.rewrite kind is resolved: the comment, then Refactor.
-    assert step["titles"] == ["Gemma: Explain count_items as a comment", "Gemma: Refactor count_items"]
+    assert step["titles"] == ["Gemma: Explain count_items as a comment", "Gemma: Refactor count_items", "Gemma: Change count_items..."]
     assert step["has_edit"] and step["applied"]
     check_comment_edit(step["before"], step["after"])
 

@@ -7,7 +7,10 @@ import pytest
 
 from lsp_server.actions import change, change_prompt
 from lsp_server.config import IndexSettings, Settings, VerifySettings
-from lsp_server.index.workspace import WorkspaceIndex
+from lsp_server.assistant import Assistant
+from lsp_server.model.backend import CancelToken
+from lsp_server.pipeline import change as change_pipeline
+from lsp_server.pipeline.run import Ask, Watch, pack
 from tests.fake_backend import FakeBackend, model_info
 
 VERIFY = VerifySettings(timeout_seconds=60)
@@ -31,11 +34,19 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def assistant_for(root: Path, backend: FakeBackend | None = None) -> Assistant:
+    assistant = Assistant(Settings(index=IndexSettings(cache=False), verify=VERIFY), backend_factory=lambda settings: backend or FakeBackend())
+    assistant.index_for([root]).build()
+    return assistant
+
+
+def ask(root: Path, line: int = 4, file: str = "app/auth.py") -> Ask:
+    path = root / file
+    return Ask(path, path.read_text(), (line, 0), (line, 0), [root])
+
+
 def context(root: Path, instruction: str, line: int = 4):
-    index = WorkspaceIndex([root], IndexSettings(cache=False))
-    index.build()
-    path = root / "app/auth.py"
-    return change.change_context(index, path, path.read_text(), (line, 0), (line, 0), instruction, 4000)
+    return pack(assistant_for(root), ask(root, line), instruction)
 
 
 def block(path: str, search: str, replace: str) -> str:
@@ -133,15 +144,18 @@ def test_requests_show_the_format_and_start_the_answer_in_the_target_file(projec
     assert "unified diff" in chat.messages[0].content and chat.messages[1].content.endswith("Instruction: limit login")
 
 
-def test_run_change_goes_from_request_to_verified_proposal(project):
-    packed = context(project, "refresh strips the token")
+def test_the_pipeline_goes_from_request_to_verified_proposal(project):
     answer = "    return token.strip() + \"+\"\n>>>>>>> REPLACE\n```\n"
-    backend = FakeBackend((answer,), info=model_info("completion"))
     # The completion prompt starts the answer; the fake gives back only what it was scripted to.
     prefix = "app/auth.py\n```python\n<<<<<<< SEARCH\n    return token + \"+\"\n=======\n"
-    backend.answers = (prefix + answer,)
-    proposal = change.run_change(backend, packed, "refresh strips the token", project, Settings(verify=VERIFY), fmt="search_replace")
-    assert proposal.ok, proposal.verification.summary()
+    backend = FakeBackend((prefix + answer,), info=model_info("completion"))
+    assistant = assistant_for(project, backend)
+    prepared = change_pipeline.prepare(assistant, ask(project, 10), "refresh strips the token", fmt="search_replace")
+    stages: list[str] = []
+    result = change_pipeline.run(assistant, prepared, Watch(on_stage=stages.append), CancelToken())
+    proposal = result.proposal
+    assert proposal.ok and result.refused is None, proposal.verification.summary()
+    assert any(stage.startswith("verifying: running") for stage in stages), stages
     assert backend.requests[0].answer_prefix.startswith("app/auth.py")
 
 

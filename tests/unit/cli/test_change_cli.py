@@ -6,9 +6,11 @@ import pytest
 
 from lsp_server.actions import change
 from lsp_server.cli.change import as_dict, human, locate, target_range
-from lsp_server.config import IndexSettings, VerifySettings
+from lsp_server.config import IndexSettings, Settings, VerifySettings
 from lsp_server.errors import PositionOutOfRange
-from lsp_server.index.workspace import WorkspaceIndex
+from lsp_server.assistant import Assistant
+from lsp_server.pipeline.run import Ask, pack
+from tests.fake_backend import FakeBackend
 
 SOURCE = "LIMIT = 3\n\n\ndef allowed(n):\n    return n <= LIMIT\n"
 
@@ -16,9 +18,9 @@ SOURCE = "LIMIT = 3\n\n\ndef allowed(n):\n    return n <= LIMIT\n"
 def proposal_for(root: Path, answer: str) -> change.ChangeProposal:
     path = root / "rules.py"
     path.write_text(SOURCE)
-    index = WorkspaceIndex([root], IndexSettings(cache=False))
-    index.build()
-    packed = change.change_context(index, path, SOURCE, (4, 0), (4, 0), "raise the limit", 2000)
+    assistant = Assistant(Settings(index=IndexSettings(cache=False)), backend_factory=lambda settings: FakeBackend())
+    assistant.index_for([root]).build()
+    packed = pack(assistant, Ask(path, SOURCE, (4, 0), (4, 0), [root]), "raise the limit")
     return change.propose(packed, "raise the limit", answer, "search_replace", root, VerifySettings(run_tests=False))
 
 
