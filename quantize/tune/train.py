@@ -91,8 +91,10 @@ def load_model(base_gguf: Path, weights: Path | None, device: str):
         else:
             model = transformers.AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name, **options)
     except (OSError, ValueError, KeyError) as exc:
-        raise BadInput(f"transformers could not load the base model ({exc}). Give its Hugging Face checkpoint "
-                       "folder with --weights (the GGUF is still used for tokens and names).") from exc
+        if weights is not None:
+            raise BadInput(f"transformers could not load the checkpoint {weights} ({exc}).") from exc
+        raise BadInput(f"transformers could not load the base model from {base_gguf.name} ({exc}). Give its Hugging Face "
+                       "checkpoint folder with --weights (the GGUF is still used for tokens and names).") from exc
     return model.to(device)
 
 
