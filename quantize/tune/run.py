@@ -17,7 +17,7 @@ from quantize.tune.train import TuneOptions
 
 @dataclass(frozen=True)
 class TuneJob:
-    repo: Path
+    repos: tuple[Path, ...]
     base: Path
     """The GGUF the adapter is for (its tokenizer, names and shapes)."""
     out: Path
@@ -39,8 +39,9 @@ def prompt_style(base: Path) -> tuple[str, str]:
 
 
 def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
-    if not job.repo.is_dir():
-        raise BadInput(f"{job.repo} is not a folder: give the repository to learn from.")
+    for repo in job.repos:
+        if not repo.is_dir():
+            raise BadInput(f"{repo} is not a folder: give the repositories to learn from.")
     if job.out.exists() and not job.force:
         raise OutputExists(f"{job.out} exists: pass --force to overwrite it, or choose another name.")
     if not job.dataset_only:
@@ -48,8 +49,12 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
 
         require_tune_extra()  # before minutes of building a set it could not use
     arch, style = prompt_style(job.base)
-    examples = dataset.build_examples(job.repo.resolve(), style, job.context_tokens, _files_bar(progress))
-    summary = {"repo": str(job.repo), "base": str(job.base), "architecture": arch, "prompt_style": style,
+    examples, per_repo = [], {}
+    for repo in job.repos:
+        found = dataset.build_examples(repo.resolve(), style, job.context_tokens, _files_bar(progress))
+        examples += found
+        per_repo[str(repo)] = dataset.counts(found)
+    summary = {"repos": per_repo, "base": str(job.base), "architecture": arch, "prompt_style": style,
                "examples": dataset.counts(examples)}
     if job.dataset_only:
         _write_examples(examples, job.out)

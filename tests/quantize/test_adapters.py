@@ -111,3 +111,22 @@ def test_the_setting_takes_a_string_or_a_list_and_refuses_a_number():
     assert settings.model.lora_path == ("a.gguf", "b.gguf") and problems == []
     settings, problems = settings_from_mapping({"model": {"lora_path": 3}})
     assert settings.model.lora_path == "" and "model.lora_path: 3 is not" in problems[0]
+
+
+def test_doctor_reports_the_adapter_and_a_refusal(tmp_path, tiny_base, bundled_gguf):
+    from lsp_server.cli.doctor import model_facts
+    from lsp_server.config import Settings
+
+    adapter = random_adapter(tiny_base, tmp_path / "lora.gguf")
+    facts = model_facts(Settings(model=ModelSettings(path=str(tiny_base), lora_path=str(adapter), keep_kv_state=False)))
+    assert facts["loaded"] and facts["lora"] == [{"path": str(adapter), "alpha": 4.0, "rank": 4, "tensors": 6}]
+    facts = model_facts(Settings(model=ModelSettings(path=str(bundled_gguf), lora_path=str(adapter), keep_kv_state=False)))
+    assert not facts["loaded"] and "does not fit the base model" in facts["error"]
+
+
+def test_an_adapter_of_the_bundled_model_changes_what_it_computes(tmp_path, bundled_gguf):
+    adapter = random_adapter(bundled_gguf, tmp_path / "bundled-lora.gguf", rank=2, scale=0.02)
+    plain, _ = logits(bundled_gguf, "none")
+    tuned, info = logits(bundled_gguf, [str(adapter)])
+    assert info.extra["lora"][0]["tensors"] == 3 * 18  # attn_q, attn_v, ffn_up of the 270M's 18 layers
+    assert np.abs(tuned - plain).max() > 1e-2
