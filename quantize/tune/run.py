@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,13 +50,14 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
 
         require_tune_extra()  # before minutes of building a set it could not use
     arch, style = prompt_style(job.base)
+    started = time.perf_counter()
     examples, per_repo = [], {}
     for repo in job.repos:
         found = dataset.build_examples(repo.resolve(), style, job.context_tokens, _files_bar(progress))
         examples += found
-        per_repo[str(repo)] = dataset.counts(found)
+        per_repo[str(repo)] = {**package_facts(repo), "examples": dataset.counts(found)}
     summary = {"repos": per_repo, "base": str(job.base), "architecture": arch, "prompt_style": style,
-               "examples": dataset.counts(examples)}
+               "examples": dataset.counts(examples), "dataset_seconds": round(time.perf_counter() - started, 1)}
     if job.dataset_only:
         _write_examples(examples, job.out)
         return {**summary, "output": str(job.out), "text": f"Wrote {len(examples)} examples to {job.out}: {summary['examples']}"}
@@ -76,6 +78,20 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
             f"{result.seconds:.0f} s ({result.steps_per_second:.3f} steps/s), peak memory {facts['peak_memory_mib']} MiB, "
             f"loss {facts['loss_first']} -> {facts['loss_last']}.\nUse it: set model.lora_path to {job.out.resolve()}")
     return {**facts, "text": text}
+
+
+def package_facts(repo: Path) -> dict:
+    """name==version and license of a source distribution (its PKG-INFO), for the manifest."""
+    info = repo / "PKG-INFO"
+    if not info.is_file():
+        return {}
+    from email.parser import Parser
+
+    meta = Parser().parsestr(info.read_text(encoding="utf-8", errors="replace"), headersonly=True)
+    classifiers = [c.rsplit("::", 1)[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+    license_ = meta.get("License-Expression") or (meta.get("License") or "").splitlines()[0:1] or classifiers[:1]
+    return {"package": f"{meta.get('Name')}=={meta.get('Version')}",
+            "license": license_ if isinstance(license_, str) else "".join(license_)}
 
 
 def _write_examples(examples: list[dataset.Example], out: Path) -> None:

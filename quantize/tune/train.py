@@ -39,6 +39,8 @@ class TuneOptions:
     """"" : cuda when available, else cpu."""
     max_steps: int = 0
     """Stop after this many optimizer steps (0: all epochs)."""
+    max_minutes: float = 0.0
+    """Stop after the step that passes this much training time (0: no limit)."""
 
 
 @dataclass
@@ -120,6 +122,8 @@ def train(base_gguf: Path, pairs: list[tuple[list[int], list[int]]], weights: Pa
     started = time.perf_counter()
     bar = _bar(len(batches), progress)
     for batch in batches:
+        if options.max_minutes and time.perf_counter() - started > options.max_minutes * 60:
+            break
         loss = sum(_loss(torch, model, pairs[i], device, len(batch), result) for i in batch)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -136,10 +140,14 @@ def train(base_gguf: Path, pairs: list[tuple[list[int], list[int]]], weights: Pa
 
 
 def _loss(torch, model, pair, device: str, batch: int, result: TrainResult) -> float:
+    """The answer's mean cross-entropy (divided by the batch), its gradients added up.
+
+    Only the positions that predict the answer get logits: Gemma's 262K-token output layer is
+    most of a small model's compute, and the prompt's logits would be thrown away anyway."""
     prompt, answer = pair
     ids = torch.tensor([prompt + answer], device=device)
-    labels = torch.tensor([[-100] * len(prompt) + answer], device=device)
-    loss = model(input_ids=ids, labels=labels).loss / batch
+    logits = model(input_ids=ids, logits_to_keep=len(answer) + 1).logits[0, :-1].float()
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(answer, device=device)) / batch
     loss.backward()
     result.tokens += len(prompt) + len(answer)
     return loss.item()
