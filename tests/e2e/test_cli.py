@@ -106,3 +106,18 @@ def _connect(port: int, deadline: float):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_doctor_and_explain_with_a_lora_adapter_of_the_bundled_model(tmp_path):
+    from lsp_server.model.resolve import bundled_model_path
+    from tests.quantize.test_adapters import random_adapter
+
+    adapter = random_adapter(bundled_model_path(), tmp_path / "lora.gguf", rank=2, scale=0.01)
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "2048", "--lora", str(adapter))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["lora"] == [{"path": str(adapter), "alpha": 2.0, "rank": 2, "tensors": 54}]
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py:6", *FAST, "--lora", str(adapter))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("`apply_discount`")
+    result = gemma_lsp("doctor", "--json", "--lora", str(tmp_path / "missing.gguf"))
+    assert result.returncode == 1 and "missing.gguf does not exist" in json.loads(result.stdout)["model"]["error"]

@@ -117,3 +117,14 @@ def test_the_command_trains_and_writes_adapter_and_manifest(tiny_gguf, checkpoin
     assert json.loads(out.with_suffix(".json").read_text())["examples"] == facts["examples"]
     header = read_header(out)
     assert (header.get("general.type"), header.get("adapter.type"), header.get("adapter.lora.alpha")) == ("adapter", "lora", 16.0)
+
+
+def test_the_manifest_names_a_source_distribution_and_its_license(tmp_path):
+    from quantize.tune.run import package_facts
+
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: inflection\nVersion: 0.5.1\nLicense: MIT\n"
+                                       "Classifier: License :: OSI Approved :: MIT License\n\nlong text\n")
+    assert package_facts(tmp_path) == {"package": "inflection==0.5.1", "license": "MIT"}
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 2.4\nName: toolz\nVersion: 1.2.0\nLicense-Expression: BSD-3-Clause\n")
+    assert package_facts(tmp_path) == {"package": "toolz==1.2.0", "license": "BSD-3-Clause"}
+    assert package_facts(tmp_path / "elsewhere") == {}
