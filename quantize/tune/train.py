@@ -13,6 +13,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lsp_server.model.fit import fit_tokens
 from quantize.errors import BadInput
@@ -61,8 +62,15 @@ class TrainResult:
         return self.steps / self.seconds if self.seconds else 0.0
 
 
-def tokenize_examples(base_gguf: Path, examples: list[Example], max_tokens: int) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, answer ids) per example, with llama.cpp's tokenizer of the base GGUF."""
+class Tokenized(NamedTuple):
+    prompt: list[int]
+    answer: list[int]
+    task: str
+
+
+def tokenize_examples(base_gguf: Path, examples: list[Example], max_tokens: int) -> list[Tokenized]:
+    """Each example's prompt and answer ids, with llama.cpp's tokenizer of the base GGUF (an
+    example whose answer is over half of ``max_tokens`` is left out)."""
     import llama_cpp
 
     from lsp_server.model.llama_backend import request_tokens
@@ -77,7 +85,7 @@ def tokenize_examples(base_gguf: Path, examples: list[Example], max_tokens: int)
         if not answer or len(answer) > max_tokens // 2:
             continue  # an answer longer than the server would let the model write
         prompt, _ = fit_tokens(prompt, max_tokens - len(answer), example.request.keep_head_tokens)
-        pairs.append((prompt, answer))
+        pairs.append(Tokenized(prompt, answer, example.task))
     vocab.close()
     return pairs
 
@@ -100,7 +108,7 @@ def load_model(base_gguf: Path, weights: Path | None, device: str):
     return model.to(device)
 
 
-def train(base_gguf: Path, pairs: list[tuple[list[int], list[int]]], weights: Path | None, options: TuneOptions,
+def train(base_gguf: Path, pairs: list[Tokenized], weights: Path | None, options: TuneOptions,
           progress: bool = True) -> TrainResult:
     torch, _, peft = require_tune_extra()
     if not pairs:
@@ -114,7 +122,8 @@ def train(base_gguf: Path, pairs: list[tuple[list[int], list[int]]], weights: Pa
     model = peft.get_peft_model(model, config)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
-    order = [i for _ in range(options.epochs) for i in random.Random(options.seed).sample(range(len(pairs)), len(pairs))]
+    shuffle = random.Random(options.seed)
+    order = [i for _ in range(options.epochs) for i in shuffle.sample(range(len(pairs)), len(pairs))]
     batches = [order[i:i + options.batch] for i in range(0, len(order), options.batch)]
     if options.max_steps:
         batches = batches[:options.max_steps]
@@ -144,7 +153,7 @@ def _loss(torch, model, pair, device: str, batch: int, result: TrainResult) -> f
 
     Only the positions that predict the answer get logits: Gemma's 262K-token output layer is
     most of a small model's compute, and the prompt's logits would be thrown away anyway."""
-    prompt, answer = pair
+    prompt, answer, _ = pair
     ids = torch.tensor([prompt + answer], device=device)
     logits = model(input_ids=ids, logits_to_keep=len(answer) + 1).logits[0, :-1].float()
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(answer, device=device)) / batch
