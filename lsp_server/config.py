@@ -53,6 +53,10 @@ class ModelSettings:
     path: str | None = None
     """A GGUF file. Empty: the environment variable GEMMA_LSP_MODEL, then the bundled Gemma 3 270M."""
 
+    lora_path: str | tuple[str, ...] = ""
+    """A GGUF LoRA adapter of the model (made by `gemma-quantize tune`), or a list of them, applied
+    on load. "" or "none": no adapter. An adapter of another base model is refused with a message."""
+
     n_ctx: int = bounded(8192, minimum=256)
     """Context window in tokens. Prompts longer than this minus max_tokens are cut by rule."""
 

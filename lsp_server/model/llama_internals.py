@@ -84,3 +84,23 @@ def abort_switch(llm, should_abort: Callable[[object], bool]) -> Callable[[bool]
     setter.restype = None
     off = llama_cpp.ggml_abort_callback(0)
     return lambda on: setter(context(llm), callback if on else off, None)
+
+
+def attach_lora(llm, paths: list[str], scale: float = 1.0) -> None:
+    """Load the LoRA adapters at ``paths`` onto ``llm``'s model and set them all on its context.
+
+    ``Llama(lora_path=...)`` takes one adapter and turns mmap off; llama.cpp's adapter API takes
+    any number. The adapters are freed with the ``Llama`` (its exit stack), before its model.
+    Raises RuntimeError when llama.cpp refuses one (the caller checked the headers first).
+    """
+    adapters = []
+    for path in paths:
+        adapter = llama_cpp.llama_adapter_lora_init(model(llm), path.encode("utf-8"))
+        if adapter is None:
+            raise RuntimeError(f"llama.cpp could not load the LoRA adapter {path}")
+        llm._stack.callback(llama_cpp.llama_adapter_lora_free, adapter)
+        adapters.append(adapter)
+    array = (llama_cpp.llama_adapter_lora_p_ctypes * len(adapters))(*adapters)
+    scales = (ctypes.c_float * len(adapters))(*([scale] * len(adapters)))
+    if llama_cpp.llama_set_adapters_lora(context(llm), array, len(adapters), scales) != 0:
+        raise RuntimeError(f"llama.cpp could not set the LoRA adapters {', '.join(paths)}")

@@ -140,3 +140,18 @@ def test_change_prints_a_verified_proposal_or_why_not_and_writes_nothing(tmp_pat
 def test_change_without_an_instruction_says_what_to_write():
     result = gemma_lsp("change", "tests/e2e/workspace/shop/pricing.py:6", "  ")
     assert result.returncode == 1 and "INSTRUCTION" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_doctor_and_explain_with_a_lora_adapter_of_the_bundled_model(tmp_path):
+    from lsp_server.model.resolve import bundled_model_path
+    from tests.quantize.test_adapters import random_adapter
+
+    adapter = random_adapter(bundled_model_path(), tmp_path / "lora.gguf", rank=2, scale=0.01)
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "2048", "--lora", str(adapter))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["lora"] == [{"path": str(adapter), "alpha": 2.0, "rank": 2, "tensors": 54}]
+    result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py:6", *FAST, "--lora", str(adapter))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("`apply_discount`")
+    result = gemma_lsp("doctor", "--json", "--lora", str(tmp_path / "missing.gguf"))
+    assert result.returncode == 1 and "missing.gguf does not exist" in json.loads(result.stdout)["model"]["error"]

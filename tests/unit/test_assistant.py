@@ -19,6 +19,10 @@ def test_per_request_settings_do_not_reload_the_model():
     bigger, _ = settings_from_mapping({"model": {"nCtx": 4096}}, assistant.settings)
     assistant.update_settings(bigger)
     assert closed == [True]
+    assistant.backend
+    adapted, _ = settings_from_mapping({"model": {"loraPath": ["a.gguf", "b.gguf"]}}, assistant.settings)
+    assistant.update_settings(adapted)
+    assert closed == [True, True], "another adapter: the model is loaded again with it"
 
 
 def test_whether_the_model_is_loaded_is_the_backends_word():

@@ -67,6 +67,8 @@ def json_type(hint) -> dict:
         parts = [json_type(arg) for arg in args if arg is not type(None)]
         if len(parts) == 1:
             return parts[0]
+        if all("enum" not in part and part["type"] != "boolean" for part in parts):  # str | tuple[str, ...]
+            return {"type": [part["type"] for part in parts], **{k: v for part in parts for k, v in part.items() if k == "items"}}
         choices = [choice for part in parts for choice in part.get("enum", [True, False] if part["type"] == "boolean" else [])]
         return {"type": [part["type"] for part in parts], "enum": choices}
     return {"type": {bool: "boolean", int: "integer", float: "number", str: "string"}[hint]}
@@ -115,6 +117,7 @@ def test_the_client_only_settings_are_those_the_extension_keeps_to_itself():
 @pytest.mark.parametrize(("key", "expected"), [
     ("gemmaLsp.model.nCtx", {"type": "integer", "default": 8192, "minimum": 256}),
     ("gemmaLsp.model.path", {"type": "string", "default": ""}),
+    ("gemmaLsp.model.loraPath", {"type": ["string", "array"], "items": {"type": "string"}, "default": ""}),
     ("gemmaLsp.onSave.stubTests", {"type": ["string", "boolean"], "enum": ["auto", True, False], "default": "auto"}),
     ("gemmaLsp.remote.allowedHosts", {"type": "array", "items": {"type": "string"}, "default": []}),
     ("gemmaLsp.verify.timeoutSeconds", {"type": "number", "default": 120.0, "exclusiveMinimum": 0}),

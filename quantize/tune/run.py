@@ -1,0 +1,116 @@
+"""``gemma-quantize tune``, start to end: the training set, the training, the adapter and its
+manifest (what it was trained on, how, and what it cost)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp_server.model.gguf_header import read_header
+from quantize.convert import GGUF_ARCHS
+from quantize.errors import BadInput, OutputExists, UnsupportedArchitecture
+from quantize.tune import dataset
+from quantize.tune.train import TuneOptions
+
+
+@dataclass(frozen=True)
+class TuneJob:
+    repos: tuple[Path, ...]
+    base: Path
+    """The GGUF the adapter is for (its tokenizer, names and shapes)."""
+    out: Path
+    weights: Path | None = None
+    """A Hugging Face checkpoint folder of the same model, when transformers cannot read the GGUF."""
+    context_tokens: int = 768
+    force: bool = False
+    dataset_only: bool = False
+    """Write the examples (JSON lines) to ``out`` instead of training."""
+
+
+def prompt_style(base: Path) -> tuple[str, str]:
+    """(architecture, "chat" or "completion"): what the server's prompt_style "auto" picks for ``base``."""
+    header = read_header(base)
+    arch = header.get("general.architecture")
+    if arch not in GGUF_ARCHS:
+        raise UnsupportedArchitecture(f"{base.name} is a {arch!r} model; tune trains adapters of gemma3 and gemma4 models.")
+    return arch, "chat" if header.get("tokenizer.chat_template") else "completion"
+
+
+def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
+    for repo in job.repos:
+        if not repo.is_dir():
+            raise BadInput(f"{repo} is not a folder: give the repositories to learn from.")
+    if job.out.exists() and not job.force:
+        raise OutputExists(f"{job.out} exists: pass --force to overwrite it, or choose another name.")
+    if not job.dataset_only:
+        from quantize.tune import require_tune_extra
+
+        require_tune_extra()  # before minutes of building a set it could not use
+    arch, style = prompt_style(job.base)
+    started = time.perf_counter()
+    examples, per_repo = [], {}
+    for repo in job.repos:
+        found = dataset.build_examples(repo.resolve(), style, job.context_tokens, _files_bar(progress))
+        examples += found
+        per_repo[str(repo)] = {**package_facts(repo), "examples": dataset.counts(found)}
+    summary = {"repos": per_repo, "base": str(job.base), "architecture": arch, "prompt_style": style,
+               "examples": dataset.counts(examples), "dataset_seconds": round(time.perf_counter() - started, 1)}
+    if job.dataset_only:
+        _write_examples(examples, job.out)
+        return {**summary, "output": str(job.out), "text": f"Wrote {len(examples)} examples to {job.out}: {summary['examples']}"}
+    from quantize.tune.export import export_peft
+    from quantize.tune.train import tokenize_examples, train
+
+    pairs = tokenize_examples(job.base, examples, options.max_tokens)
+    result = train(job.base, pairs, job.weights, options, progress)
+    exported = export_peft(result.model, job.base, job.out, options.alpha, job.force)
+    facts = {**summary, "output": str(job.out), "bytes": exported.bytes, "tensors": exported.tensors,
+             "options": dataclasses.asdict(options), "device": result.device, "trained_examples": result.examples,
+             "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 2),
+             "steps_per_second": round(result.steps_per_second, 4), "peak_memory_mib": round(result.peak_memory_bytes / 2**20),
+             "loss_first": round(result.losses[0], 4), "loss_last": round(result.losses[-1], 4)}
+    job.out.with_suffix(".json").write_text(json.dumps(facts, indent=2) + "\n")
+    text = (f"Wrote {job.out} ({exported.bytes / 2**20:.1f} MiB, rank {options.rank}, {exported.tensors} tensors) "
+            f"from {result.examples} examples {summary['examples']}: {result.steps} steps on {result.device} in "
+            f"{result.seconds:.0f} s ({result.steps_per_second:.3f} steps/s), peak memory {facts['peak_memory_mib']} MiB, "
+            f"loss {facts['loss_first']} -> {facts['loss_last']}.\nUse it: set model.lora_path to {job.out.resolve()}")
+    return {**facts, "text": text}
+
+
+def package_facts(repo: Path) -> dict:
+    """name==version and license of a source distribution (its PKG-INFO), for the manifest."""
+    info = repo / "PKG-INFO"
+    if not info.is_file():
+        return {}
+    from email.parser import Parser
+
+    meta = Parser().parsestr(info.read_text(encoding="utf-8", errors="replace"), headersonly=True)
+    classifiers = [c.rsplit("::", 1)[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+    license_ = meta.get("License-Expression") or (meta.get("License") or "").splitlines()[0:1] or classifiers[:1]
+    return {"package": f"{meta.get('Name')}=={meta.get('Version')}",
+            "license": license_ if isinstance(license_, str) else "".join(license_)}
+
+
+def _write_examples(examples: list[dataset.Example], out: Path) -> None:
+    with out.open("w", encoding="utf-8") as handle:
+        for e in examples:
+            request = {"text": e.request.text, "messages": [dataclasses.asdict(m) for m in e.request.messages],
+                       "answer_prefix": e.request.answer_prefix}
+            handle.write(json.dumps({"task": e.task, "source": e.source, "request": request, "answer": e.answer}) + "\n")
+
+
+def _files_bar(shown: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(desc="Building the training set", unit="file", disable=not shown)
+
+    def update(done: int, total: int, what: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(what[-40:])
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+    return update

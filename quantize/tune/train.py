@@ -1,0 +1,168 @@
+"""Training a LoRA adapter with PyTorch, PEFT and transformers (the ``[tune]`` extra).
+
+Prompts are tokenized by llama.cpp from the base GGUF, by the function the server prompts with
+(``request_tokens``), so training sees the tokens inference sees. The weights come from a
+Hugging Face checkpoint folder, or from the GGUF itself (transformers dequantizes gemma3 and
+gemma4 GGUFs). Only the answer's tokens are in the loss. On CUDA when there is one, else CPU.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from lsp_server.model.fit import fit_tokens
+from quantize.errors import BadInput
+from quantize.tune import require_tune_extra
+from quantize.tune.dataset import Example
+
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+END_OF_ANSWER = {"gemma3": "<end_of_turn>", "gemma4": "<turn|>"}
+"""What ends a chat answer (completion answers end with the action's stop, in the text)."""
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    rank: int = 8
+    alpha: float = 16.0
+    epochs: int = 1
+    learning_rate: float = 2e-4
+    max_tokens: int = 1024
+    """Prompt and answer together; a longer prompt loses its middle (as the server cuts it)."""
+    batch: int = 4
+    """Examples per optimizer step (gradient accumulation)."""
+    seed: int = 0
+    device: str = ""
+    """"" : cuda when available, else cpu."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0: all epochs)."""
+    max_minutes: float = 0.0
+    """Stop after the step that passes this much training time (0: no limit)."""
+
+
+@dataclass
+class TrainResult:
+    model: object
+    """The PEFT model, for export."""
+    device: str
+    examples: int
+    steps: int
+    seconds: float
+    tokens: int
+    losses: list[float] = field(default_factory=list)
+    peak_memory_bytes: int = 0
+    """Peak GPU memory on CUDA, else the process's peak resident memory."""
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+
+class Tokenized(NamedTuple):
+    prompt: list[int]
+    answer: list[int]
+    task: str
+
+
+def tokenize_examples(base_gguf: Path, examples: list[Example], max_tokens: int) -> list[Tokenized]:
+    """Each example's prompt and answer ids, with llama.cpp's tokenizer of the base GGUF (an
+    example whose answer is over half of ``max_tokens`` is left out)."""
+    import llama_cpp
+
+    from lsp_server.model.llama_backend import request_tokens
+
+    vocab = llama_cpp.Llama(str(base_gguf), vocab_only=True, verbose=False)
+    end = END_OF_ANSWER.get(vocab.metadata.get("general.architecture", ""), "")
+    pairs = []
+    for example in examples:
+        prompt = request_tokens(vocab, example.request)
+        answer_text = example.answer + (end if example.request.text is None else "")
+        answer = vocab.tokenize(answer_text.encode("utf-8"), add_bos=False, special=True)
+        if not answer or len(answer) > max_tokens // 2:
+            continue  # an answer longer than the server would let the model write
+        prompt, _ = fit_tokens(prompt, max_tokens - len(answer), example.request.keep_head_tokens)
+        pairs.append(Tokenized(prompt, answer, example.task))
+    vocab.close()
+    return pairs
+
+
+def load_model(base_gguf: Path, weights: Path | None, device: str):
+    """The base model in PyTorch: from the checkpoint folder ``weights``, else from the GGUF."""
+    torch, transformers, _ = require_tune_extra()
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    options = {"dtype": dtype, "attn_implementation": "eager"}  # Gemma's recommendation for training
+    try:
+        if weights is not None:
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(weights), **options)
+        else:
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        if weights is not None:
+            raise BadInput(f"transformers could not load the checkpoint {weights} ({exc}).") from exc
+        raise BadInput(f"transformers could not load the base model from {base_gguf.name} ({exc}). Give its Hugging Face "
+                       "checkpoint folder with --weights (the GGUF is still used for tokens and names).") from exc
+    return model.to(device)
+
+
+def train(base_gguf: Path, pairs: list[Tokenized], weights: Path | None, options: TuneOptions,
+          progress: bool = True) -> TrainResult:
+    torch, _, peft = require_tune_extra()
+    if not pairs:
+        raise BadInput("The training set is empty: the repository gave no example (functions with docstrings, "
+                       "bodies, or tests that call them).")
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(options.seed)
+    model = load_model(base_gguf, weights, device)
+    config = peft.LoraConfig(r=options.rank, lora_alpha=options.alpha, lora_dropout=0.0, bias="none",
+                             target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
+    model = peft.get_peft_model(model, config)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
+    shuffle = random.Random(options.seed)
+    order = [i for _ in range(options.epochs) for i in shuffle.sample(range(len(pairs)), len(pairs))]
+    batches = [order[i:i + options.batch] for i in range(0, len(order), options.batch)]
+    if options.max_steps:
+        batches = batches[:options.max_steps]
+    result = TrainResult(model, device, len(pairs), 0, 0.0, 0)
+    started = time.perf_counter()
+    bar = _bar(len(batches), progress)
+    for batch in batches:
+        if options.max_minutes and time.perf_counter() - started > options.max_minutes * 60:
+            break
+        loss = sum(_loss(torch, model, pairs[i], device, len(batch), result) for i in batch)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.steps += 1
+        result.losses.append(float(loss))
+        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.update(1)
+    bar.close()
+    result.seconds = time.perf_counter() - started
+    result.peak_memory_bytes = (torch.cuda.max_memory_allocated() if device == "cuda"
+                                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    model.eval()
+    return result
+
+
+def _loss(torch, model, pair, device: str, batch: int, result: TrainResult) -> float:
+    """The answer's mean cross-entropy (divided by the batch), its gradients added up.
+
+    Only the positions that predict the answer get logits: Gemma's 262K-token output layer is
+    most of a small model's compute, and the prompt's logits would be thrown away anyway."""
+    prompt, answer, _ = pair
+    ids = torch.tensor([prompt + answer], device=device)
+    logits = model(input_ids=ids, logits_to_keep=len(answer) + 1).logits[0, :-1].float()
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(answer, device=device)) / batch
+    loss.backward()
+    result.tokens += len(prompt) + len(answer)
+    return loss.item()
+
+
+def _bar(total: int, shown: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="Training", unit="step", disable=not shown)

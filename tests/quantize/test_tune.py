@@ -1,0 +1,130 @@
+"""``gemma-quantize tune`` end to end on CPU: a tiny random Gemma 3 checkpoint converted to GGUF,
+a LoRA trained with PEFT on a small repository in the actions' prompt formats, exported as a GGUF
+adapter, then loaded with the base by the product's backend (model.lora_path): llama.cpp's change
+of the logits must follow PyTorch's. Needs the [tune] extra (skipped without it)."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lsp_server.model.gguf_header import read_header
+from quantize.cli import main
+from quantize.convert import convert
+from quantize.tune.dataset import build_examples, counts
+
+from .test_adapters import logits
+from .test_convert import _hf_tensors, _write_checkpoint
+
+WORKSPACE = Path(__file__).resolve().parents[1] / "e2e" / "workspace"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hf") / "gemma3-tiny"
+    tensors = _hf_tensors(np.random.default_rng(0))
+    _write_checkpoint(folder, tensors)
+    shard = {2: "model-00001-of-00002.safetensors", 1: "model-00002-of-00002.safetensors"}
+    index = {"metadata": {}, "weight_map": {name: shard[value.ndim] for name, value in tensors.items()}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))  # what transformers reads shards by
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(checkpoint, bundled_gguf) -> Path:
+    return convert(checkpoint, checkpoint.parent / "tiny-f16.gguf", "F16", vocab_from=bundled_gguf).output
+
+
+@pytest.fixture()
+def repo(tmp_path) -> Path:
+    return Path(shutil.copytree(WORKSPACE, tmp_path / "repo"))
+
+
+def test_the_training_set_is_the_actions_prompts_with_the_repositorys_answers(repo):
+    examples = build_examples(repo, "completion", 256)
+    assert counts(examples) == {"explain": 2, "generate_tests": 1, "implement": 5}
+    explain = next(e for e in examples if e.source == "shop/pricing.py:apply_discount" and e.task == "explain")
+    assert explain.request.text.endswith("### Code\ndef apply_discount(price, percent):\n    if percent < 0 or percent > 100:\n"
+                                         '        raise ValueError("percent must be between 0 and 100")\n'
+                                         "    return round(price * (100 - percent) / 100, 2)\n### Explanation\n")
+    assert "Return the price reduced" not in explain.request.text  # the answer is not in the prompt
+    assert (explain.request.answer_prefix, explain.answer) == ("`apply_discount`", " returns the price reduced by a percentage.\n###")
+    tests = next(e for e in examples if e.task == "generate_tests")
+    assert tests.request.answer_prefix == "import pytest\nfrom shop.pricing import apply_discount\n\n\ndef test_"
+    assert tests.answer.startswith("ten_percent_off():\n    assert apply_discount(200, 10) == 180")
+    implement = next(e for e in examples if e.source == "shop/cart.py:Cart.total" and e.task == "implement")
+    assert "### Stub\ndef total(self, discount=0):\n        raise NotImplementedError\n### Implementation\n" in implement.request.text
+    assert implement.answer == ("    subtotal = sum(price * quantity for _, price, quantity in self.items)\n"
+                                "    return apply_discount(subtotal, discount)\n###")
+
+
+def test_tune_trains_an_adapter_that_llama_cpp_applies_as_pytorch_does(tiny_gguf, checkpoint, repo, tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    pytest.importorskip("transformers")
+    from quantize.tune.export import export_peft
+    from quantize.tune.train import TuneOptions, tokenize_examples, train
+
+    pairs = tokenize_examples(tiny_gguf, build_examples(repo, "completion", 96), 128)
+    options = TuneOptions(rank=4, alpha=8.0, max_tokens=128, batch=1, max_steps=1, learning_rate=3e-2)
+    # The weights from the checkpoint: transformers reads a GGUF's 262K-token vocabulary for 30-45 s.
+    result = train(tiny_gguf, pairs, checkpoint, options, progress=False)
+    adapter = export_peft(result.model, tiny_gguf, tmp_path / "adapter.gguf", options.alpha)
+    assert (adapter.tensors, adapter.rank) == (14, 4)  # q, k, v, o, gate, up, down of 2 layers
+    ids = pairs[0][0][-32:]
+    with torch.no_grad():
+        tuned = result.model(input_ids=torch.tensor([ids])).logits[0, -1].numpy()
+        with result.model.disable_adapter():
+            untuned = result.model(input_ids=torch.tensor([ids])).logits[0, -1].numpy()
+    plain, _ = logits(tiny_gguf, "none", ids)
+    with_adapter, info = logits(tiny_gguf, str(adapter.output), ids)
+    assert info.extra["lora"][0]["tensors"] == 14
+    change_torch, change_llama = tuned - untuned, with_adapter - plain
+    assert np.abs(change_llama).max() > 0.1
+    assert np.corrcoef(change_torch, change_llama)[0, 1] > 0.9  # same tensors, same orientation, same scale
+
+
+def test_the_command_writes_the_training_set(tiny_gguf, repo, tmp_path, capsys):
+    out = tmp_path / "set.jsonl"
+    assert main(["tune", str(repo), str(out), "--base", str(tiny_gguf), "--dataset-only", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["examples"] == {"explain": 2, "generate_tests": 1, "implement": 5}
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {row["task"] for row in rows} == {"explain", "generate_tests", "implement"}
+    assert main(["tune", str(repo), str(out), "--base", str(tiny_gguf), "--dataset-only"]) == 2
+    assert "exists: pass --force" in capsys.readouterr().err
+
+
+def test_without_the_tune_extra_the_command_says_what_to_install(tiny_gguf, repo, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft raises ImportError
+    assert main(["tune", str(repo), str(tmp_path / "a.gguf"), "--base", str(tiny_gguf)]) == 2
+    err = capsys.readouterr().err
+    assert "trains with PyTorch, transformers and PEFT" in err and "pip install 'gemma-lsp[tune]'" in err
+    assert not (tmp_path / "a.gguf").exists()
+
+
+def test_the_command_trains_and_writes_adapter_and_manifest(tiny_gguf, checkpoint, repo, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    out = tmp_path / "adapter.gguf"
+    args = ["tune", str(repo), str(out), "--base", str(tiny_gguf), "--max-steps", "1", "--batch", "1",
+            "--max-tokens", "96", "--context-tokens", "64", "--rank", "2", "--weights", str(checkpoint), "--json"]
+    assert main(args) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["steps"] == 1 and facts["device"] == ("cuda" if torch.cuda.is_available() else "cpu") and facts["tensors"] == 14
+    assert json.loads(out.with_suffix(".json").read_text())["examples"] == facts["examples"]
+    header = read_header(out)
+    assert (header.get("general.type"), header.get("adapter.type"), header.get("adapter.lora.alpha")) == ("adapter", "lora", 16.0)
+
+
+def test_the_manifest_names_a_source_distribution_and_its_license(tmp_path):
+    from quantize.tune.run import package_facts
+
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: inflection\nVersion: 0.5.1\nLicense: MIT\n"
+                                       "Classifier: License :: OSI Approved :: MIT License\n\nlong text\n")
+    assert package_facts(tmp_path) == {"package": "inflection==0.5.1", "license": "MIT"}
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 2.4\nName: toolz\nVersion: 1.2.0\nLicense-Expression: BSD-3-Clause\n")
+    assert package_facts(tmp_path) == {"package": "toolz==1.2.0", "license": "BSD-3-Clause"}
+    assert package_facts(tmp_path / "elsewhere") == {}
