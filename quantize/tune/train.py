@@ -94,7 +94,8 @@ def load_model(base_gguf: Path, weights: Path | None, device: str):
     """The base model in PyTorch: from the checkpoint folder ``weights``, else from the GGUF."""
     torch, transformers, _ = require_tune_extra()
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    options = {"dtype": dtype, "attn_implementation": "eager"}  # Gemma's recommendation for training
+    # eager attention: Gemma's recommendation for training; local_files_only: a path, never a download
+    options = {"dtype": dtype, "attn_implementation": "eager", "local_files_only": True}
     try:
         if weights is not None:
             model = transformers.AutoModelForCausalLM.from_pretrained(str(weights), **options)

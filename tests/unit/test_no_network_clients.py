@@ -29,6 +29,7 @@ ALLOWED = {
     ("lsp_server/model/openai_backend.py", "socket"): "shuts a cancelled stream's socket down",
     ("lsp_server/model/openai_backend.py", "ssl"): "a company CA bundle for HTTPS verification",
     ("lsp_server/cli/serve.py", "start_tcp"): "pygls' TCP serve mode (gemma-lsp serve --tcp), chosen by the user",
+    ("quantize/tune/train.py", "from_pretrained"): "loads a local checkpoint folder or GGUF with local_files_only=True: never downloads",
 }
 
 
