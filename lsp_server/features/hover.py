@@ -51,7 +51,8 @@ async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     info = await _in_time(wait, lambda: asyncio.to_thread(ls.assistant.backend.load))
     if info is None:  # no model yet (or none at all): static facts only
         return None
-    key = hover.content_key(subject, info.path)
+    # The adapters change the answers as much as the model does: a new adapter, a new key.
+    key = hover.content_key(subject, f"{info.path}\0{settings.model.lora_path!r}")
     cached = ls.hover_cache.get(key)
     if cached is not None:
         return cached

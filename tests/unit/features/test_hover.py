@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from concurrent.futures import Future
@@ -67,3 +68,12 @@ async def test_a_bug_is_logged_and_the_static_facts_still_show(caplog):
     with caplog.at_level(logging.ERROR, logger="lsp_server"):
         assert await hover._explanation(server(FakeBackend(fail(KeyError("n_ctx")))), subject()) is None
     assert "the hover explanation failed" in caplog.text and "KeyError" in caplog.text
+
+
+async def test_another_adapter_is_asked_again():
+    """A LoRA adapter changes the answers: the cache keys on the adapters as on the model."""
+    backend = FakeBackend()
+    ls = server(backend)
+    assert await hover._explanation(ls, subject()) == "Multiplies the sides."
+    ls.assistant.settings = dataclasses.replace(ls.assistant.settings, model=dataclasses.replace(ls.assistant.settings.model, lora_path="/a/lora.gguf"))
+    assert await hover._explanation(ls, subject()) == "Multiplies the sides." and backend.submitted == 2
