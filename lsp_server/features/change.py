@@ -22,13 +22,14 @@ from lsp_server.model.backend import CancelToken
 from lsp_server.pipeline import change as change_pipeline
 
 
-async def propose_change(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, instruction: str | None, refine: bool = False) -> tuple[types.WorkspaceEdit | None, str]:
-    """Run Change...; the verified multi-file edit (or None) and what was checked."""
+async def propose_change(ls: Server, uri: str, rng: types.Range, cancel: CancelToken, instruction: object, refine: bool = False) -> tuple[types.WorkspaceEdit | None, str]:
+    """Run Change...; the verified multi-file edit (or None) and what was checked. An
+    ``instruction`` that is no text (a client's bad arguments) is refused as a missing one."""
     ask, version = action_run.ask_for(ls, uri, rng)
     versions = documents.open_versions(ls.workspace)
     previous = ls.last_changes.get(uri) if refine else None
     unsaved = documents.unsaved_changes(ls.workspace, ask.root)
-    prepared = await asyncio.to_thread(change_pipeline.prepare, ls.assistant, ask, instruction or "", previous, unsaved)
+    prepared = await asyncio.to_thread(change_pipeline.prepare, ls.assistant, ask, instruction if isinstance(instruction, str) else "", previous, unsaved)
     result = await action_run.run_action(ls, uri, version, "Changing", prepared, functools.partial(change_pipeline.run, ls.assistant), cancel)
     touched = [file.path.as_uri() for file in result.proposal.files]
     documents.refuse_if_any_changed(ls.workspace, versions, [uri, *touched], "the model worked")

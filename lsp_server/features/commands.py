@@ -32,7 +32,7 @@ async def edit_command(ls: Server, key: str, uri: str, rng: types.Range, instruc
     return edit is not None and await apply(ls, edit, f"{key.replace('_', ' ')} (verified: {summary})")
 
 
-async def change_command(ls: Server, uri: str, rng: types.Range, instruction: str | None, options: dict | None = None) -> bool:
+async def change_command(ls: Server, uri: str, rng: types.Range, instruction: object = None, options: object = None) -> bool:
     """``[uri, range, instruction, {"refine": true}?]``: refine follows up the last proposal."""
     refine = isinstance(options, dict) and options.get("refine") is True
     edit, summary = await change.propose_change(ls, uri, rng, ls.cancel_token_for_request(), instruction, refine)
