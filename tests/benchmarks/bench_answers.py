@@ -69,6 +69,9 @@ class Row:
     explain_answer: str = ""
     tests_offered: bool = False
     tests_kept: int = 0
+    """Passing tests in the offered suite."""
+    tests_xfail: int = 0
+    """Tests of the offered suite that fail on the current code, offered marked xfail."""
     gen_seconds: float = 0.0
     gen_detail: str = ""
     ref_verified: bool = False
@@ -170,7 +173,8 @@ def bench_generate(assistant: Assistant, root: Path, path: Path, name: str, veri
     if not row.tests_offered:
         return
     run = result.proposal.verification.tests
-    row.tests_kept = run.count("passed") + run.count("xfailed") if run else 0
+    # The offered suite: the passing tests and the failing ones marked xfail (verifier.triage_generated_tests).
+    row.tests_kept, row.tests_xfail = (run.count("passed"), run.count("failed")) if run else (0, 0)
     test_file = prepared.test_plan.test_file
     existing = test_file.read_text(encoding="utf-8") if test_file.exists() else ""
     if not recheck_tests(root, test_file, existing + result.proposal.new_text, verify):
@@ -207,7 +211,7 @@ def bench_function(assistant: Assistant, root: Path, path: Path, name: str, veri
 
 def report(rows: list[Row], seconds: float) -> str:
     lines = [f"functions: {len({r.target for r in rows})} (wall {seconds / 60:.1f} min)",
-             ("| adapter | Explain word-F1 (mean) | parameters named | Generate tests offered | tests kept | Refactor verified | Implement verified "
+             ("| adapter | Explain word-F1 (mean) | parameters named | Generate tests offered | tests kept (+ marked xfail) | Refactor verified | Implement verified "
               "| unverified edits offered | median s: explain / tests / refactor / implement |"),
              "|---|---|---|---|---|---|---|---|---|"]
     median = lambda xs: f"{statistics.median(xs):.1f}" if xs else "-"
@@ -216,7 +220,7 @@ def report(rows: list[Row], seconds: float) -> str:
         share = lambda k, mine=mine: f"{sum(1 for r in mine if k(r))}/{len(mine)}"
         lines.append(
             f"| {adapter} | {statistics.mean(r.explain_f1 for r in mine):.3f} | {sum(r.params_named for r in mine)}/{sum(r.params for r in mine)} "
-            f"| {share(lambda r: r.tests_offered)} | {sum(r.tests_kept for r in mine)} | {share(lambda r: r.ref_verified)} | {share(lambda r: r.impl_verified)} "
+            f"| {share(lambda r: r.tests_offered)} | {sum(r.tests_kept for r in mine)} (+{sum(r.tests_xfail for r in mine)}) | {share(lambda r: r.ref_verified)} | {share(lambda r: r.impl_verified)} "
             f"| {sum(r.unverified_offered for r in mine)} | {median([r.explain_seconds for r in mine])} / {median([r.gen_seconds for r in mine])} / "
             f"{median([r.ref_seconds for r in mine])} / {median([r.impl_seconds for r in mine])} |")
     return "\n".join(lines)
@@ -253,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
                     bench_function(assistant, root, path, name, verify, row)
                     rows.append(row)
                     print(f"[{number} {label}] {row.target}: explain F1 {row.explain_f1:.3f} params {row.params_named}/{row.params} "
-                          f"{row.explain_seconds:.1f}s {row.explain_answer[:120]!r} | tests offered={row.tests_offered} kept={row.tests_kept} "
+                          f"{row.explain_seconds:.1f}s {row.explain_answer[:120]!r} | tests offered={row.tests_offered} kept={row.tests_kept}+{row.tests_xfail}xfail "
                           f"{row.gen_seconds:.1f}s ({row.gen_detail}) | refactor {row.ref_verified} {row.ref_seconds:.1f}s ({row.ref_detail}) "
                           f"| implement {row.impl_verified} {row.impl_seconds:.1f}s ({row.impl_detail}) | unverified {row.unverified_offered}", flush=True)
                     if args.json:
