@@ -80,6 +80,8 @@ class Row:
     impl_verified: bool = False
     impl_seconds: float = 0.0
     impl_detail: str = ""
+    impl_code: str = ""
+    """The implementation the model wrote (--json only: what a verified one holds)."""
     unverified_offered: int = 0
 
 
@@ -181,8 +183,8 @@ def bench_generate(assistant: Assistant, root: Path, path: Path, name: str, veri
         row.unverified_offered += 1
 
 
-def bench_rewrite(assistant: Assistant, root: Path, path: Path, name: str, action: str, verify: VerifySettings) -> tuple[bool, float, str, int]:
-    """Refactor or Implement on the file as it is now: (offered, seconds, detail, unverified offered)."""
+def bench_rewrite(assistant: Assistant, root: Path, path: Path, name: str, action: str, verify: VerifySettings) -> tuple[bool, float, str, int, str]:
+    """Refactor or Implement on the file as it is now: (offered, seconds, detail, unverified offered, new code)."""
     started = time.perf_counter()
     definition = next(d for d in parse_python(path.read_text(encoding="utf-8")).definitions if d.qualname == name)
     prepared, result = run_action(assistant, root, path, definition, action)
@@ -192,18 +194,18 @@ def bench_rewrite(assistant: Assistant, root: Path, path: Path, name: str, actio
     if offered:
         tests = tests_importing(root, generate_tests.module_name(path, root))
         unverified = int(not recheck_refactor(root, path, prepared.text, prepared.packed.target, result.proposal.new_text, tests, verify))
-    return offered, seconds, result.summary[:160], unverified
+    return offered, seconds, result.summary[:160], unverified, result.proposal.new_text
 
 
 def bench_function(assistant: Assistant, root: Path, path: Path, name: str, verify: VerifySettings, row: Row) -> None:
     original = path.read_text(encoding="utf-8")
     bench_explain(assistant, root, path, name, original, row)
     bench_generate(assistant, root, path, name, verify, row)
-    row.ref_verified, row.ref_seconds, row.ref_detail, unverified = bench_rewrite(assistant, root, path, name, "refactor", verify)
+    row.ref_verified, row.ref_seconds, row.ref_detail, unverified, _ = bench_rewrite(assistant, root, path, name, "refactor", verify)
     row.unverified_offered += unverified
     path.write_text(stubbed(original, name), encoding="utf-8")
     try:
-        row.impl_verified, row.impl_seconds, row.impl_detail, unverified = bench_rewrite(assistant, root, path, name, "implement", verify)
+        row.impl_verified, row.impl_seconds, row.impl_detail, unverified, row.impl_code = bench_rewrite(assistant, root, path, name, "implement", verify)
     finally:
         path.write_text(original, encoding="utf-8")
     row.unverified_offered += unverified
