@@ -190,6 +190,23 @@ def report(rows: list[Row], seconds: float) -> str:
     ])
 
 
+def package_dir(project: str | None) -> Path:
+    """The package directory asked for, or the installed click's."""
+    if project:
+        return Path(project)
+    import click
+
+    return Path(click.__file__).parent
+
+
+def workspace_copy(source: Path, tmp: Path) -> Path:
+    """A workspace under ``tmp`` holding a copy of the package and an empty tests/ folder."""
+    root = tmp / "workspace"
+    shutil.copytree(source, root / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "tests").mkdir()
+    return root
+
+
 def _stop(*_) -> None:
     """SIGTERM (a time limit) ends the run with the table of the functions done so far."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: closing the model must not be cut again
@@ -211,20 +228,13 @@ def main(argv: list[str] | None = None) -> None:
         print(report(rows, 0.0))
         return
     signal.signal(signal.SIGTERM, _stop)
-    if args.project:
-        source = Path(args.project)
-    else:
-        import click
-
-        source = Path(click.__file__).parent
+    source = package_dir(args.project)
     verify = VerifySettings(timeout_seconds=60)
     settings = Settings(model=ModelSettings(n_ctx=args.n_ctx, max_tokens=args.max_tokens, temperature=0.0), verify=verify)
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-actions-") as tmp:
-        root = Path(tmp) / "workspace"
-        shutil.copytree(source, root / source.name, ignore=shutil.ignore_patterns("__pycache__"))
-        (root / "tests").mkdir()
+        root = workspace_copy(source, Path(tmp))
         assistant = Assistant(settings)
         assistant.index_for([root]).build()
         assistant.backend.load()
