@@ -16,6 +16,7 @@ from lsp_server.actions.fix_test import is_test_function
 from lsp_server.actions.implement import needs_implementation
 from lsp_server.context.target import Target, find_target
 from lsp_server.errors import InvalidRequest
+from lsp_server.estimate import estimate_tokens
 from lsp_server.features import change, documents, edit_actions, explain, fix_test
 from lsp_server.features.capabilities import resolve_supported
 from lsp_server.features.server_api import Server
@@ -62,9 +63,11 @@ def offer(ls: Server, params: types.CodeActionParams) -> list[types.CodeAction]:
     parsed = index.parsed_document(path, document.source) if index is not None else parse_python(document.source)
     target = find_target(path, document.source, parsed, start, end)
     wanted = params.context.only
-    if target is None:  # outside every definition: Change... works on the whole file
+    if target is None:  # outside every definition: Change... on the whole file, when it fits a prompt
         spec = ACTIONS["change"]
-        if not _wanted(spec, wanted) or find_target(path, document.source, parsed, (0, 0), (len(document.lines), 0)) is None:
+        if not _wanted(spec, wanted) or estimate_tokens(document.source) > ls.assistant.context_budget():
+            return []
+        if find_target(path, document.source, parsed, (0, 0), (len(document.lines), 0)) is None:
             return []
         whole = documents.line_range(document.lines, 0, len(document.lines))
         lazy = resolve_supported(ls.client_capabilities, "edit")

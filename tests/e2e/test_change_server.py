@@ -119,3 +119,13 @@ async def test_change_on_the_bundled_model_is_verified_or_explained(bare_client:
         assert "(not offered: " in resolved.title
         shown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
         assert "failed verification and was not offered" in shown and "## The model's answer" in shown
+
+
+async def test_outside_every_definition_change_is_offered_on_the_whole_file(bare_client: LanguageClient, workspace: Path):
+    await start(bare_client, workspace, OPTIONS)
+    uri = open_file(bare_client, workspace / "shop" / "cart.py")
+    actions = await actions_at(bare_client, uri, 0)  # the module docstring
+    assert [a.title for a in actions] == ["Gemma: Change cart.py..."]
+    whole = actions[0].data["range"]
+    lines = (workspace / "shop" / "cart.py").read_text().count("\n")
+    assert whole["start"] == {"line": 0, "character": 0} and whole["end"]["line"] == lines
