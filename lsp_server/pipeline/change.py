@@ -13,9 +13,9 @@ from lsp_server.assistant import Assistant
 from lsp_server.context.build import read_file
 from lsp_server.context.imports import ReadText
 from lsp_server.errors import InvalidRequest
-from lsp_server.model.backend import CancelToken, Generation
+from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
-from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_model
 from lsp_server.verify.shadow import FileChange
 
 NO_INSTRUCTION = 'Change... needs an instruction: say what to change, e.g. "log each failed login".'
@@ -34,17 +34,8 @@ class PreparedChange(Prepared):
 
 
 @dataclasses.dataclass(frozen=True)
-class ChangeResult:
-    proposal: ChangeProposal
-    generation: Generation
-    manifest: tuple[dict, ...]
-    refused: outcome.Outcome | None
-    document: str
-    """What the user reads when it was refused: the reason, the diff, the model's answer."""
-
-    @property
-    def summary(self) -> str:
-        return self.refused.reason if self.refused else self.proposal.verification.summary()
+class ChangeResult(Checked):
+    proposal: ChangeProposal | None = None
 
 
 def prepare(assistant: Assistant, ask: Ask, instruction: str, previous: ChangeProposal | None = None,
@@ -74,4 +65,4 @@ def run(assistant: Assistant, prepared: PreparedChange, watch: Watch, cancel: Ca
     if not proposal.ok:
         refused = change.refusal(proposal, prepared.root)
         document = outcome.markdown(refused, proposal.diff(prepared.root), proposal.answer, "diff") + folded_thought(generation.thought)
-    return ChangeResult(proposal, generation, tuple(prepared.manifest), refused, document)
+    return ChangeResult(generation, tuple(prepared.manifest), proposal.verification, refused, document, proposal)

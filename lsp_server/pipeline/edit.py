@@ -12,9 +12,9 @@ from lsp_server.actions.proposal import Proposal
 from lsp_server.assistant import Assistant
 from lsp_server.context.build import read_file
 from lsp_server.context.target import Target
-from lsp_server.model.backend import CancelToken, Generation
+from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
-from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_model
 from lsp_server.verify.select import tests_importing
 
 ACTIONS = ("refactor", "generate_tests", "implement")
@@ -30,21 +30,10 @@ class PreparedEdit(Prepared):
 
 
 @dataclasses.dataclass(frozen=True)
-class EditResult:
-    action: str
-    target: Target
-    generation: Generation
-    proposal: Proposal
-    manifest: tuple[dict, ...]
-    refused: outcome.Outcome | None
-    """Why the proposal is not offered; None when it passed verification."""
-    document: str
-    """What the user reads when it was refused: the reason, the code, the model's answer."""
-
-    @property
-    def summary(self) -> str:
-        """What was checked (offered) or why it was not (refused), in one line."""
-        return self.refused.reason if self.refused else self.proposal.verification.summary()
+class EditResult(Checked):
+    action: str = ""
+    target: Target | None = None
+    proposal: Proposal | None = None
 
 
 def prepare(assistant: Assistant, action: str, ask: Ask, instruction: str | None = None) -> PreparedEdit:
@@ -73,7 +62,7 @@ def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: Canc
     if not proposal.verification.ok:
         refused = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root, proposal.new_text)
         document = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(generation.thought)
-    return EditResult(prepared.action, target, generation, proposal, tuple(prepared.manifest), refused, document)
+    return EditResult(generation, tuple(prepared.manifest), proposal.verification, refused, document, prepared.action, target, proposal)
 
 
 def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str, watch: Watch) -> Proposal:

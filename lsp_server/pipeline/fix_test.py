@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from lsp_server.actions import fix_test, outcome
+from lsp_server.actions import fix_test
 from lsp_server.actions.fix_test import Candidate, Failure, FixProposal
 from lsp_server.assistant import Assistant
 from lsp_server.errors import InvalidRequest
 from lsp_server.index.symbols import Definition
-from lsp_server.model.backend import CancelToken, Generation
+from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
-from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_model
 from lsp_server.verify.checks import sandbox_refusal
 from lsp_server.verify.jail import NO_SANDBOX
 from lsp_server.verify.shadow import FileChange
@@ -42,17 +42,8 @@ class PreparedFix(Prepared):
 
 
 @dataclasses.dataclass(frozen=True)
-class FixResult:
-    fix: FixProposal
-    generation: Generation
-    manifest: tuple[dict, ...]
-    refused: outcome.Outcome | None
-    document: str
-    """What the user reads in every case: the failure, the root cause, what happened to the fix."""
-
-    @property
-    def summary(self) -> str:
-        return self.refused.reason if self.refused else self.fix.proposal.verification.summary()
+class FixResult(Checked):
+    fix: FixProposal | None = None
 
 
 def failing_test(ask: Ask) -> Definition:
@@ -96,4 +87,4 @@ def run(assistant: Assistant, prepared: PreparedFix, watch: Watch, cancel: Cance
     ok = fix.proposal.verification.ok
     refused = None if ok else fix_test.refusal(fix, root)
     document = fix_test.markdown(fix, fix.proposal.verification.summary(), ok, root) + folded_thought(generation.thought)
-    return FixResult(fix, generation, tuple(prepared.manifest), refused, document)
+    return FixResult(generation, tuple(prepared.manifest), fix.proposal.verification, refused, document, fix)

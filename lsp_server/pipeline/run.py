@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsp_server.actions import outcome
 from lsp_server.assistant import Assistant
 from lsp_server.context.build import read_file
 from lsp_server.context.imports import ReadText
@@ -20,6 +21,7 @@ from lsp_server.model.backend import (
 )
 from lsp_server.model.thinking import wants_thinking, with_thinking
 from lsp_server.privacy.secrets import root_of
+from lsp_server.verify.verifier import Verification
 
 Point = tuple[int, int]
 """(line, column), 0-based; the column counts code points."""
@@ -80,6 +82,24 @@ class Prepared:
     def manifest(self) -> list[dict]:
         """What the prompt holds, item by item: shown to the user with the result."""
         return self.packed.manifest
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What an action that proposes an edit returns besides the proposal: the model's generation,
+    what the prompt held, the verification, and why it is not offered (None: it passed)."""
+
+    generation: Generation
+    manifest: tuple[dict, ...]
+    verification: Verification
+    refused: outcome.Outcome | None
+    document: str
+    """What the user reads when it was refused (Fix failing test: in every case)."""
+
+    @property
+    def summary(self) -> str:
+        """What was checked (offered) or why it was not (refused), in one line."""
+        return self.refused.reason if self.refused else self.verification.summary()
 
 
 def pack(assistant: Assistant, ask: Ask, instruction: str = "") -> PackedContext:
