@@ -85,6 +85,9 @@ def propose(packed: PackedContext, instruction: str, answer: str, fmt: str, root
         return _refused(made, "the model's answer changes nothing")
     texts = _with_imports(texts, packed, root, original, made.repairs)
     made.files = [FileEdit(p, original(p) or "", t, original(p) is None) for p, t in sorted(texts.items())]
+    unreadable = [f.path for f in made.files if f.create and f.path.exists()]
+    if unreadable:  # a secret file (read as missing) or one that is not text: never edited, never created over
+        return _refused(made, f"the answer changes {_relative(unreadable[0], root)}, a file gemma-lsp does not read (a secret or not text)")
     tests, must_pass = tests_for(made.files, root)
     made.verification = verify_change(root, [FileChange(f.path, f.new_text) for f in made.files], tests, settings,
                                       keep_passing=True, must_pass=must_pass, unsaved=unsaved, on_stage=on_stage)

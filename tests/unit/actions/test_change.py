@@ -8,6 +8,8 @@ import pytest
 from lsp_server.actions import change, change_prompt
 from lsp_server.config import IndexSettings, Settings, VerifySettings
 from lsp_server.assistant import Assistant
+from lsp_server.context.build import read_file
+from lsp_server.privacy.secrets import without_secrets
 from lsp_server.model.backend import CancelToken
 from lsp_server.pipeline import change as change_pipeline
 from lsp_server.pipeline.run import Ask, Watch, pack
@@ -162,3 +164,16 @@ def test_the_pipeline_goes_from_request_to_verified_proposal(project):
 def test_a_changed_setting_runs_the_tests_of_the_modules_reading_it(project):
     edit = change.FileEdit(project / "app/config.py", PROJECT["app/config.py"], PROJECT["app/config.py"] + "X = 1\n", False)
     assert change.tests_for([edit], project) == (["tests/test_auth.py"], ())
+
+
+def test_a_secret_file_is_never_edited_nor_created_over(project):
+    """A secret file reads as missing (it never enters a prompt): an answer editing it would look
+    like a new file, created over the real one. It is refused, and the file is untouched."""
+    (project / ".env").write_text("REDIS_PASSWORD=hunter2\n")
+    (project / "app" / "secrets.py").write_text("API_KEY = 'k-123'\n")
+    packed = context(project, "log each login")
+    read = without_secrets(read_file, [project])
+    answer = block("app/secrets.py", "", "API_KEY = 'leaked'\n")
+    proposal = change.propose(packed, "log each login", answer, "search_replace", project, VERIFY, read_text=read)
+    assert not proposal.ok and "app/secrets.py, a file gemma-lsp does not read" in proposal.verification.summary()
+    assert (project / "app" / "secrets.py").read_text() == "API_KEY = 'k-123'\n"
