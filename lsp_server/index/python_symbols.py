@@ -318,7 +318,9 @@ _FROM_MODULE = re.compile(r"from\s*(\.*)\s*((?:[^\W\d]\w*)(?:\s*\.\s*[^\W\d]\w*)
 def _imports_in_text(statement: bytes, is_from: bool) -> list[Import]:
     text = _LINE_NOISE.sub(b" ", statement).decode("utf-8", "replace")
     if not is_from:
-        return [Import(_before_as(part.split()), 0, ()) for part in text[text.index("import") + 6 :].split(",") if part.strip()]
+        parts = [part.split() for part in text[text.index("import") + 6 :].split(",") if part.strip()]
+        return [Import(_before_as(words), 0, (), tuple(words[words.index("as") + 1:][:1]) if "as" in words else ())
+                for words in parts]
     match = _FROM_MODULE.match(text)
     if match is None:
         return []
@@ -361,8 +363,10 @@ def _from_import(node: tree_sitter.Node) -> Import:
 def _module_imports(node: tree_sitter.Node) -> list[Import]:
     result = []
     for name_node in node.children_by_field_name("name"):
-        target = name_node.child_by_field_name("name") if name_node.type == "aliased_import" else name_node
-        result.append(Import(_text(target), 0, ()))
+        aliased = name_node.type == "aliased_import"
+        target = name_node.child_by_field_name("name") if aliased else name_node
+        alias = (_text(name_node.child_by_field_name("alias")),) if aliased else ()
+        result.append(Import(_text(target), 0, (), alias))  # ``import m as x``: aliases ("x",)
     return result
 
 

@@ -46,7 +46,8 @@ class Import(NamedTuple):
     names: tuple[str, ...]
     """Imported names (``from m import a, b``); empty for ``import m``."""
     aliases: tuple[str, ...] = ()
-    """The local name of each imported name (``import a as b`` -> ``b``), only when some differ."""
+    """The local name of each imported name (``from m import a as b`` -> ``b``), only when some
+    differ; for ``import m as x``, ``("x",)``."""
 
     def local_names(self) -> dict[str, str]:
         """Local name -> imported name."""

@@ -179,7 +179,10 @@ def _function_parts(text: str, definition: Definition) -> _Parts | None:
 def tests_by_function(root: Path, index: WorkspaceIndex, texts: dict[Path, str]) -> dict[tuple[Path, str], list[str]]:
     """(module file, function name) -> the source of the test functions that call it, for
     functions a test file imports by name (``from pkg.mod import f`` ... ``f(``) or calls on
-    their imported module (``import pkg.mod as m`` ... ``m.f(``)."""
+    their imported module (``import pkg.mod as m`` ... ``m.f(``, rewritten as ``f(``, the way the
+    action's test file imports it). A name a package re-exports (``from pkg import f``, defined in
+    ``pkg/mod.py``) counts for the module that defines it."""
+    defined = _top_level_functions(texts)
     found: dict[tuple[Path, str], list[str]] = {}
     for path, text in texts.items():
         if not is_test_file(path):
@@ -191,15 +194,47 @@ def tests_by_function(root: Path, index: WorkspaceIndex, texts: dict[Path, str])
             if definition.kind != "function" or not definition.name.startswith("test"):
                 continue
             source = "".join(lines[definition.start_line:definition.end_line + 1])
-            for pattern, module_file, name in calls:
+            for pattern, module_file, name, local in calls:
                 for called in {name} if name else set(pattern.findall(source)):
-                    if not name or pattern.search(source):
-                        found.setdefault((module_file, called), []).append(source)
+                    test = _calling_directly(source, local, called) if not name else source
+                    home = _defining_file(defined, module_file, called)
+                    if test is not None and home is not None and (not name or pattern.search(source)):
+                        found.setdefault((home, called), []).append(test)
     return found
 
 
-def _call_patterns(imports, index: WorkspaceIndex) -> list[tuple[re.Pattern, Path, str]]:
-    """(what a call looks like, the module file, the function name or "" to take it from the call)."""
+def _top_level_functions(texts: dict[Path, str]) -> dict[str, list[Path]]:
+    defined: dict[str, list[Path]] = {}
+    for path, text in texts.items():
+        if not is_test_file(path):
+            for definition in parse_python(text).definitions:
+                if definition.kind == "function":
+                    defined.setdefault(definition.name, []).append(path)
+    return defined
+
+
+def _defining_file(defined: dict[str, list[Path]], module_file: Path, name: str) -> Path | None:
+    """``module_file`` when it defines ``name``; for a package's ``__init__.py``, the one module
+    of the package that does (a re-export); else None (a class, a name from another package)."""
+    homes = defined.get(name, [])
+    if module_file in homes:
+        return module_file
+    if module_file.name != "__init__.py":
+        return None
+    inside = [home for home in homes if module_file.parent in home.parents]
+    return inside[0] if len(inside) == 1 else None
+
+
+def _calling_directly(source: str, local: str, name: str) -> str | None:
+    """The test with ``local.name(`` written ``name(``; None when it uses anything else of ``local``
+    (which the generated test file would not import)."""
+    rewritten = re.sub(rf"\b{re.escape(local)}\.{re.escape(name)}\(", f"{name}(", source)
+    return None if re.search(rf"\b{re.escape(local)}\.", rewritten) else rewritten
+
+
+def _call_patterns(imports, index: WorkspaceIndex) -> list[tuple[re.Pattern, Path, str, str]]:
+    """(what a call looks like, the module file, the function name or "" to take it from the call,
+    the local name of the module)."""
     patterns = []
     for imp in imports:
         if imp.level:
@@ -208,12 +243,12 @@ def _call_patterns(imports, index: WorkspaceIndex) -> list[tuple[re.Pattern, Pat
             module_file = index.module_file(imp.module)
             local = (imp.aliases or (imp.module,))[0]
             if module_file is not None:
-                patterns.append((re.compile(rf"\b{re.escape(local)}\.(\w+)\("), Path(module_file), ""))
+                patterns.append((re.compile(rf"\b{re.escape(local)}\.(\w+)\("), Path(module_file), "", local))
             continue
         for local, name in imp.local_names().items():
             module_file = index.module_file(imp.module)
             if module_file is not None and local == name:
-                patterns.append((re.compile(rf"\b{re.escape(local)}\("), Path(module_file), name))
+                patterns.append((re.compile(rf"(?<![\w.]){re.escape(local)}\("), Path(module_file), name, local))
     return patterns
 
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.model.gguf_header import read_header
 from quantize.convert import GGUF_ARCHS
 from quantize.errors import BadInput, OutputExists, UnsupportedArchitecture
@@ -27,7 +28,11 @@ class TuneJob:
     context_tokens: int = 768
     force: bool = False
     dataset_only: bool = False
-    """Write the examples (JSON lines) to ``out`` instead of training."""
+    """Write the examples (JSON lines) to ``out`` and what they came from to ``out``'s .json,
+    instead of training."""
+    examples: Path | None = None
+    """Train on the examples an earlier ``dataset_only`` run wrote (instead of ``repos``): build
+    the set once where it is cheap, train where the GPU is."""
 
 
 def prompt_style(base: Path) -> tuple[str, str]:
@@ -40,9 +45,8 @@ def prompt_style(base: Path) -> tuple[str, str]:
 
 
 def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
-    for repo in job.repos:
-        if not repo.is_dir():
-            raise BadInput(f"{repo} is not a folder: give the repositories to learn from.")
+    if not job.repos and job.examples is None:
+        raise BadInput("Nothing to learn from: give repositories, or --examples FILE from a --dataset-only run.")
     if job.out.exists() and not job.force:
         raise OutputExists(f"{job.out} exists: pass --force to overwrite it, or choose another name.")
     if not job.dataset_only:
@@ -50,16 +54,11 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
 
         require_tune_extra()  # before minutes of building a set it could not use
     arch, style = prompt_style(job.base)
-    started = time.perf_counter()
-    examples, per_repo = [], {}
-    for repo in job.repos:
-        found = dataset.build_examples(repo.resolve(), style, job.context_tokens, _files_bar(progress))
-        examples += found
-        per_repo[str(repo)] = {**package_facts(repo), "examples": dataset.counts(found)}
-    summary = {"repos": per_repo, "base": str(job.base), "architecture": arch, "prompt_style": style,
-               "examples": dataset.counts(examples), "dataset_seconds": round(time.perf_counter() - started, 1)}
+    examples, summary = _read_examples(job.examples, style) if job.examples else _build_examples(job, style, progress)
+    summary = {**summary, "base": str(job.base), "architecture": arch}
     if job.dataset_only:
         _write_examples(examples, job.out)
+        job.out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
         return {**summary, "output": str(job.out), "text": f"Wrote {len(examples)} examples to {job.out}: {summary['examples']}"}
     from quantize.tune.export import export_peft
     from quantize.tune.train import tokenize_examples, train
@@ -80,6 +79,40 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
     return {**facts, "text": text}
 
 
+def _build_examples(job: TuneJob, style: str, progress: bool) -> tuple[list[dataset.Example], dict]:
+    for repo in job.repos:
+        if not repo.is_dir():
+            raise BadInput(f"{repo} is not a folder: give the repositories to learn from.")
+    started = time.perf_counter()
+    examples, per_repo = [], {}
+    for repo in job.repos:
+        found = dataset.build_examples(repo.resolve(), style, job.context_tokens, _files_bar(progress))
+        examples += found
+        per_repo[str(repo)] = {**package_facts(repo), "examples": dataset.counts(found)}
+    return examples, {"repos": per_repo, "prompt_style": style, "examples": dataset.counts(examples),
+                      "dataset_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _read_examples(path: Path, style: str) -> tuple[list[dataset.Example], dict]:
+    """The examples and the manifest a ``dataset_only`` run wrote."""
+    manifest = path.with_suffix(".json")
+    if not path.is_file() or not manifest.is_file():
+        raise BadInput(f"{path} (and {manifest.name} beside it) are not there: write them with `tune REPO... {path.name} "
+                       "--dataset-only`.")
+    summary = json.loads(manifest.read_text())
+    if summary.get("prompt_style") != style:
+        raise BadInput(f"{path.name} holds {summary.get('prompt_style')} prompts, and this base is prompted as {style}: "
+                       "build the examples again with this --base.")
+    examples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        request = row["request"]
+        messages = tuple(Message(**m) for m in request.pop("messages"))
+        examples.append(dataset.Example(row["task"], row["source"], GenerationRequest(messages=messages, **request), row["answer"]))
+    summary = {key: summary[key] for key in ("repos", "prompt_style", "examples", "dataset_seconds") if key in summary}
+    return examples, {**summary, "examples_file": path.name}
+
+
 def package_facts(repo: Path) -> dict:
     """name==version and license of a source distribution (its PKG-INFO), for the manifest."""
     info = repo / "PKG-INFO"
@@ -98,7 +131,7 @@ def _write_examples(examples: list[dataset.Example], out: Path) -> None:
     with out.open("w", encoding="utf-8") as handle:
         for e in examples:
             request = {"text": e.request.text, "messages": [dataclasses.asdict(m) for m in e.request.messages],
-                       "answer_prefix": e.request.answer_prefix}
+                       "answer_prefix": e.request.answer_prefix, "keep_head_tokens": e.request.keep_head_tokens}
             handle.write(json.dumps({"task": e.task, "source": e.source, "request": request, "answer": e.answer}) + "\n")
 
 

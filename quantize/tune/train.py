@@ -34,7 +34,7 @@ class TuneOptions:
     max_tokens: int = 1024
     """Prompt and answer together; a longer prompt loses its middle (as the server cuts it)."""
     batch: int = 4
-    """Examples per optimizer step (gradient accumulation)."""
+    """Examples per optimizer step (one forward pass, padded)."""
     seed: int = 0
     device: str = ""
     """"" : cuda when available, else cpu."""
@@ -100,6 +100,8 @@ def load_model(base_gguf: Path, weights: Path | None, device: str):
         if weights is not None:
             model = transformers.AutoModelForCausalLM.from_pretrained(str(weights), **options)
         else:
+            if hasattr(transformers, "GgufConfig"):  # dense weights: LoRA trains on plain Linear layers, at full speed
+                options["quantization_config"] = transformers.GgufConfig(dequantize=True)
             model = transformers.AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name, **options)
     except (OSError, ValueError, KeyError) as exc:
         if weights is not None:
@@ -134,12 +136,12 @@ def train(base_gguf: Path, pairs: list[Tokenized], weights: Path | None, options
     for batch in batches:
         if options.max_minutes and time.perf_counter() - started > options.max_minutes * 60:
             break
-        loss = sum(_loss(torch, model, pairs[i], device, len(batch), result) for i in batch)
+        loss = _batch_loss(torch, model, [pairs[i] for i in batch], device, result)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         result.steps += 1
-        result.losses.append(float(loss))
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        result.losses.append(loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
         bar.update(1)
     bar.close()
     result.seconds = time.perf_counter() - started
@@ -149,17 +151,33 @@ def train(base_gguf: Path, pairs: list[Tokenized], weights: Path | None, options
     return result
 
 
-def _loss(torch, model, pair, device: str, batch: int, result: TrainResult) -> float:
-    """The answer's mean cross-entropy (divided by the batch), its gradients added up.
+def _batch_loss(torch, model, batch: list[Tokenized], device: str, result: TrainResult) -> float:
+    """The mean over the batch of each answer's mean cross-entropy, its gradients computed, in one
+    forward pass.
 
-    Only the positions that predict the answer get logits: Gemma's 262K-token output layer is
-    most of a small model's compute, and the prompt's logits would be thrown away anyway."""
-    prompt, answer, _ = pair
-    ids = torch.tensor([prompt + answer], device=device)
-    logits = model(input_ids=ids, logits_to_keep=len(answer) + 1).logits[0, :-1].float()
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(answer, device=device)) / batch
+    The sequences are padded on the left (positions still count from each one's first token), so
+    every answer ends at the last position and only the last positions get logits: Gemma's
+    262K-token output layer is most of a small model's compute, and the prompt's logits would be
+    thrown away anyway."""
+    width = max(len(p.prompt) + len(p.answer) for p in batch)
+    keep = max(len(p.answer) for p in batch) + 1
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask, positions = torch.zeros_like(ids), torch.zeros_like(ids)
+    targets = torch.full((len(batch), keep - 1), -100, dtype=torch.long)
+    for row, (prompt, answer, _) in enumerate(batch):
+        length = len(prompt) + len(answer)
+        ids[row, width - length:] = torch.tensor(prompt + answer)
+        mask[row, width - length:] = 1
+        positions[row, width - length:] = torch.arange(length)
+        targets[row, keep - 1 - len(answer):] = torch.tensor(answer)
+    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                logits_to_keep=keep)
+    logits = out.logits[:, :-1].float()
+    targets = targets.to(device)
+    per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+    loss = (per_token.sum(1) / (targets != -100).sum(1)).mean()
     loss.backward()
-    result.tokens += len(prompt) + len(answer)
+    result.tokens += int(mask.sum())
     return loss.item()
 
 

@@ -61,6 +61,53 @@ def test_the_training_set_is_the_actions_prompts_with_the_repositorys_answers(re
                                 "    return apply_discount(subtotal, discount)\n###")
 
 
+def test_tests_that_call_a_re_exported_function_or_a_module_alias_are_examples(tmp_path):
+    pkg = tmp_path / "src" / "strs"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .case import shout\n")
+    (pkg / "case.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_strs.py").write_text(
+        "import strs as s\nfrom strs import shout\n\n\n"
+        "def test_alias():\n    assert s.shout('a') == 'A!'\n\n\n"
+        "def test_other_names():\n    assert s.shout(s.VERSION)\n\n\n"  # uses more of s: not an example
+        "def test_name():\n    assert shout('b') == 'B!'\n")
+    tests = [e for e in build_examples(tmp_path, "completion", 256) if e.task == "generate_tests"]
+    assert [e.source for e in tests] == ["src/strs/case.py:shout"]  # the module defining it, not __init__.py
+    assert "alias():\n    assert shout('a') == 'A!'" in tests[0].answer  # s.shout( written as the test file imports it
+    assert "name():\n    assert shout('b')" in tests[0].answer and "VERSION" not in tests[0].answer
+
+
+def test_a_padded_batch_has_the_loss_of_its_examples_one_by_one(checkpoint):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from quantize.tune.train import TrainResult, Tokenized, _batch_loss, load_model
+
+    model = load_model(Path("unused.gguf"), checkpoint, "cpu")
+    short, long = Tokenized([2, 10, 11], [12, 13], "explain"), Tokenized([2, 20, 21, 22, 23, 24], [25, 26, 27], "implement")
+    result = TrainResult(model, "cpu", 2, 0, 0.0, 0)
+    with torch.no_grad():
+        alone = [_batch_loss_no_grad(torch, model, [pair], result) for pair in (short, long)]
+        together = _batch_loss_no_grad(torch, model, [short, long], result)
+    assert together == pytest.approx(sum(alone) / 2, rel=1e-4)  # left padding changes nothing
+
+
+def _batch_loss_no_grad(torch, model, batch, result):
+    from quantize.tune.train import _batch_loss
+
+    loss = None
+
+    class NoBackward(float):
+        pass
+    original = torch.Tensor.backward
+    torch.Tensor.backward = lambda self, *a, **k: None  # the loss is only looked at here
+    try:
+        loss = _batch_loss(torch, model, batch, "cpu", result)
+    finally:
+        torch.Tensor.backward = original
+    return loss
+
+
 def test_tune_trains_an_adapter_that_llama_cpp_applies_as_pytorch_does(tiny_gguf, checkpoint, repo, tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
@@ -95,6 +142,22 @@ def test_the_command_writes_the_training_set(tiny_gguf, repo, tmp_path, capsys):
     assert {row["task"] for row in rows} == {"explain", "generate_tests", "implement"}
     assert main(["tune", str(repo), str(out), "--base", str(tiny_gguf), "--dataset-only"]) == 2
     assert "exists: pass --force" in capsys.readouterr().err
+
+
+def test_the_command_trains_on_a_written_training_set(tiny_gguf, checkpoint, repo, tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    examples, out = tmp_path / "set.jsonl", tmp_path / "adapter.gguf"
+    assert main(["tune", str(repo), str(examples), "--base", str(tiny_gguf), "--dataset-only", "--json"]) == 0
+    capsys.readouterr()
+    args = ["tune", str(out), "--examples", str(examples), "--base", str(tiny_gguf), "--max-steps", "1", "--batch", "2",
+            "--max-tokens", "96", "--rank", "2", "--weights", str(checkpoint), "--json"]
+    assert main(args) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["steps"] == 1 and facts["examples_file"] == "set.jsonl"
+    assert facts["examples"] == {"explain": 2, "generate_tests": 1, "implement": 5} and str(repo) in facts["repos"]
+    assert main(["tune", str(tmp_path / "b.gguf"), "--examples", str(tmp_path / "none.jsonl"), "--base", str(tiny_gguf)]) == 2
+    assert "--dataset-only" in capsys.readouterr().err
 
 
 def test_without_the_tune_extra_the_command_says_what_to_install(tiny_gguf, repo, tmp_path, capsys, monkeypatch):

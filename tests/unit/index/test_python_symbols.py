@@ -55,7 +55,7 @@ def test_imports_absolute_relative_and_aliased():
         Import("models", 1, ("User", "Group"), ("U", "Group")),
         Import("pkg.sub", 0, ("thing",)),
         Import("os.path", 0, ()),
-        Import("json", 0, ()),
+        Import("json", 0, (), ("j",)),  # import json as j
     )
 
 
@@ -99,7 +99,7 @@ def test_imports_read_from_the_text_match_the_tree():
         assert symbols._imports_in_text(data, is_from) == from_tree, source
         assert parse_python(data).imports == tuple(from_tree), source
     # Where the two differ, the text is right: a dotted name spaced out is still the module.
-    assert parse_python("import a . b as c").imports == (Import("a.b", 0, ()),)
+    assert parse_python("import a . b as c").imports == (Import("a.b", 0, (), ("c",)),)
 
 
 def test_definitions_found_from_their_lines_only():
