@@ -16,6 +16,9 @@ from pathlib import Path
 from lsp_server.errors import ModelLoadFailed
 
 NO_ADAPTER = ("", "none")
+BUNDLED_ADAPTER = Path(__file__).resolve().parent / "data" / "gemma3-270m-code-lora.gguf"
+"""The adapter trained for the bundled Gemma 3 270M (``gemma-quantize tune`` on a GPU; what it
+learned from is in the .json beside it). Applied by default with that model only."""
 TRAIN_ONE = "Train one for this model with `gemma-quantize tune --base <the model's .gguf>`"
 
 
@@ -31,8 +34,11 @@ class AdapterFacts:
         return {"path": str(self.path), "alpha": self.alpha, "rank": self.rank, "tensors": self.tensors}
 
 
-def adapter_paths(setting: str | tuple[str, ...] | None) -> tuple[Path, ...]:
-    """The files of ``model.lora_path``: "" or "none" for none, a path, or a list of paths."""
+def adapter_paths(setting: str | tuple[str, ...] | None, bundled_model: bool = False) -> tuple[Path, ...]:
+    """The files of ``model.lora_path``: a path, or a list of paths; "none" for none; "" (the
+    default) for the bundled adapter when the model is the bundled one, else none."""
+    if not setting and bundled_model and BUNDLED_ADAPTER.is_file():
+        return (BUNDLED_ADAPTER,)
     items = (setting,) if isinstance(setting, str) or setting is None else setting
     return tuple(Path(item).expanduser() for item in items if item and item.strip().lower() not in NO_ADAPTER)
 

@@ -159,7 +159,8 @@ class LlamaCppBackend:
         kwargs = llama_kwargs(self.settings, gpu_offload_supported(), os.cpu_count() or 1)
         log.info("Loading %s (%s) with n_ctx=%d n_gpu_layers=%d", resolved.path, resolved.source, kwargs["n_ctx"], kwargs["n_gpu_layers"])
         check_fits_memory(resolved.path, kwargs["n_gpu_layers"])
-        adapters = check_adapters(adapter_paths(self.settings.lora_path), resolved.path)  # before a long load
+        bundled = resolved.source == "bundled"
+        adapters = check_adapters(adapter_paths(self.settings.lora_path, bundled), resolved.path)  # before a long load
         construct = lambda layers: Llama(model_path=str(resolved.path), **{**kwargs, "n_gpu_layers": layers})
         self._llm, kwargs["n_gpu_layers"] = load_with_gpu_fallback(construct, kwargs["n_gpu_layers"], resolved.path)
         self._attach(adapters)

@@ -41,6 +41,7 @@ from lsp_server.actions import generate_tests
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
 from lsp_server.index.python_symbols import parse_python
+from lsp_server.model.adapters import BUNDLED_ADAPTER
 from lsp_server.model.backend import CancelToken
 from lsp_server.pipeline import explain as explain_pipeline
 from lsp_server.pipeline.run import Ask, Watch
@@ -231,7 +232,8 @@ def report(rows: list[Row], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("project", nargs="?", help="a package directory (default: the installed click)")
-    parser.add_argument("--lora", help="a GGUF LoRA adapter: each function is asked without it and then with it")
+    parser.add_argument("--lora", default=str(BUNDLED_ADAPTER) if BUNDLED_ADAPTER.is_file() else None,
+                        help="a GGUF LoRA adapter: each function is asked without it and then with it (default: the bundled one)")
     parser.add_argument("--functions", type=int, default=6)
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--max-tokens", type=int, default=128)

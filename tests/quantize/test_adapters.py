@@ -106,6 +106,20 @@ def test_the_setting_names_no_adapter_one_or_a_list(value, expected):
     assert adapter_paths(value) == expected
 
 
+def test_the_bundled_model_gets_the_bundled_adapter_unless_the_setting_names_another_or_none(tmp_path, monkeypatch):
+    from lsp_server.model import adapters
+
+    bundled = tmp_path / "bundled-lora.gguf"
+    monkeypatch.setattr(adapters, "BUNDLED_ADAPTER", bundled)
+    assert adapter_paths("", bundled_model=True) == ()  # not installed: none
+    bundled.write_bytes(b"GGUF")
+    assert adapter_paths("", bundled_model=True) == (bundled,)
+    assert adapter_paths(None, bundled_model=True) == (bundled,)
+    assert adapter_paths("none", bundled_model=True) == ()
+    assert adapter_paths("mine.gguf", bundled_model=True) == (Path("mine.gguf"),)
+    assert adapter_paths("", bundled_model=False) == ()  # made for the 270M, never put on another model
+
+
 def test_the_setting_takes_a_string_or_a_list_and_refuses_a_number():
     settings, problems = settings_from_mapping({"model": {"loraPath": ["a.gguf", "b.gguf"]}})
     assert settings.model.lora_path == ("a.gguf", "b.gguf") and problems == []
