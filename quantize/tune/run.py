@@ -109,8 +109,9 @@ def _read_examples(path: Path, style: str) -> tuple[list[dataset.Example], dict]
         request = row["request"]
         messages = tuple(Message(**m) for m in request.pop("messages"))
         examples.append(dataset.Example(row["task"], row["source"], GenerationRequest(messages=messages, **request), row["answer"]))
-    summary = {key: summary[key] for key in ("repos", "prompt_style", "examples", "dataset_seconds") if key in summary}
-    return examples, {**summary, "examples_file": path.name}
+    summary = {key: summary[key] for key in ("repos", "prompt_style", "dataset_seconds") if key in summary}
+    # the file's own count: a set may be cut down (fewer of one task) after it was written
+    return examples, {**summary, "examples": dataset.counts(examples), "examples_file": path.name}
 
 
 def package_facts(repo: Path) -> dict:
