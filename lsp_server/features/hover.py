@@ -52,7 +52,7 @@ async def _explanation(ls: Server, subject: hover.HoverSubject) -> str | None:
     if info is None:  # no model yet (or none at all): static facts only
         return None
     # The adapters change the answers as much as the model does: a new adapter, a new key.
-    key = hover.content_key(subject, f"{info.path}\0{info.extra.get('lora', [])!r}")
+    key = hover.content_key(subject, f"{info.path}\0{settings.model.lora_path!r}\0{info.extra.get('lora', [])!r}")
     cached = ls.hover_cache.get(key)
     if cached is not None:
         return cached
