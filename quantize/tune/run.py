@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +69,14 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
     exported = export_peft(result.model, job.base, job.out, options.alpha, job.force)
     facts = {**summary, "output": str(job.out), "bytes": exported.bytes, "tensors": exported.tensors,
              "options": dataclasses.asdict(options), "device": result.device, "trained_examples": result.examples,
+             "examples_seen": min(result.steps * options.batch, result.examples * options.epochs),
              "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 2),
              "steps_per_second": round(result.steps_per_second, 4), "peak_memory_mib": round(result.peak_memory_bytes / 2**20),
-             "loss_first": round(result.losses[0], 4), "loss_last": round(result.losses[-1], 4)}
+             # a step's loss is one batch's: the first and last ten steps' means say more
+             "loss_first": round(statistics.fmean(result.losses[:10]), 4), "loss_last": round(statistics.fmean(result.losses[-10:]), 4)}
     job.out.with_suffix(".json").write_text(json.dumps(facts, indent=2) + "\n")
     text = (f"Wrote {job.out} ({exported.bytes / 2**20:.1f} MiB, rank {options.rank}, {exported.tensors} tensors) "
-            f"from {result.examples} examples {summary['examples']}: {result.steps} steps on {result.device} in "
+            f"from {facts['examples_seen']} of {result.examples} examples {summary['examples']}: {result.steps} steps on {result.device} in "
             f"{result.seconds:.0f} s ({result.steps_per_second:.3f} steps/s), peak memory {facts['peak_memory_mib']} MiB, "
             f"loss {facts['loss_first']} -> {facts['loss_last']}.\nUse it: set model.lora_path to {job.out.resolve()}")
     return {**facts, "text": text}
