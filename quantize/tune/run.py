@@ -46,8 +46,8 @@ def prompt_style(base: Path) -> tuple[str, str]:
 
 
 def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
-    if not job.repos and job.examples is None:
-        raise BadInput("Nothing to learn from: give repositories, or --examples FILE from a --dataset-only run.")
+    if bool(job.repos) == (job.examples is not None):
+        raise BadInput("Give the repositories to learn from, or --examples FILE from a --dataset-only run (not both).")
     if job.out.exists() and not job.force:
         raise OutputExists(f"{job.out} exists: pass --force to overwrite it, or choose another name.")
     if not job.dataset_only:

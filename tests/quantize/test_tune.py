@@ -141,6 +141,8 @@ def test_the_command_trains_on_a_written_training_set(tiny_gguf, checkpoint, rep
     assert facts["examples"] == {"explain": 2, "generate_tests": 1, "implement": 5} and str(repo) in facts["repos"]
     assert main(["tune", str(tmp_path / "b.gguf"), "--examples", str(tmp_path / "none.jsonl"), "--base", str(tiny_gguf)]) == 2
     assert "--dataset-only" in capsys.readouterr().err
+    assert main(["tune", str(repo), str(tmp_path / "c.gguf"), "--examples", str(examples), "--base", str(tiny_gguf)]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_without_the_tune_extra_the_command_says_what_to_install(tiny_gguf, repo, tmp_path, capsys, monkeypatch):
