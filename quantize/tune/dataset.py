@@ -4,8 +4,9 @@ actions send and the answers the repository itself gives.
 Each example is built by the action's own ``build_request`` on the context the server would pack
 (``build_context`` over an index of the repository), so the model is trained on the exact
 prompts it is later asked:
-- Explain: a function whose docstring is taken out of the file; the answer is the docstring's
-  first paragraph, in the words the answer prefix starts (`` `name` returns ...``);
+- Explain: a function whose docstring is taken out of the file; the answer is the docstring
+  (its prose paragraphs, up to ``EXPLAIN_WORDS`` words), in the words the answer prefix starts
+  (`` `name` returns ...``);
 - Generate tests: a function that test functions of the repository call (imported from its
   module); the answer is those tests;
 - Implement: a function whose body is replaced by ``raise NotImplementedError``; the answer is
@@ -38,6 +39,10 @@ STOP = "\n###"
 """What the completion prompts of all three actions stop at (their examples end sections with it)."""
 MAX_BODY_LINES = 40
 MAX_TESTS = 3
+EXPLAIN_WORDS = 90
+"""About the 128 tokens an answer gets: a whole docstring, not just its summary line, so the model
+learns to say what the parameters do and what is raised (a first-paragraph-only adapter learned
+one-sentence answers)."""
 Progress = Callable[[int, int, str], None]
 
 
@@ -90,7 +95,7 @@ def _explain(root, path, text, definition: Definition, index, style, budget):
     parts = _function_parts(text, definition)
     if parts is None or parts.docstring is None or not parts.body:
         return None
-    summary = " ".join(re.split(r"\n\s*\n", parts.docstring.strip())[0].split())
+    summary = explain_answer(parts.docstring)
     if len(summary) < 12:
         return None
     without = parts.replace_in(text, parts.head_without_docstring + parts.body)
@@ -99,6 +104,31 @@ def _explain(root, path, text, definition: Definition, index, style, budget):
     if style == "chat":
         return request, summary
     return request, " " + _as_continuation(summary) + STOP
+
+
+def explain_answer(docstring: str, max_words: int = EXPLAIN_WORDS) -> str:
+    """The docstring's prose paragraphs, each on one line, while they fit in ``max_words`` (the first
+    always, cut after its last whole sentence that fits); doctest and directive paragraphs are left out."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", docstring.strip())]
+    paragraphs = [p for p in paragraphs if p and not p.startswith((">>>", ".."))]
+    kept: list[str] = []
+    for paragraph in paragraphs:
+        if len(" ".join(kept + [paragraph]).split()) > max_words:
+            if not kept:
+                kept.append(_first_sentences(paragraph, max_words))
+            break
+        kept.append(paragraph)
+    return "\n\n".join(kept)
+
+
+def _first_sentences(paragraph: str, max_words: int) -> str:
+    sentences = re.split(r"(?<=[.!?])\s+", paragraph)
+    kept = ""
+    for sentence in sentences:
+        if len((kept + " " + sentence).split()) > max_words:
+            break
+        kept = (kept + " " + sentence).strip()
+    return kept or " ".join(paragraph.split()[:max_words])
 
 
 def _as_continuation(summary: str) -> str:

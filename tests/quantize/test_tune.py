@@ -14,7 +14,7 @@ import pytest
 from lsp_server.model.gguf_header import read_header
 from quantize.cli import main
 from quantize.convert import convert
-from quantize.tune.dataset import build_examples, counts
+from quantize.tune.dataset import build_examples, counts, explain_answer
 
 from .test_adapters import logits
 from .test_convert import _hf_tensors, _write_checkpoint
@@ -41,6 +41,16 @@ def tiny_gguf(checkpoint, bundled_gguf) -> Path:
 @pytest.fixture()
 def repo(tmp_path) -> Path:
     return Path(shutil.copytree(WORKSPACE, tmp_path / "repo"))
+
+
+def test_explain_answers_are_the_docstrings_prose_up_to_a_word_limit():
+    docstring = ("Return the price reduced by a percentage.\n\n    Raises ValueError when percent is\n    outside 0-100.\n\n"
+                 "    >>> apply_discount(200, 10)\n    180.0\n\n    .. versionadded:: 2.0\n\n    Rounded to cents.")
+    assert explain_answer(docstring) == ("Return the price reduced by a percentage.\n\nRaises ValueError when percent is outside 0-100."
+                                         "\n\nRounded to cents.")
+    assert explain_answer(docstring, max_words=12) == "Return the price reduced by a percentage."
+    assert explain_answer("One two three. Four five six seven.", max_words=5) == "One two three."
+    assert explain_answer("one two three four five six", max_words=4) == "one two three four"
 
 
 def test_the_training_set_is_the_actions_prompts_with_the_repositorys_answers(repo):
