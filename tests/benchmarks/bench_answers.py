@@ -100,7 +100,9 @@ def word_f1(answer: str, reference: str) -> float:
 
 
 def function_node(text: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
-    return next(n for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name)
+    """The top-level function ``name``; of several (``@overload`` stubs before it), the one with a docstring."""
+    nodes = [n for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name]
+    return next((n for n in nodes if ast.get_docstring(n)), nodes[0])
 
 
 def parameters(node) -> list[str]:

@@ -142,6 +142,19 @@ def test_change_without_an_instruction_says_what_to_write():
     assert result.returncode == 1 and "INSTRUCTION" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_bundled_model_loads_the_bundled_adapter_unless_turned_off():
+    from lsp_server.model.adapters import BUNDLED_ADAPTER
+
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "2048")
+    assert result.returncode == 0, result.stderr
+    lora = json.loads(result.stdout)["model"]["lora"]
+    assert lora == [{"path": str(BUNDLED_ADAPTER), "alpha": 32.0, "rank": 16, "tensors": 126}]
+    manifest = json.loads(BUNDLED_ADAPTER.with_suffix(".json").read_text())
+    assert "click" not in json.dumps(manifest["repos"])  # bench_answers evaluates click: never trained on
+    result = gemma_lsp("doctor", "--json", "--n-ctx", "2048", "--lora", "none")
+    assert result.returncode == 0 and json.loads(result.stdout)["model"]["lora"] == []
+
+
 def test_doctor_and_explain_with_a_lora_adapter_of_the_bundled_model(tmp_path):
     from lsp_server.model.resolve import bundled_model_path
     from tests.quantize.test_adapters import random_adapter
