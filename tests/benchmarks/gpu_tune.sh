@@ -34,9 +34,12 @@ prepare() {
   (cd /tmp/gpu_tune_lc/llama_cpp/lib && for f in *.so; do for g in "$f".*; do [ -e "$g" ] && rm "$g" && ln -s "$f" "$g"; done; done)
   tar czf .xfer/kit/llama_cpp.tgz -C /tmp/gpu_tune_lc llama_cpp
   cp "$0" .xfer/kit/gpu_tune.sh && cp "$0" .xfer/sh/gpu_tune.sh
-  head -c 40000000 "$bundled" > .xfer/p0/c00  # with the kit (about 20 MiB) in the first call
-  tail -c +40000001 "$bundled" | split -b 53300000 -d -a 2 - .xfer/part
-  for i in 1 2 3 4; do mv ".xfer/part0$((i - 1))" ".xfer/p$i/c0$i"; done
+  # each call also carries the tracked tree (about 10 MiB with the bundled adapter): the first with
+  # the kit (about 19 MiB) takes 36 MB of the model, the second 57.3 MB, the rest 53.3 MB each
+  head -c 36000000 "$bundled" > .xfer/p0/c00
+  tail -c +36000001 "$bundled" | head -c 57300000 > .xfer/p1/c01
+  tail -c +93300001 "$bundled" | split -b 53300000 -d -a 2 - .xfer/part
+  for i in 2 3 4; do mv ".xfer/part0$((i - 2))" ".xfer/p$i/c0$i"; done
   du -sh .xfer/*
 }
 
