@@ -76,10 +76,15 @@ def tune(job: TuneJob, options: TuneOptions, progress: bool = True) -> dict:
              "loss_first": round(statistics.fmean(result.losses[:10]), 4), "loss_last": round(statistics.fmean(result.losses[-10:]), 4)}
     job.out.with_suffix(".json").write_text(json.dumps(facts, indent=2) + "\n")
     text = (f"Wrote {job.out} ({exported.bytes / 2**20:.1f} MiB, rank {options.rank}, {exported.tensors} tensors) "
-            f"from {facts['examples_seen']} of {result.examples} examples {summary['examples']}: {result.steps} steps on {result.device} in "
+            f"from {_seen(facts['examples_seen'], result.examples)} {summary['examples']}: {result.steps} steps on {result.device} in "
             f"{result.seconds:.0f} s ({result.steps_per_second:.3f} steps/s), peak memory {facts['peak_memory_mib']} MiB, "
             f"loss {facts['loss_first']} -> {facts['loss_last']}.\nUse it: set model.lora_path to {job.out.resolve()}")
     return {**facts, "text": text}
+
+
+def _seen(seen: int, examples: int) -> str:
+    """How much of the set training saw: "700 of 3200 examples", or "1.05 passes over 3200 examples"."""
+    return f"{seen} of {examples} examples" if seen <= examples else f"{seen / examples:.2f} passes over {examples} examples"
 
 
 def _build_examples(job: TuneJob, style: str, progress: bool) -> tuple[list[dataset.Example], dict]:

@@ -15,6 +15,7 @@ from lsp_server.model.gguf_header import read_header
 from quantize.cli import main
 from quantize.convert import convert
 from quantize.tune.dataset import build_examples, counts, explain_answer
+from quantize.tune.run import _seen
 
 from .test_adapters import logits
 from .test_convert import _hf_tensors, _write_checkpoint
@@ -51,6 +52,11 @@ def test_explain_answers_are_the_docstrings_prose_up_to_a_word_limit():
     assert explain_answer(docstring, max_words=12) == "Return the price reduced by a percentage."
     assert explain_answer("One two three. Four five six seven.", max_words=5) == "One two three."
     assert explain_answer("one two three four five six", max_words=4) == "one two three four"
+
+
+def test_the_summary_says_how_much_of_the_set_training_saw():
+    assert _seen(700, 3200) == "700 of 3200 examples"
+    assert _seen(3352, 3200) == "1.05 passes over 3200 examples"  # a second epoch begun, not "3352 of 3200"
 
 
 def test_the_training_set_is_the_actions_prompts_with_the_repositorys_answers(repo):
