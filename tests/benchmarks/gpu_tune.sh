@@ -12,6 +12,9 @@
 #   carry [".xfer/p1"] ... [".xfer/p4"]:          mkdir -p /tmp/m && cp .xfer/p*/* /tmp/m/
 #   carry [".xfer/p5", ".xfer/sh"]:               TUNE_ARGS="--max-minutes 7" bash .xfer/sh/gpu_tune.sh train
 # The adapter, its manifest and the log come back in $OUT.
+# The bundled adapter's set was cut from the prepared one first (all Generate tests examples, a
+# seeded share of the rest): python -m tests.benchmarks.tune_subset .xfer/exg/examples.jsonl.gz OUT.jsonl
+# then gzip OUT.jsonl into .xfer/exg/examples.jsonl.gz and OUT.json to .xfer/exg/examples.json.
 set -uo pipefail
 stage=$1; shift
 model=gemma-3-270m-q4_k_m.gguf
