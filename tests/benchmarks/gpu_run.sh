@@ -12,7 +12,8 @@
 # an H100, see RESULTS.md); GEMMA_CUDA_CMAKE_ARGS replaces that extra (set it empty for llama.cpp's
 # default build). GEMMA_CUDA_RUNTIME_CUBLAS=1 instead patches the one place the define acts
 # (ggml_cuda_should_use_mmq) so that the environment variable GGML_CUDA_FORCE_CUBLAS=1 does the
-# same at run time: one compile measures both builds.
+# same at run time: one compile measures both builds. GGML_CUDA_FORCE_CUBLAS=N (N > 1) uses cuBLAS
+# only for batches of N tokens or more (llama.cpp's quantized kernels below), to find where each wins.
 set -uo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out" /tmp/models
@@ -37,10 +38,12 @@ build() {
 import sys, pathlib
 p = pathlib.Path(sys.argv[1]); t = p.read_text(); mark = "#endif // GGML_CUDA_FORCE_CUBLAS\n"
 assert t.count(mark) == 1, "ggml_cuda_should_use_mmq changed: no runtime switch"
-switch = '    static const bool cublas_env = std::getenv("GGML_CUDA_FORCE_CUBLAS") != nullptr;\n    if (cublas_env) { return false; }\n'
+switch = ('    static const char * cublas_env = std::getenv("GGML_CUDA_FORCE_CUBLAS");\n'
+          '    static const long long cublas_from = cublas_env ? std::atoll(cublas_env) : 0;\n'
+          '    if (cublas_from > 0 && ne11 >= cublas_from) { return false; }\n')
 p.write_text("#include <cstdlib>\n" + t.replace(mark, mark + switch))
 PY
-    echo "runtime switch: GGML_CUDA_FORCE_CUBLAS=1 forces cuBLAS"
+    echo "runtime switch: GGML_CUDA_FORCE_CUBLAS=N: batches of N tokens or more use cuBLAS (1: all, as the define)"
   fi
   export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF ${GEMMA_CUDA_CMAKE_ARGS--DGGML_CUDA_FORCE_CUBLAS=ON}"
   echo "CMAKE_ARGS=$CMAKE_ARGS"
