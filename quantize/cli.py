@@ -56,6 +56,10 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flash-attn", action="store_true", help="plan without flash attention")
     p.add_argument("--n-ubatch", type=int, help="micro-batch size (default: the largest of 2048, 1024, 512 "
                                                   "that fits with the context)")
+    p.add_argument("--cublas-from", type=int, metavar="TOKENS",
+                   help="prompt batches from which your llama.cpp build uses cuBLAS, whose buffers are counted: 256 "
+                        "for `gemma-lsp build-cuda`, 1 for -DGGML_CUDA_FORCE_CUBLAS=ON, 0 for the default CUDA build "
+                        "(default: what the llama-cpp-python installed here was built with, else 0)")
     p.add_argument("--measure", action="store_true",
                    help="load it with the planned settings and compare with what llama.cpp allocates "
                         "(a shape is synthesized first: as big as the real file)")
@@ -69,12 +73,22 @@ def _plan(args) -> dict:
 
     free = parse_size(args.gpu_mem)
     rec = recommend(args.model, free, ctx=args.ctx, kv_type=args.kv_type, flash_attn=not args.no_flash_attn,
-                    n_ubatch=args.n_ubatch)
+                    n_ubatch=args.n_ubatch, cublas_from=_cublas_from(args.cublas_from))
     table = quant_table(rec.shape, free, flash_attn=not args.no_flash_attn)
     result = {**plan_json(rec, table), "text": plan_text(rec, table)}
     if args.measure:
         result.update(_measure(rec, args.model))
     return result
+
+
+def _cublas_from(given: int | None) -> int:
+    """The given threshold, else the installed llama.cpp build's (as `gemma-lsp doctor` reads it)."""
+    if given is not None:
+        return given
+    from lsp_server.cli.doctor import cuda_build
+
+    build = cuda_build() or {}
+    return 1 if build.get("force_cublas") else (build.get("cublas_from") or 0)
 
 
 def _measure(rec, model: str) -> dict:

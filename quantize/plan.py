@@ -97,6 +97,26 @@ def compute_buffer_bytes(shape: ModelShape, n_ctx: int, n_ubatch: int = 512, fla
     return scratch
 
 
+def sampler_bytes(shape: ModelShape, n_ubatch: int) -> int:
+    """Top-k inside the model's graph (the server's ``model.sampler = "auto"`` on a GPU): llama.cpp
+    reserves its buffers for a whole ubatch of outputs, one more f32 row of the vocabulary per
+    token (measured: +514 MiB at n_ubatch 512 on an H200, +2,048 MiB at 2048 on an H100)."""
+    return 4 * shape.n_vocab * n_ubatch
+
+
+CUBLAS_OWN = 188 * MiB
+"""cuBLAS's own device memory (kernels, workspace) once it multiplies: the part of the H100
+measurements (issue 22) that does not grow with the batch."""
+
+
+def cublas_scratch_bytes(shape: ModelShape, n_ubatch: int) -> int:
+    """cuBLAS multiplies f16 copies: the largest feed-forward matrix dequantized, the batch's
+    activations in and out; plus its own memory. Fits the H100's 31B-shape figures (513 MiB at
+    n_ubatch 2048, 619 at 4096) to the MiB."""
+    n_ff = max(shape.n_ff, shape.n_ff_expert)
+    return 2 * shape.n_embd * n_ff + 2 * n_ubatch * (shape.n_embd + n_ff) + CUBLAS_OWN
+
+
 def dequant_scratch_bytes(shape: ModelShape, n_ctx: int, kv_type: str, n_ubatch: int = 512) -> int:
     """CUDA flash attention over a quantized KV cache converts the largest layer's K and V to f16
     first (measured on an H100: +0.8 GiB at 128K and +1.9 GiB at 256K for a Gemma-4-31B shape)."""
@@ -158,6 +178,11 @@ class Settings:
     flash_attn: bool = True
     swa_full: bool = False
     n_ubatch: int = 512
+    gpu_sampler: bool = False
+    """Top-k in the model's graph (``model.sampler`` auto / gpu-top-k on a GPU)."""
+    cublas_from: int = 256
+    """Prompt batches of this many tokens use cuBLAS: 256 for `gemma-lsp build-cuda`, 1 for a
+    -DGGML_CUDA_FORCE_CUBLAS=ON build, 0 for llama.cpp's default build (MMQ only)."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +223,13 @@ def estimate(shape: ModelShape, weights: Weights, s: Settings) -> MemoryEstimate
 
 def _gpu_scratch(shape: ModelShape, s: Settings) -> int:
     scratch = compute_buffer_bytes(shape, s.n_ctx, s.n_ubatch, s.flash_attn)
-    return scratch + (dequant_scratch_bytes(shape, s.n_ctx, s.kv_type, s.n_ubatch) if s.flash_attn else 0)
+    if s.flash_attn:
+        scratch += dequant_scratch_bytes(shape, s.n_ctx, s.kv_type, s.n_ubatch)
+    if s.gpu_sampler:
+        scratch += sampler_bytes(shape, s.n_ubatch)
+    if 0 < s.cublas_from <= s.n_ubatch:
+        scratch += cublas_scratch_bytes(shape, s.n_ubatch)
+    return scratch
 
 
 def fits(shape: ModelShape, weights: Weights, s: Settings, free_bytes: int) -> bool:
@@ -262,14 +293,16 @@ class Recommendation:
 
 
 def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int | None = None,
-              kv_type: str | None = None, flash_attn: bool = True, n_ubatch: int | None = None) -> Recommendation:
-    """Quant type, n_gpu_layers, context size, KV type and n_ubatch for a model on a card with
-    free_vram_bytes free (0 for CPU only). model: a .gguf path, a shape name or a ModelShape.
+              kv_type: str | None = None, flash_attn: bool = True, n_ubatch: int | None = None,
+              cublas_from: int = 0) -> Recommendation:
+    """Quant type, n_gpu_layers, context size, KV type, n_ubatch and sampler for a model on a card
+    with free_vram_bytes free (0 for CPU only). model: a .gguf path, a shape name or a ModelShape.
+    cublas_from: the llama.cpp build's (Settings.cublas_from; 0, llama.cpp's default build).
 
     Memory goes first to quality and layers (quant and KV type are chosen with the smallest
-    n_ubatch), then to the context asked for (ctx, else DEFAULT_CTX), then to n_ubatch (the largest
-    of UBATCH_CHOICES that still fits: faster prefill), and what is left to a longer context.
-    n_ubatch given: that value, as before."""
+    n_ubatch), then to the context asked for (ctx, else DEFAULT_CTX), then to top-k in the graph
+    (faster decode) with the largest n_ubatch of UBATCH_CHOICES that still fits (faster prefill),
+    and what is left to a longer context. n_ubatch given: that value, as before."""
     auto_ubatch = n_ubatch is None
     n_ubatch = UBATCH_CHOICES[-1] if auto_ubatch else n_ubatch
     shape, file_weights, file_type, label = _load_model(model)
@@ -278,7 +311,7 @@ def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int 
     kv_choices = [kv_type.lower()] if kv_type else (["f16", "q8_0"] if flash_attn else ["f16"])
     for kv in kv_choices:
         kv_bytes_per_element(kv)
-    base = Settings(shape.n_layer + 1, want_ctx, kv_choices[0], flash_attn, False, n_ubatch)
+    base = Settings(shape.n_layer + 1, want_ctx, kv_choices[0], flash_attn, False, n_ubatch, cublas_from=cublas_from)
     quant, kv = _best_quant(shape, base, kv_choices, usable)
     weights = file_weights or weights_for_quant(shape, quant)
     if file_weights is not None:
@@ -288,8 +321,9 @@ def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int 
     settings = replace_settings(base, kv_type=kv)
     ngl = max_gpu_layers(shape, weights, settings, usable)
     all_in = ngl == shape.n_layer + 1
-    if auto_ubatch and all_in:
-        settings = replace_settings(settings, n_ubatch=_largest_ubatch(shape, weights, settings, ctx or want_ctx, usable))
+    if all_in:
+        ubatches = UBATCH_CHOICES if auto_ubatch else (n_ubatch,)
+        settings = _fastest_that_fits(shape, weights, settings, ctx or want_ctx, usable, ubatches)
     longest = max_context(shape, weights, settings, usable) if all_in else 0
     settings = replace_settings(settings, n_gpu_layers=ngl, n_ctx=ctx or max(want_ctx, longest))
     rec = Recommendation(label, shape, quant, file_type, settings, estimate(shape, weights, settings),
@@ -298,11 +332,15 @@ def recommend(model: str | Path | ModelShape, free_vram_bytes: int, *, ctx: int 
     return rec
 
 
-def _largest_ubatch(shape: ModelShape, weights: Weights, s: Settings, n_ctx: int, free: int) -> int:
-    for n_ubatch in UBATCH_CHOICES:
-        if fits(shape, weights, replace_settings(s, n_ctx=n_ctx, n_ubatch=n_ubatch), free):
-            return n_ubatch
-    return UBATCH_CHOICES[-1]
+def _fastest_that_fits(shape: ModelShape, weights: Weights, s: Settings, n_ctx: int, free: int,
+                       ubatches: tuple[int, ...]) -> Settings:
+    """Top-k in the graph if it fits (decode: 0.96-0.98x llama.cpp's own speed on the 31B shape
+    against 0.88x without), with the largest micro-batch that fits alongside."""
+    for gpu_sampler in (True, False):
+        for n_ubatch in ubatches:
+            if fits(shape, weights, replace_settings(s, n_ctx=n_ctx, n_ubatch=n_ubatch, gpu_sampler=gpu_sampler), free):
+                return replace_settings(s, n_ubatch=n_ubatch, gpu_sampler=gpu_sampler)
+    return replace_settings(s, n_ubatch=ubatches[-1])
 
 
 def _load_model(model: str | Path | ModelShape):
@@ -345,7 +383,16 @@ def _notes(rec: Recommendation, all_in: bool) -> list[str]:
     if rec.free_bytes > 0:
         notes.append(f"n_ubatch={rec.settings.n_ubatch}: set model.n_ubatch = {rec.settings.n_ubatch} in the server's "
                      "settings (its default is 512). Larger micro-batches prefill faster on a GPU, most with "
-                     "llama.cpp built with -DGGML_CUDA_FORCE_CUBLAS=ON; their compute buffer is counted above.")
+                     "cuBLAS for long batches (gemma-lsp build-cuda); their compute buffer is counted above.")
+    if all_in and rec.free_bytes > 0:
+        s = rec.settings
+        notes.append("Top-k runs in the model's graph (model.sampler = \"auto\", the default); its buffers are counted above."
+                     if s.gpu_sampler else
+                     'Set model.sampler = "fast": top-k in the graph (the default on a GPU) would need '
+                     f"{sampler_bytes(rec.shape, s.n_ubatch) / GiB:.2f} GiB more than fits.")
+        cublas = (f"cuBLAS from {s.cublas_from}-token batches" if s.cublas_from > 1 else
+                  "cuBLAS for every batch" if s.cublas_from == 1 else "llama.cpp's default build (MMQ)")
+        notes.append(f"Planned for {cublas} (--cublas-from {s.cublas_from}; by default, the build installed here).")
     return notes
 
 

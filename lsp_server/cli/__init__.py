@@ -1,4 +1,4 @@
-"""Command line: ``gemma-lsp serve | explain | change | index | context | doctor | bench``."""
+"""Command line: ``gemma-lsp serve | explain | change | index | context | doctor | build-cuda | bench``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from lsp_server import __version__
 from lsp_server.config import Settings, settings_from_mapping
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the model, GPU offload and versions")
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
     _model_options(doctor)
+
+    build = sub.add_parser("build-cuda", help="rebuild llama-cpp-python with CUDA, cuBLAS for long prompt batches (data-center GPUs)")
+    build.add_argument("--cublas-from", type=int, default=None, metavar="TOKENS",
+                       help="batches of this many tokens or more use cuBLAS, smaller ones llama.cpp's MMQ (default 256)")
+    build.add_argument("--sdist", type=Path, help="llama-cpp-python's source archive (default: pip fetches the installed version's)")
+    build.add_argument("--cmake-args", default="", help="more CMake arguments, e.g. -DCMAKE_CUDA_ARCHITECTURES=90")
+    build.add_argument("--no-build-isolation", action="store_true", help="build with the installed build tools (offline)")
 
     bench = sub.add_parser("bench", help="measure speed on this machine")
     bench.add_argument("what", choices=["model"], help="model: prefill, decode and time to first token")
@@ -119,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             facts = doctor(settings)
             print(json.dumps(facts, indent=2) if args.json else _human(facts))
             return 0 if facts["model"]["loaded"] else 1
+        if args.command == "build-cuda":
+            from lsp_server.cli.build_cuda import CUBLAS_FROM, build_cuda
+
+            cublas_from = CUBLAS_FROM if args.cublas_from is None else args.cublas_from
+            return build_cuda(args.sdist, cublas_from, args.cmake_args, isolated=not args.no_build_isolation)
         if args.command == "bench":
             from lsp_server.cli.bench import bench_model
 

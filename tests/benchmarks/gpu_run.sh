@@ -8,12 +8,11 @@
 #                                                     # in several configurations, each in a fresh cache
 # Results go to $OUT (the device tool's output folder) or ./gpu-results.
 #   bash tests/benchmarks/gpu_run.sh native SHAPE LABEL ARGS  # llama-bench alone (-ngl 99 -fa 1 -r 1 ARGS)
-# The build uses cuBLAS for quantized prompt matmuls (-DGGML_CUDA_FORCE_CUBLAS=ON: 1.3-1.9x prefill on
-# an H100, see RESULTS.md); GEMMA_CUDA_CMAKE_ARGS replaces that extra (set it empty for llama.cpp's
-# default build). GEMMA_CUDA_RUNTIME_CUBLAS=1 instead patches the one place the define acts
-# (ggml_cuda_should_use_mmq) so that the environment variable GGML_CUDA_FORCE_CUBLAS=1 does the
-# same at run time: one compile measures both builds. GGML_CUDA_FORCE_CUBLAS=N (N > 1) uses cuBLAS
-# only for batches of N tokens or more (llama.cpp's quantized kernels below), to find where each wins.
+# The build is the one `gemma-lsp build-cuda` makes (lsp_server/cli/build_cuda.py): llama.cpp's default
+# CUDA build with its choice between MMQ and cuBLAS patched, so that prompt batches of
+# GEMMA_LSP_CUBLAS_FROM tokens or more (default 256) use cuBLAS. The variable switches builds at run
+# time, so one compile measures all three: 0 = llama.cpp's default build, 1 = -DGGML_CUDA_FORCE_CUBLAS=ON,
+# 256 = ours. GEMMA_CUDA_PLAIN=1 builds the unpatched source; GEMMA_CUDA_CMAKE_ARGS adds CMake arguments.
 set -uo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out" /tmp/models
@@ -31,21 +30,16 @@ build() {
     echo "already built"; return 0
   fi
   local work src cap start
-  work=$(mktemp -d); tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
-  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
-  if [ -n "${GEMMA_CUDA_RUNTIME_CUBLAS:-}" ]; then
-    python3 - "$src/vendor/llama.cpp/ggml/src/ggml-cuda/mmq.cu" <<'PY' || return 1
-import sys, pathlib
-p = pathlib.Path(sys.argv[1]); t = p.read_text(); mark = "#endif // GGML_CUDA_FORCE_CUBLAS\n"
-assert t.count(mark) == 1, "ggml_cuda_should_use_mmq changed: no runtime switch"
-switch = ('    static const char * cublas_env = std::getenv("GGML_CUDA_FORCE_CUBLAS");\n'
-          '    static const long long cublas_from = cublas_env ? std::atoll(cublas_env) : 0;\n'
-          '    if (cublas_from > 0 && ne11 >= cublas_from) { return false; }\n')
-p.write_text("#include <cstdlib>\n" + t.replace(mark, mark + switch))
-PY
-    echo "runtime switch: GGML_CUDA_FORCE_CUBLAS=N: batches of N tokens or more use cuBLAS (1: all, as the define)"
+  work=$(mktemp -d)
+  if [ -n "${GEMMA_CUDA_PLAIN:-}" ]; then
+    tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
+  else  # the source as `gemma-lsp build-cuda` patches it (lsp_server/cli/build_cuda.py)
+    src=$(python3 -c "import sys; from pathlib import Path; from lsp_server.cli.build_cuda import unpack_and_patch; print(unpack_and_patch(Path(sys.argv[1]), Path(sys.argv[2]), 256))" \
+          .device/llama-cpp-python-src.tar.gz "$work") || return 1
+    echo "patched as gemma-lsp build-cuda does: GEMMA_LSP_CUBLAS_FROM=N at run time (default 256; 0: llama.cpp's default build; 1: the FORCE_CUBLAS build)"
   fi
-  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF ${GEMMA_CUDA_CMAKE_ARGS--DGGML_CUDA_FORCE_CUBLAS=ON}"
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
+  export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF ${GEMMA_CUDA_CMAKE_ARGS:-}"
   echo "CMAKE_ARGS=$CMAKE_ARGS"
   export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
   start=$(date +%s)
@@ -67,7 +61,7 @@ case "$stage" in
     ;;
   native)
     shape=$1; label=$2; shift 2
-    echo "== llama-bench $label (GGML_CUDA_FORCE_CUBLAS=${GGML_CUDA_FORCE_CUBLAS:-unset}): $*"
+    echo "== llama-bench $label (GEMMA_LSP_CUBLAS_FROM=${GEMMA_LSP_CUBLAS_FROM:-unset}): $*"
     "$(llama_bench)" -m "/tmp/models/$shape.gguf" -ngl 99 -fa 1 -r 1 "$@" -o md 2>&1 | tee -a "$out/native-$label.md"
     ;;
   bench)

@@ -4,8 +4,8 @@ import pytest
 
 from quantize.errors import UnknownQuantType, UnknownShape
 from quantize.plan import (
-    GiB, MiB, Settings, compute_buffer_bytes, dequant_scratch_bytes, estimate, gpu_layer_ids, kv_bytes_per_element,
-    kv_cache_bytes, kv_cells, max_context, max_gpu_layers, recommend, weights_for_quant,
+    GiB, MiB, Settings, compute_buffer_bytes, cublas_scratch_bytes, dequant_scratch_bytes, estimate, gpu_layer_ids, kv_bytes_per_element,
+    kv_cache_bytes, kv_cells, max_context, max_gpu_layers, recommend, sampler_bytes, weights_for_quant,
 )
 from quantize.shapes import load_shape, shape_names
 from quantize.tensors import parameter_count
@@ -161,9 +161,35 @@ def test_n_ubatch_is_the_largest_that_fits_after_the_context():
     assert big.settings.n_ubatch == 2048
     assert big.llama_kwargs()["n_ubatch"] == 2048
     assert any("model.n_ubatch = 2048" in note for note in big.notes)
-    # the compute buffer of a 2048-token ubatch is counted: f32 logits + two hidden rows per token
+    # the compute buffer of a 2048-token ubatch is counted: f32 logits + two hidden rows per token,
+    # and top-k in the graph (which fits here) reserves one more vocabulary row per token
     shape = big.shape
-    assert big.estimate.compute_gpu == 4 * 2048 * (shape.n_vocab + 2 * shape.n_embd)
+    assert big.settings.gpu_sampler
+    assert big.estimate.compute_gpu == compute_buffer_bytes(shape, big.settings.n_ctx, 2048) + sampler_bytes(shape, 2048)
+
+
+def test_gpu_buffers_match_the_h100_measurements_of_the_31b_shape():
+    """nvidia-smi on an H100, build-cuda build, n_ubatch 2048 and 4096 (issue 22): the top-k
+    buffers are one f32 vocabulary row per ubatch token; cuBLAS's f16 copies fit 513 / 619 MiB."""
+    shape = recommend("gemma4-31b", 80 * GiB).shape
+    assert sampler_bytes(shape, 2048) == 2048 * MiB
+    assert abs(cublas_scratch_bytes(shape, 2048) / MiB - 513) <= 1
+    assert abs(cublas_scratch_bytes(shape, 4096) / MiB - 619) <= 1
+
+
+def test_cublas_buffers_are_counted_only_for_batches_that_use_it():
+    kw = dict(ctx=32768, kv_type="f16", n_ubatch=2048)
+    mmq, ours, small = (recommend("gemma4-31b", 80 * GiB, cublas_from=c, **kw) for c in (0, 256, 4096))
+    shape = mmq.shape
+    assert ours.estimate.compute_gpu - mmq.estimate.compute_gpu == cublas_scratch_bytes(shape, 2048)
+    assert small.estimate.compute_gpu == mmq.estimate.compute_gpu  # 2048-token batches stay on MMQ
+    assert any("cuBLAS from 256-token batches" in note for note in ours.notes)
+
+
+def test_top_k_in_the_graph_is_dropped_before_the_context_is():
+    rec = recommend("gemma4-31b", 24 * GiB, ctx=131072, kv_type="q4_0")
+    assert rec.quant == "Q4_K_M" and rec.settings.n_ctx == 131072 and not rec.settings.gpu_sampler
+    assert any('model.sampler = "fast"' in note for note in rec.notes)
 
 
 def test_a_24_gib_card_keeps_the_31b_context_and_a_smaller_ubatch():
@@ -176,7 +202,7 @@ def test_a_24_gib_card_keeps_the_31b_context_and_a_smaller_ubatch():
 
 
 def test_n_ubatch_grows_only_where_memory_is_left():
-    sizes = [recommend("gemma4-31b", gib * GiB, ctx=32768).settings.n_ubatch for gib in (24, 25, 27, 40)]
+    sizes = [recommend("gemma4-31b", gib * GiB, ctx=32768).settings.n_ubatch for gib in (24, 25, 27, 48)]
     assert sizes == sorted(sizes) and sizes[0] == 512 and sizes[-1] == 2048
 
 

@@ -21,13 +21,25 @@ def test_default_cuda_build_uses_mmq_and_gets_the_rebuild_advice():
     build = cuda_build(CUDA_DEFAULT)
     assert build["force_cublas"] is False and build["archs"] == "900"
     assert build["prompt_matmul"].startswith("MMQ")
-    assert "-DGGML_CUDA_FORCE_CUBLAS=ON" in build["advice"]
+    assert build["cublas_from"] is None
+    assert "gemma-lsp build-cuda" in build["advice"]
 
 
-def test_forced_cublas_build_is_reported():
+def test_forced_cublas_build_is_reported_with_its_cost_for_short_batches():
     build = cuda_build(CUDA_CUBLAS)
-    assert build["force_cublas"] is True and build["prompt_matmul"].startswith("cuBLAS")
+    assert build["force_cublas"] is True and build["prompt_matmul"].startswith("cuBLAS (-DGGML_CUDA_FORCE_CUBLAS")
+    assert "short question" in build["advice"] and "gemma-lsp build-cuda" in build["advice"]
+
+
+def test_a_build_cuda_library_reports_its_threshold_and_needs_no_advice():
+    build = cuda_build(CUDA_DEFAULT, cublas_from=256)
+    assert build["cublas_from"] == 256 and build["prompt_matmul"] == "cuBLAS from 256-token batches, MMQ below (gemma-lsp build-cuda)"
     assert "advice" not in build
+
+
+def test_a_build_cuda_library_switched_off_by_its_variable_is_the_default_build():
+    build = cuda_build(CUDA_DEFAULT, cublas_from=0)
+    assert build["prompt_matmul"].startswith("MMQ") and "gemma-lsp build-cuda" in build["advice"]
 
 
 def test_this_machines_build_reads_without_error():
