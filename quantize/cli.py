@@ -57,7 +57,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-ubatch", type=int, help="micro-batch size (default: the largest of 2048, 1024, 512 "
                                                   "that fits with the context)")
     p.add_argument("--cublas-from", type=int, metavar="TOKENS",
-                   help="prompt batches from which your llama.cpp build uses cuBLAS, whose buffers are counted: 256 "
+                   help="prompt batches from which your llama.cpp build uses cuBLAS, whose buffers are counted: 384 "
                         "for `gemma-lsp build-cuda`, 1 for -DGGML_CUDA_FORCE_CUBLAS=ON, 0 for the default CUDA build "
                         "(default: what the llama-cpp-python installed here was built with, else 0)")
     p.add_argument("--measure", action="store_true",

@@ -15,6 +15,7 @@ from pathlib import Path
 import gguf
 
 from quantize.errors import UnknownQuantType
+from quantize.gpu_scratch import cublas_scratch_bytes, sampler_bytes
 from quantize.gguf_meta import read_summary
 from quantize.shapes import ModelShape, load_shape, looks_like_file
 from quantize.tensors import model_tensors
@@ -97,26 +98,6 @@ def compute_buffer_bytes(shape: ModelShape, n_ctx: int, n_ubatch: int = 512, fla
     return scratch
 
 
-def sampler_bytes(shape: ModelShape, n_ubatch: int) -> int:
-    """Top-k inside the model's graph (the server's ``model.sampler = "auto"`` on a GPU): llama.cpp
-    reserves its buffers for a whole ubatch of outputs, one more f32 row of the vocabulary per
-    token (measured: +514 MiB at n_ubatch 512 on an H200, +2,048 MiB at 2048 on an H100)."""
-    return 4 * shape.n_vocab * n_ubatch
-
-
-CUBLAS_OWN = 188 * MiB
-"""cuBLAS's own device memory (kernels, workspace) once it multiplies: the part of the H100
-measurements (issue 22) that does not grow with the batch."""
-
-
-def cublas_scratch_bytes(shape: ModelShape, n_ubatch: int) -> int:
-    """cuBLAS multiplies f16 copies: the largest feed-forward matrix dequantized, the batch's
-    activations in and out; plus its own memory. Fits the H100's 31B-shape figures (513 MiB at
-    n_ubatch 2048, 619 at 4096) to the MiB."""
-    n_ff = max(shape.n_ff, shape.n_ff_expert)
-    return 2 * shape.n_embd * n_ff + 2 * n_ubatch * (shape.n_embd + n_ff) + CUBLAS_OWN
-
-
 def dequant_scratch_bytes(shape: ModelShape, n_ctx: int, kv_type: str, n_ubatch: int = 512) -> int:
     """CUDA flash attention over a quantized KV cache converts the largest layer's K and V to f16
     first (measured on an H100: +0.8 GiB at 128K and +1.9 GiB at 256K for a Gemma-4-31B shape)."""
@@ -180,8 +161,8 @@ class Settings:
     n_ubatch: int = 512
     gpu_sampler: bool = False
     """Top-k in the model's graph (``model.sampler`` auto / gpu-top-k on a GPU)."""
-    cublas_from: int = 256
-    """Prompt batches of this many tokens use cuBLAS: 256 for `gemma-lsp build-cuda`, 1 for a
+    cublas_from: int = 0
+    """Prompt batches of this many tokens use cuBLAS: 384 for `gemma-lsp build-cuda`, 1 for a
     -DGGML_CUDA_FORCE_CUBLAS=ON build, 0 for llama.cpp's default build (MMQ only)."""
 
 

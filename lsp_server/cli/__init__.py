@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build-cuda", help="rebuild llama-cpp-python with CUDA, cuBLAS for long prompt batches (data-center GPUs)")
     build.add_argument("--cublas-from", type=int, default=None, metavar="TOKENS",
-                       help="batches of this many tokens or more use cuBLAS, smaller ones llama.cpp's MMQ (default 256)")
+                       help="batches of this many tokens or more use cuBLAS, smaller ones llama.cpp's MMQ (default 384)")
     build.add_argument("--sdist", type=Path, help="llama-cpp-python's source archive (default: pip fetches the installed version's)")
-    build.add_argument("--cmake-args", default="", help="more CMake arguments, e.g. -DCMAKE_CUDA_ARCHITECTURES=90")
+    build.add_argument("--cmake-args", default="", help="more CMake arguments, e.g. --cmake-args=-DCMAKE_CUDA_ARCHITECTURES=90")
     build.add_argument("--no-build-isolation", action="store_true", help="build with the installed build tools (offline)")
 
     bench = sub.add_parser("bench", help="measure speed on this machine")

@@ -3,8 +3,9 @@
 llama.cpp's CUDA build multiplies quantized weights by a prompt batch with its own int8 kernels
 (MMQ); ``-DGGML_CUDA_FORCE_CUBLAS=ON`` hands every batch of more than 8 tokens to cuBLAS instead.
 On an H100 (Gemma-4-31B shape, Q4_K_M; tests/benchmarks/RESULTS.md, issue 22) cuBLAS prefilled
-8K tokens twice as fast at n_ubatch 2048, but a 25-token batch after a warm prefix took 121 ms
-with it against 47 ms with MMQ. Neither build is best at both, so this one patches the single
+8K tokens twice as fast at n_ubatch 2048, but MMQ was faster for batches up to 256 tokens: the
+25 new tokens of a question after a warm 8K / 128K prefix took 121 / 153 ms to the first answer
+token with cuBLAS against 47 / 76 ms with MMQ. Neither build is best at both, so this one patches the single
 function where llama.cpp chooses (``ggml_cuda_should_use_mmq`` in ggml-cuda/mmq.cu): batches of
 ``cublas_from`` tokens or more go to cuBLAS, smaller ones keep MMQ. The environment variable
 GEMMA_LSP_CUBLAS_FROM changes the threshold when the server starts (0: never cuBLAS, which is
@@ -27,8 +28,9 @@ from pathlib import Path
 
 from lsp_server.errors import GemmaLspError
 
-CUBLAS_FROM = 256
-"""Tokens per batch from which cuBLAS multiplies (H100: MMQ at 25, cuBLAS at 512 and 2048)."""
+CUBLAS_FROM = 384
+"""Tokens per batch from which cuBLAS multiplies. H100, 31B shape, 8K prefill by batch size: MMQ
+2,223 vs cuBLAS 2,063 tok/s at 256; cuBLAS 2,565 vs 2,428 at 384, 3,190 vs 2,562 at 512."""
 ENV = "GEMMA_LSP_CUBLAS_FROM"
 SYMBOL = "gemma_lsp_cublas_from"
 """Exported by the patched libggml-cuda: ``gemma-lsp doctor`` reads the threshold from it."""

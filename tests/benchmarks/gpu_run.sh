@@ -10,9 +10,9 @@
 #   bash tests/benchmarks/gpu_run.sh native SHAPE LABEL ARGS  # llama-bench alone (-ngl 99 -fa 1 -r 1 ARGS)
 # The build is the one `gemma-lsp build-cuda` makes (lsp_server/cli/build_cuda.py): llama.cpp's default
 # CUDA build with its choice between MMQ and cuBLAS patched, so that prompt batches of
-# GEMMA_LSP_CUBLAS_FROM tokens or more (default 256) use cuBLAS. The variable switches builds at run
+# GEMMA_LSP_CUBLAS_FROM tokens or more (default 384) use cuBLAS. The variable switches builds at run
 # time, so one compile measures all three: 0 = llama.cpp's default build, 1 = -DGGML_CUDA_FORCE_CUBLAS=ON,
-# 256 = ours. GEMMA_CUDA_PLAIN=1 builds the unpatched source; GEMMA_CUDA_CMAKE_ARGS adds CMake arguments.
+# 384 = ours. GEMMA_CUDA_PLAIN=1 builds the unpatched source; GEMMA_CUDA_CMAKE_ARGS adds CMake arguments.
 set -uo pipefail
 out=${OUT:-gpu-results}
 mkdir -p "$out" /tmp/models
@@ -34,9 +34,9 @@ build() {
   if [ -n "${GEMMA_CUDA_PLAIN:-}" ]; then
     tar xzf .device/llama-cpp-python-src.tar.gz -C "$work"; src=$(ls -d "$work"/llama_cpp_python-*/)
   else  # the source as `gemma-lsp build-cuda` patches it (lsp_server/cli/build_cuda.py)
-    src=$(python3 -c "import sys; from pathlib import Path; from lsp_server.cli.build_cuda import unpack_and_patch; print(unpack_and_patch(Path(sys.argv[1]), Path(sys.argv[2]), 256))" \
+    src=$(python3 -c "import sys; from pathlib import Path; from lsp_server.cli.build_cuda import CUBLAS_FROM, unpack_and_patch; print(unpack_and_patch(Path(sys.argv[1]), Path(sys.argv[2]), CUBLAS_FROM))" \
           .device/llama-cpp-python-src.tar.gz "$work") || return 1
-    echo "patched as gemma-lsp build-cuda does: GEMMA_LSP_CUBLAS_FROM=N at run time (default 256; 0: llama.cpp's default build; 1: the FORCE_CUBLAS build)"
+    echo "patched as gemma-lsp build-cuda does: GEMMA_LSP_CUBLAS_FROM=N at run time (default 384; 0: llama.cpp's default build; 1: the FORCE_CUBLAS build)"
   fi
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
   export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$cap -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF ${GEMMA_CUDA_CMAKE_ARGS:-}"

@@ -28,11 +28,11 @@ bool ggml_cuda_should_use_mmq(enum ggml_type type, int cc, int64_t ne11, int64_t
 
 
 def test_patch_sends_batches_from_the_threshold_to_cublas():
-    patched = patch_mmq(MMQ, 256)
+    patched = patch_mmq(MMQ, 384)
     body = patched[patched.index("bool ggml_cuda_should_use_mmq("):]
     # the switch comes first in the function, after the compile-time flag, before any other rule
     assert body.index("#endif // GGML_CUDA_FORCE_CUBLAS") < body.index(f"ne11 >= {SYMBOL}()") < body.index("bool mmq_supported")
-    assert f'std::getenv("{ENV}")' in patched and "std::atoll(value) : 256LL" in patched
+    assert f'std::getenv("{ENV}")' in patched and "std::atoll(value) : 384LL" in patched
     assert 'extern "C" __attribute__((visibility("default"))) long long gemma_lsp_cublas_from(void)' in patched
 
 
@@ -41,12 +41,12 @@ def test_patch_compiles_and_chooses_as_documented(tmp_path):
     cuBLAS from it; the environment variable replaces the default (0: never cuBLAS)."""
     if not any(Path(d, "g++").exists() for d in ("/usr/bin", "/usr/local/bin")):
         pytest.skip("no C++ compiler here")
-    source = patch_mmq(MMQ.replace('#include "mmq.cuh"', "#include <cstdint>\n#include <cstdio>\nenum ggml_type { Q4_K };"), 256)
+    source = patch_mmq(MMQ.replace('#include "mmq.cuh"', "#include <cstdint>\n#include <cstdio>\nenum ggml_type { Q4_K };"))
     source += 'int main() { printf("%d %d %lld\\n", ggml_cuda_should_use_mmq(Q4_K, 900, 25, 0), ggml_cuda_should_use_mmq(Q4_K, 900, 2048, 0), gemma_lsp_cublas_from()); }\n'
     (tmp_path / "mmq.cpp").write_text(source)
     subprocess.run(["g++", "-o", str(tmp_path / "mmq"), str(tmp_path / "mmq.cpp")], check=True)
     run = lambda env: subprocess.run([str(tmp_path / "mmq")], env=env, capture_output=True, text=True, check=True).stdout.split()  # noqa: E731
-    assert run({}) == ["1", "0", "256"]
+    assert run({}) == ["1", "0", "384"]  # the default: 384
     assert run({ENV: "4096"}) == ["1", "1", "4096"]
     assert run({ENV: "0"}) == ["1", "1", "0"]
 

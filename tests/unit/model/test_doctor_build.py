@@ -32,8 +32,8 @@ def test_forced_cublas_build_is_reported_with_its_cost_for_short_batches():
 
 
 def test_a_build_cuda_library_reports_its_threshold_and_needs_no_advice():
-    build = cuda_build(CUDA_DEFAULT, cublas_from=256)
-    assert build["cublas_from"] == 256 and build["prompt_matmul"] == "cuBLAS from 256-token batches, MMQ below (gemma-lsp build-cuda)"
+    build = cuda_build(CUDA_DEFAULT, cublas_from=384)
+    assert build["cublas_from"] == 384 and build["prompt_matmul"] == "cuBLAS from 384-token batches, MMQ below (gemma-lsp build-cuda)"
     assert "advice" not in build
 
 
