@@ -15,8 +15,8 @@ from pathlib import Path
 import gguf
 
 from quantize.errors import UnknownQuantType
-from quantize.gpu_scratch import cublas_scratch_bytes, sampler_bytes
 from quantize.gguf_meta import read_summary
+from quantize.gpu_scratch import cublas_scratch_bytes, sampler_bytes
 from quantize.shapes import ModelShape, load_shape, looks_like_file
 from quantize.tensors import model_tensors
 

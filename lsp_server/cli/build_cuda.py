@@ -83,7 +83,7 @@ def installed_version() -> str:
 def download_sdist(version: str, folder: Path) -> Path:
     command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-d", str(folder),
                f"llama-cpp-python=={version}"]
-    if subprocess.run(command).returncode != 0:
+    if subprocess.run(command, check=False).returncode != 0:
         raise GemmaLspError(f"pip could not fetch llama-cpp-python {version}'s source; pass --sdist FILE.tar.gz.")
     found = sorted(folder.glob("llama_cpp_python-*.tar.gz"))
     if not found:
@@ -106,7 +106,7 @@ def build_cuda(sdist: Path | None, cublas_from: int, cmake_args: str, isolated: 
         env = {**os.environ, "CMAKE_ARGS": f"-DGGML_CUDA=on {cmake_args}".strip()}
         print(f"Building {tree.name} with CUDA (CMAKE_ARGS={env['CMAKE_ARGS']}); cuBLAS from {cublas_from}-token batches. "
               "This takes several minutes.", flush=True)
-        if subprocess.run(install_command(tree, isolated), env=env).returncode != 0:
+        if subprocess.run(install_command(tree, isolated), env=env, check=False).returncode != 0:
             raise GemmaLspError("The CUDA build failed (its output is above). The plain recipe in the README still works.")
     print(f"Done. `gemma-lsp doctor --json` should now show \"cuda_build\": {{\"cublas_from\": {cublas_from}, ...}}.")
     return 0

@@ -3,11 +3,11 @@
 import pytest
 
 from quantize.errors import UnknownQuantType, UnknownShape
+from quantize.gpu_scratch import cublas_scratch_bytes, sampler_bytes
 from quantize.plan import (
     GiB, MiB, Settings, compute_buffer_bytes, dequant_scratch_bytes, estimate, gpu_layer_ids, kv_bytes_per_element,
     kv_cache_bytes, kv_cells, max_context, max_gpu_layers, recommend, weights_for_quant,
 )
-from quantize.gpu_scratch import cublas_scratch_bytes, sampler_bytes
 from quantize.shapes import load_shape, shape_names
 from quantize.tensors import parameter_count
 
@@ -179,7 +179,7 @@ def test_gpu_buffers_match_the_h100_measurements_of_the_31b_shape():
 
 
 def test_cublas_buffers_are_counted_only_for_batches_that_use_it():
-    kw = dict(ctx=32768, kv_type="f16", n_ubatch=2048)
+    kw = {"ctx": 32768, "kv_type": "f16", "n_ubatch": 2048}
     mmq, ours, small = (recommend("gemma4-31b", 80 * GiB, cublas_from=c, **kw) for c in (0, 384, 4096))
     shape = mmq.shape
     assert ours.estimate.compute_gpu - mmq.estimate.compute_gpu == cublas_scratch_bytes(shape, 2048)

@@ -45,7 +45,10 @@ def test_patch_compiles_and_chooses_as_documented(tmp_path):
     source += 'int main() { printf("%d %d %lld\\n", ggml_cuda_should_use_mmq(Q4_K, 900, 25, 0), ggml_cuda_should_use_mmq(Q4_K, 900, 2048, 0), gemma_lsp_cublas_from()); }\n'
     (tmp_path / "mmq.cpp").write_text(source)
     subprocess.run(["g++", "-o", str(tmp_path / "mmq"), str(tmp_path / "mmq.cpp")], check=True)
-    run = lambda env: subprocess.run([str(tmp_path / "mmq")], env=env, capture_output=True, text=True, check=True).stdout.split()  # noqa: E731
+
+    def run(env: dict) -> list[str]:
+        return subprocess.run([str(tmp_path / "mmq")], env=env, capture_output=True, text=True, check=True).stdout.split()
+
     assert run({}) == ["1", "0", "384"]  # the default: 384
     assert run({ENV: "4096"}) == ["1", "1", "4096"]
     assert run({ENV: "0"}) == ["1", "1", "0"]
