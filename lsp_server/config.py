@@ -142,6 +142,10 @@ class VerifySettings:
     memory_mb: int = bounded(2048, minimum=64)
     """Memory limit of the test run."""
 
+    attempts: int = bounded(2, minimum=1)
+    """Answers the model may give for Refactor, Generate tests or Implement: when verification
+    refuses one for what the answer holds, the next is sampled afresh (with temperature above 0)."""
+
     allow_unsandboxed: bool = False
     """Run tests with your own rights where no sandbox (bubblewrap) can be made. Off: such a
     machine checks edits statically (parse, lint) and says the tests were not run. Tests are code

@@ -87,6 +87,15 @@ def refused(verification: Verification, action: str, target: str, path: Path, ro
     return Outcome(f"{ACTIONS.get(action, action)} `{target}`", shown, reason, tuple(remedies), details)
 
 
+def answer_at_fault(verification: Verification) -> bool:
+    """Whether a refusal is about what the answer holds (another answer may pass), not about this
+    machine or the settings: tests that could not run, were switched off or ran out of time."""
+    tests = next((c for c in verification.checks if c.name == "tests" and not c.ok), None)
+    if tests is None:
+        return not verification.ok
+    return not (tests.detail.startswith(("tests not run", "verify.runTests is off")) or tests.detail == "the tests timed out")
+
+
 def _reason(check: CheckResult, verification: Verification, path: str, tests: bool) -> tuple[str, list[str]]:
     """(why, remedies particular to it) for the first failed check."""
     detail, who = check.detail, "the tests" if tests else "the new code"

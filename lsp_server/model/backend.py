@@ -54,6 +54,8 @@ class GenerationRequest:
     """The most tokens the thought may take, apart from the answer's ``max_tokens``."""
     on_thought: Callable[[str], None] | None = field(default=None, compare=False)
     """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
+    seed: int | None = None
+    """The sampler's seed; None: the backend's own fixed one (the same prompt, the same answer)."""
 
 
 @dataclass(frozen=True)

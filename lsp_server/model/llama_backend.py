@@ -314,7 +314,7 @@ class LlamaCppBackend:
         router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
         if request.answer_prefix:
             router(request.answer_prefix)
-        sampling = Sampling(temperature=request.temperature)
+        sampling = Sampling(temperature=request.temperature) if request.seed is None else Sampling(temperature=request.temperature, seed=request.seed)
         generated = engine.generate(sampling, speculative, native_sampler=self.settings.sampler == "llama")
         try:
             for token in generated:

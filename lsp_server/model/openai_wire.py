@@ -83,6 +83,8 @@ def request_body(request: GenerationRequest, model: str, slot: int | None) -> tu
     body["stream_options"] = {"include_usage": True}
     if request.stop:
         body["stop"] = list(request.stop)
+    if request.seed is not None:  # llama-server and vLLM both take a per-request seed
+        body["seed"] = request.seed
     if slot is not None:
         body.update(cache_prompt=True, id_slot=slot)
     if request.text is not None:

@@ -18,6 +18,8 @@ from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_mod
 from lsp_server.verify.select import tests_importing
 
 ACTIONS = ("refactor", "generate_tests", "implement")
+AGAIN_SEED = 0x5EED
+"""Seeds of the answers after the first (which uses the backend's own): fixed, so a run repeats."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,10 +55,21 @@ def prepare(assistant: Assistant, action: str, ask: Ask, instruction: str | None
 
 
 def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: CancelToken) -> EditResult:
-    generation = run_model(assistant, prepared, watch, cancel)
-    watch.on_stage("verifying")
-    proposal = _propose(assistant, prepared, generation.text, watch)
+    """Generate and verify; while verification refuses an answer for what it holds, ask again with
+    a fresh sample, up to ``verify.attempts`` answers (the stream and the progress say so)."""
+    settings = assistant.settings
+    attempts = settings.verify.attempts if settings.model.temperature > 0 else 1
     target = prepared.packed.target
+    for attempt in range(attempts):
+        if attempt:
+            why = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root).reason
+            watch.on_stage(f"answer {attempt} refused; asking again ({attempt + 1} of {attempts})")
+            watch.on_text(f"\n\n*Answer {attempt} was not offered: {why}. Answer {attempt + 1} of {attempts}:*\n\n")
+        generation = run_model(assistant, prepared, watch, cancel, seed=AGAIN_SEED + attempt if attempt else None)
+        watch.on_stage("verifying")
+        proposal = _propose(assistant, prepared, generation.text, watch)
+        if proposal.verification.ok or not outcome.answer_at_fault(proposal.verification):
+            break
     refused = None
     document = ""
     if not proposal.verification.ok:

@@ -4,7 +4,7 @@ model step (load, build the request, think or not, generate)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsp_server.actions import outcome
@@ -108,14 +108,17 @@ def pack(assistant: Assistant, ask: Ask, instruction: str = "") -> PackedContext
     return assistant.explain_context(ask.path, ask.text, ask.start, ask.end, ask.roots, ask.read_text, instruction)
 
 
-def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken) -> Generation:
-    """Load the model (once), build the request in its prompt style and generate; blocks."""
+def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken, seed: int | None = None) -> Generation:
+    """Load the model (once), build the request in its prompt style and generate; blocks.
+    ``seed``: sample with it instead of the backend's fixed one (another answer to the same prompt)."""
     if not assistant.model_loaded:
         watch.on_stage("loading the model")
     info = assistant.backend.load()
     model = assistant.settings.model
     thinks = wants_thinking(model.thinking, prepared.action, info.supports_thinking)
     request = with_thinking(prepared.request_for(info.prompt_style), thinks, model.thinking_max_tokens, watch.on_thought)
+    if seed is not None:
+        request = replace(request, seed=seed)
     # A stable cache key per workspace lets a team server keep this workspace's prefix warm; a
     # refactor's answer copies most of the code it shows, so prompt-lookup decoding pays there.
     options = RunOptions(cache_key=str(prepared.root), speculative=prepared.action == "refactor", on_prefill=watch.on_prefill)

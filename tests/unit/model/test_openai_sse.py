@@ -52,6 +52,12 @@ def test_raw_text_goes_to_completions_with_the_prefix_appended():
     assert body["prompt"].endswith("### Explanation\nThis code")
     assert body["stop"] == ["###"] and body["max_tokens"] == 9 and body["stream"] is True
     assert "cache_prompt" not in body and "id_slot" not in body
+    assert "seed" not in body, "no seed: the server's own"
+
+
+def test_a_seed_goes_to_the_server():
+    _, body = request_body(GenerationRequest(text="x", seed=24301), "gemma", slot=None)
+    assert body["seed"] == 24301
 
 
 def test_messages_go_to_chat_completions_with_cache_hints():

@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 from lsp_server.assistant import Assistant
-from lsp_server.config import Settings
+from lsp_server.actions import outcome
+from lsp_server.config import Settings, settings_from_mapping
 from lsp_server.index.git_facts import GitFacts
 from lsp_server.model.backend import CancelToken
 from lsp_server.pipeline import edit, explain
 from lsp_server.pipeline.run import Ask, Watch
+from lsp_server.verify.checks import CheckResult
+from lsp_server.verify.jail import NO_SANDBOX
+from lsp_server.verify.verifier import Verification
 from tests.fake_backend import FakeBackend
 
 CODE = "def area(w, h):\n    return w * h\n\n\ndef volume(w, h, d):\n    return area(w, h) * d\n"
@@ -31,9 +35,9 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def assistant_with(*answers: str) -> tuple[Assistant, FakeBackend]:
+def assistant_with(*answers: str, settings: Settings | None = None) -> tuple[Assistant, FakeBackend]:
     backend = FakeBackend(answers=answers)
-    return Assistant(Settings(), backend_factory=lambda settings: backend), backend
+    return Assistant(settings or Settings(), backend_factory=lambda settings: backend), backend
 
 
 def ask(root: Path, line: int = 4) -> Ask:
@@ -95,3 +99,37 @@ def test_generate_tests_plans_where_the_tests_go(workspace: Path):
     assert prepared.test_plan is not None and prepared.test_plan.test_file.name == "test_geo.py"
     result = edit.run(assistant, prepared, Watch(), CancelToken())
     assert result.proposal.path == prepared.test_plan.test_file and backend.options[0].cache_key == str(workspace)
+
+
+BROKEN = "```python\ndef volume(w, h, d)\n    return\n```"
+GOOD = "```python\ndef volume(w, h, d):\n    base = area(w, h)\n    return base * d\n```"
+
+
+def test_a_refused_answer_is_followed_by_a_fresh_sample_that_can_pass(workspace: Path):
+    assistant, backend = assistant_with(BROKEN, GOOD)
+    stages: list[str] = []
+    streamed: list[str] = []
+    result = edit.run(assistant, edit.prepare(assistant, "refactor", ask(workspace)), Watch(on_text=streamed.append, on_stage=stages.append), CancelToken())
+    assert result.refused is None and "base = area(w, h)" in result.proposal.new_text
+    assert [r.seed for r in backend.requests] == [None, edit.AGAIN_SEED + 1], "the second answer is sampled with another seed"
+    assert "answer 1 refused; asking again (2 of 2)" in stages
+    assert "Answer 1 was not offered: the model's answer no longer defines `volume`. Answer 2 of 2" in "".join(streamed), "the stream says why it starts again"
+
+
+def test_answers_stop_at_verify_attempts_and_at_temperature_zero(workspace: Path):
+    for changes, asked in (({}, 2), ({"verify": {"attempts": 3}}, 3), ({"verify": {"attempts": 1}}, 1), ({"model": {"temperature": 0}}, 1)):
+        settings, problems = settings_from_mapping(changes)
+        assert not problems
+        assistant, backend = assistant_with(BROKEN, settings=settings)
+        result = edit.run(assistant, edit.prepare(assistant, "refactor", ask(workspace)), Watch(), CancelToken())
+        assert result.refused is not None and len(backend.requests) == asked, changes
+
+
+def test_a_refusal_that_is_not_the_answers_fault_is_not_asked_again():
+    no_sandbox = Verification(False, [CheckResult("parse", True), CheckResult("tests", False, f"tests not run: {NO_SANDBOX}")])
+    timed_out = Verification(False, [CheckResult("tests", False, "the tests timed out")])
+    switched_off = Verification(False, [CheckResult("tests", False, "verify.runTests is off")])
+    failing = Verification(False, [CheckResult("tests", False, "1 test(s) that passed before now fail: tests/test_geo.py::test_volume")])
+    broken = Verification(False, [CheckResult("parse", False, "geo.py:1: invalid syntax")])
+    assert [outcome.answer_at_fault(v) for v in (no_sandbox, timed_out, switched_off, failing, broken)] == [False, False, False, True, True]
+    assert not outcome.answer_at_fault(Verification(True, [CheckResult("parse", True)]))
