@@ -144,7 +144,7 @@ class VerifySettings:
 
     attempts: int = bounded(2, minimum=1)
     """Answers the model may give for Refactor, Generate tests or Implement: when verification
-    refuses one for what the answer holds, the next is sampled afresh (with temperature above 0)."""
+    refuses one for what the answer holds, the next is sampled afresh (another seed, temperature at least 0.6)."""
 
     allow_unsandboxed: bool = False
     """Run tests with your own rights where no sandbox (bubblewrap) can be made. Off: such a

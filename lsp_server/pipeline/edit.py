@@ -20,6 +20,9 @@ from lsp_server.verify.select import tests_importing
 ACTIONS = ("refactor", "generate_tests", "implement")
 AGAIN_SEED = 0x5EED
 """Seeds of the answers after the first (which uses the backend's own): fixed, so a run repeats."""
+AGAIN_TEMPERATURE = 0.6
+"""The least temperature of the answers after the first: at 0 (greedy) or 0.2 the same prompt
+mostly gives the same answer again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,15 +60,14 @@ def prepare(assistant: Assistant, action: str, ask: Ask, instruction: str | None
 def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: CancelToken) -> EditResult:
     """Generate and verify; while verification refuses an answer for what it holds, ask again with
     a fresh sample, up to ``verify.attempts`` answers (the stream and the progress say so)."""
-    settings = assistant.settings
-    attempts = settings.verify.attempts if settings.model.temperature > 0 else 1
+    attempts = assistant.settings.verify.attempts
     target = prepared.packed.target
     for attempt in range(attempts):
         if attempt:
             why = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root).reason
             watch.on_stage(f"answer {attempt} refused; asking again ({attempt + 1} of {attempts})")
             watch.on_text(f"\n\n*Answer {attempt} was not offered: {why}. Answer {attempt + 1} of {attempts}:*\n\n")
-        generation = run_model(assistant, prepared, watch, cancel, seed=AGAIN_SEED + attempt if attempt else None)
+        generation = run_model(assistant, prepared, watch, cancel, **(_again(assistant, attempt) if attempt else {}))
         watch.on_stage("verifying")
         proposal = _propose(assistant, prepared, generation.text, watch)
         if proposal.verification.ok or not outcome.answer_at_fault(proposal.verification):
@@ -76,6 +78,10 @@ def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: Canc
         refused = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root, proposal.new_text)
         document = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(generation.thought)
     return EditResult(generation, tuple(prepared.manifest), proposal.verification, refused, document, prepared.action, target, proposal)
+
+
+def _again(assistant: Assistant, attempt: int) -> dict:
+    return {"seed": AGAIN_SEED + attempt, "temperature": max(assistant.settings.model.temperature, AGAIN_TEMPERATURE)}
 
 
 def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str, watch: Watch) -> Proposal:

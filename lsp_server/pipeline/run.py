@@ -108,9 +108,10 @@ def pack(assistant: Assistant, ask: Ask, instruction: str = "") -> PackedContext
     return assistant.explain_context(ask.path, ask.text, ask.start, ask.end, ask.roots, ask.read_text, instruction)
 
 
-def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken, seed: int | None = None) -> Generation:
+def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken,
+              seed: int | None = None, temperature: float | None = None) -> Generation:
     """Load the model (once), build the request in its prompt style and generate; blocks.
-    ``seed``: sample with it instead of the backend's fixed one (another answer to the same prompt)."""
+    ``seed`` and ``temperature``: sample with these instead (another answer to the same prompt)."""
     if not assistant.model_loaded:
         watch.on_stage("loading the model")
     info = assistant.backend.load()
@@ -118,7 +119,7 @@ def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: Ca
     thinks = wants_thinking(model.thinking, prepared.action, info.supports_thinking)
     request = with_thinking(prepared.request_for(info.prompt_style), thinks, model.thinking_max_tokens, watch.on_thought)
     if seed is not None:
-        request = replace(request, seed=seed)
+        request = replace(request, seed=seed, temperature=request.temperature if temperature is None else temperature)
     # A stable cache key per workspace lets a team server keep this workspace's prefix warm; a
     # refactor's answer copies most of the code it shows, so prompt-lookup decoding pays there.
     options = RunOptions(cache_key=str(prepared.root), speculative=prepared.action == "refactor", on_prefill=watch.on_prefill)

@@ -112,12 +112,13 @@ def test_a_refused_answer_is_followed_by_a_fresh_sample_that_can_pass(workspace:
     result = edit.run(assistant, edit.prepare(assistant, "refactor", ask(workspace)), Watch(on_text=streamed.append, on_stage=stages.append), CancelToken())
     assert result.refused is None and "base = area(w, h)" in result.proposal.new_text
     assert [r.seed for r in backend.requests] == [None, edit.AGAIN_SEED + 1], "the second answer is sampled with another seed"
+    assert [r.temperature for r in backend.requests] == [0.2, edit.AGAIN_TEMPERATURE], "and hotter than the first"
     assert "answer 1 refused; asking again (2 of 2)" in stages
     assert "Answer 1 was not offered: the model's answer no longer defines `volume`. Answer 2 of 2" in "".join(streamed), "the stream says why it starts again"
 
 
-def test_answers_stop_at_verify_attempts_and_at_temperature_zero(workspace: Path):
-    for changes, asked in (({}, 2), ({"verify": {"attempts": 3}}, 3), ({"verify": {"attempts": 1}}, 1), ({"model": {"temperature": 0}}, 1)):
+def test_answers_stop_at_verify_attempts(workspace: Path):
+    for changes, asked in (({}, 2), ({"verify": {"attempts": 3}}, 3), ({"verify": {"attempts": 1}}, 1), ({"model": {"temperature": 0}}, 2)):
         settings, problems = settings_from_mapping(changes)
         assert not problems
         assistant, backend = assistant_with(BROKEN, settings=settings)
