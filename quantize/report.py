@@ -59,8 +59,8 @@ def plan_text(rec: Recommendation, table: list[QuantRow]) -> str:
         + (f"; file type {rec.file_type})" if rec.file_type else ")"),
         f"GPU memory: {gib(rec.free_bytes)} (planned to 95%)",
         f"Recommended quantization: {rec.quant}",
-        f"Settings: n_gpu_layers={s.n_gpu_layers} of {shape.n_layer + 1}, n_ctx={s.n_ctx}, KV cache {s.kv_type}, "
-        (f"flash_attn={s.flash_attn}, swa_full={s.swa_full}, n_ubatch={s.n_ubatch}, "
+        (f"Settings: n_gpu_layers={s.n_gpu_layers} of {shape.n_layer + 1}, n_ctx={s.n_ctx}, KV cache {s.kv_type}, "
+         f"flash_attn={s.flash_attn}, swa_full={s.swa_full}, n_ubatch={s.n_ubatch}, "
          f"sampler={'auto (top-k in the graph)' if s.gpu_sampler else 'fast'}"),
         f"On the GPU: weights {gib(est.weights_gpu)} + KV cache {gib(est.kv_gpu)} + compute {gib(est.compute_gpu)}"
         f" + CUDA reserve {gib(est.reserve_gpu)} = {gib(est.total_gpu)}",
