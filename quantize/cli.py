@@ -85,10 +85,9 @@ def _cublas_from(given: int | None) -> int:
     """The given threshold, else the installed llama.cpp build's (as `gemma-lsp doctor` reads it)."""
     if given is not None:
         return given
-    from lsp_server.cli.doctor import cuda_build
+    from lsp_server.cli.doctor import installed_cublas_from
 
-    build = cuda_build() or {}
-    return 1 if build.get("force_cublas") else (build.get("cublas_from") or 0)
+    return installed_cublas_from()
 
 
 def _measure(rec, model: str) -> dict:

@@ -123,6 +123,13 @@ def cuda_build(info: str | None = None, cublas_from: int | None = None) -> dict 
     return result
 
 
+def installed_cublas_from() -> int:
+    """From how many tokens the installed llama.cpp multiplies a prompt batch with cuBLAS: 1 for a
+    -DGGML_CUDA_FORCE_CUBLAS=ON build, the threshold of a `gemma-lsp build-cuda` one, else 0."""
+    build = cuda_build() or {}
+    return 1 if build.get("force_cublas") else (build.get("cublas_from") or 0)
+
+
 def prompt_matmul(forced_cublas: bool, cublas_from: int | None) -> str:
     if forced_cublas:
         return "cuBLAS (-DGGML_CUDA_FORCE_CUBLAS=ON)"

@@ -2,8 +2,8 @@
 
 Usage (one process per setting, so each measures its own CUDA context):
     python tests/quantize/gpu_check.py MODEL.gguf N_CTX [KV_TYPE]
-Prints one JSON line: GPU memory in use after loading and one decode (nvidia-smi, minus what was
-in use before) and plan's estimate for the same settings. (Redirecting fd 2 to capture
+Prints one JSON line: GPU memory in use after loading and a prompt of two ubatches (nvidia-smi, minus
+what was in use before) and plan's estimate for the same settings. (Redirecting fd 2 to capture
 llama.cpp's own buffer log crashed the CUDA build, so only nvidia-smi is read.)
 """
 
@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lsp_server.cli.doctor import installed_cublas_from
 from quantize.gguf_meta import read_summary
 from quantize.plan import Settings, estimate, weights_from_tensors
 
@@ -28,13 +29,14 @@ def main(path: str, n_ctx: int, kv_type: str = "f16") -> None:
     import llama_cpp
 
     summary = read_summary(Path(path))
-    settings = Settings(summary.shape.n_layer + 1, n_ctx, kv_type, True, False, 512)
+    settings = Settings(summary.shape.n_layer + 1, n_ctx, kv_type, True, False, 512, cublas_from=installed_cublas_from())
     est = estimate(summary.shape, weights_from_tensors(summary.shape, summary.tensors, summary.file_type), settings)
     before = gpu_used_mib()
     kv = int(getattr(llama_cpp, f"GGML_TYPE_{kv_type.upper()}"))
     model = llama_cpp.Llama(path, n_gpu_layers=-1, n_ctx=n_ctx, flash_attn=True, swa_full=False, n_ubatch=512,
                             type_k=kv, type_v=kv, verbose=False)
-    model.eval(model.tokenize(b"def add(a, b):\n    return a + b\n"))
+    # a prompt longer than one ubatch, so the kernels (and buffers) of a real prefill are used
+    model.eval(model.tokenize(b"def add(a, b):\n    return a + b\n" * 80)[: n_ctx // 2])
     measured = gpu_used_mib() - before
     estimate_mib = est.total_gpu / 2**20
     print(json.dumps({"n_ctx": n_ctx, "kv_type": kv_type, "measured_mib": measured,
