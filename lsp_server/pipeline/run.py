@@ -119,7 +119,9 @@ def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: Ca
     thinks = wants_thinking(model.thinking, prepared.action, info.supports_thinking)
     request = with_thinking(prepared.request_for(info.prompt_style), thinks, model.thinking_max_tokens, watch.on_thought)
     if seed is not None:
-        request = replace(request, seed=seed, temperature=request.temperature if temperature is None else temperature)
+        request = replace(request, seed=seed)
+    if temperature is not None:
+        request = replace(request, temperature=temperature)
     # A stable cache key per workspace lets a team server keep this workspace's prefix warm; a
     # refactor's answer copies most of the code it shows, so prompt-lookup decoding pays there.
     options = RunOptions(cache_key=str(prepared.root), speculative=prepared.action == "refactor", on_prefill=watch.on_prefill)
