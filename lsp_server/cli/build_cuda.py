@@ -60,11 +60,14 @@ def patch_mmq(source: str, cublas_from: int = CUBLAS_FROM) -> str:
 
 def unpack_and_patch(sdist: Path, folder: Path, cublas_from: int) -> Path:
     """Unpack the sdist into folder and patch it; returns the source tree."""
-    with tarfile.open(sdist) as archive:
-        try:
-            archive.extractall(folder, filter="data")  # refuses links and paths out of the folder
-        except TypeError:  # a Python without extraction filters (3.10 before 3.10.12)
-            archive.extractall(folder)
+    try:
+        with tarfile.open(sdist) as archive:
+            try:
+                archive.extractall(folder, filter="data")  # refuses links and paths out of the folder
+            except TypeError:  # a Python without extraction filters (3.10 before 3.10.12)
+                archive.extractall(folder)
+    except (OSError, tarfile.TarError) as exc:
+        raise GemmaLspError(f"Cannot read {sdist} as a source archive ({exc}); pass llama-cpp-python's .tar.gz sdist.") from None
     trees = [p for p in folder.iterdir() if (p / MMQ_SOURCE).is_file()]
     if len(trees) != 1:
         raise GemmaLspError(f"{sdist} is not a llama-cpp-python source archive (no {MMQ_SOURCE} in it).")

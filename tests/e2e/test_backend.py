@@ -34,6 +34,16 @@ def generate(backend, text: str, max_tokens: int = 16, speculative: bool = False
     return result
 
 
+def test_a_seed_reaches_the_sampler(backend):
+    """What a second answer to a refused edit relies on (pipeline/edit.py): the request's seed
+    changes what the real model samples. Three seeds at temperature 0.6 give more than one answer."""
+    answers = set()
+    for seed in (1, 2, 3):
+        request = GenerationRequest(text=CODE, max_tokens=24, temperature=0.6, seed=seed)
+        answers.add(backend.submit(request, lambda _piece: None, CancelToken()).result(timeout=120).text)
+    assert len(answers) > 1, answers
+
+
 # -- the same prompt evaluated in other batches -----------------------------------------------
 # A prompt whose start was cached is evaluated in other batches than a cold one, and llama.cpp's
 # CPU kernels round differently by batch size and by instruction set: the first answer token's

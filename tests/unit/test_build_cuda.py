@@ -84,6 +84,13 @@ def test_an_archive_without_llama_cpp_is_refused(tmp_path):
         unpack_and_patch(sdist, tmp_path / "src", 256)
 
 
+def test_a_missing_or_unreadable_archive_says_what_to_pass(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an archive")
+    for path in (tmp_path / "missing.tar.gz", tmp_path / "notes.txt"):
+        with pytest.raises(GemmaLspError, match="sdist"):
+            unpack_and_patch(path, tmp_path / "src", 384)
+
+
 def test_install_command_and_cli_options(tmp_path):
     assert install_command(tmp_path, isolated=False)[:4] == [sys.executable, "-m", "pip", "install"]
     assert "--no-build-isolation" in install_command(tmp_path, isolated=False)
