@@ -13,6 +13,7 @@ Not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -138,6 +139,8 @@ def main() -> None:
     parser.add_argument("--n-ubatch", type=int, nargs="+", default=[512])
     parser.add_argument("--kv", default="f16")
     parser.add_argument("--swa-full", choices=["true", "false"], default="false")
+    parser.add_argument("--flash-attn", nargs="+", default=["on"], choices=["on", "off"],
+                        help="flash attention settings to compare (off: llama.cpp materialises the KQ scores and uses cuBLAS for them)")
     parser.add_argument("--restore", action="store_true", help="also time saving and restoring the KV state")
     parser.add_argument("--llama-bench")
     parser.add_argument("--depth", type=int, default=8192, help="llama-bench's tg128 depth")
@@ -146,8 +149,8 @@ def main() -> None:
     args = parser.parse_args()
     llama_backend.state_dir = lambda: Path(tempfile.gettempdir()) / "gemma-lsp-bench-state"
     results = {"model": args.model, "gpus": nvidia_devices(), "runs": []}
-    for ubatch in args.n_ubatch:
-        settings = {"n_batch": args.n_batch, "n_ubatch": ubatch, "kv_cache_type": args.kv, "flash_attn": True,
+    for ubatch, flash in itertools.product(args.n_ubatch, args.flash_attn):
+        settings = {"n_batch": args.n_batch, "n_ubatch": ubatch, "kv_cache_type": args.kv, "flash_attn": flash == "on",
                     "swa_full": args.swa_full == "true"}
         for length in args.prefill:
             for sampler in args.sampler:
