@@ -8,6 +8,7 @@ that is being computed, so a cancelled request frees the worker at once.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -133,6 +134,9 @@ class LlamaCppBackend:
         self._engine = None
         self._markup: frozenset[int] = frozenset()
         self._adapters: list[AdapterFacts] = []
+        # Exact counts of context items, remembered: each request's context repeats most of the
+        # last one's definitions, and a 100K-token context takes over a second to tokenize.
+        self._counted = functools.lru_cache(maxsize=8192)(self._count_now)
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -269,6 +273,9 @@ class LlamaCppBackend:
     # -- tokens --------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
+        return self._counted(text)
+
+    def _count_now(self, text: str) -> int:
         if self._llm is None:
             self.load()
         return len(self._llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False))

@@ -91,6 +91,17 @@ def test_a_reused_prefix_gives_the_same_answer_as_a_cold_start(backend, monkeypa
     assert warm.text.strip() and cold.text.strip()
 
 
+def test_token_counts_are_exact_and_remembered(backend, monkeypatch):
+    text = CODE * 3
+    exact = len(backend._llm.tokenize(text.encode(), add_bos=False, special=False))
+    assert backend.count_tokens(text) == exact
+    calls = []
+    real = backend._llm.tokenize
+    monkeypatch.setattr(backend._llm, "tokenize", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert backend.count_tokens(text) == exact and calls == []  # the same text again: not tokenized again
+    assert backend.count_tokens(text + "x") > 0 and len(calls) == 1
+
+
 def test_a_prompt_longer_than_the_window_is_cut_not_refused(backend):
     long_text = "# header line kept\n" + "value = compute(value)\n" * 800 + CODE
     result = generate(backend, long_text, max_tokens=8)

@@ -1,6 +1,7 @@
+import os
 from pathlib import Path
 
-from lsp_server.context.pack import Related, pack_context
+from lsp_server.context.pack import Related, count_all, pack_context
 from lsp_server.estimate import estimate_tokens
 from lsp_server.context.target import Target
 
@@ -46,3 +47,21 @@ def test_manifest_lines_are_one_based_and_inclusive():
     entry = next(e for e in packed.manifest if e["symbol"] == "a")
     assert (entry["path"], entry["start_line"], entry["end_line"], entry["tokens"]) == ("lib.py", 5, 7, estimate_tokens(related("a", 2).text))
     assert packed.manifest[-1]["start_line"] == 3 and packed.manifest[-1]["section"] == "target"
+
+
+def test_count_all_counts_every_text_once_on_several_threads():
+    import threading
+
+    threads, seen = set(), []
+
+    def slow_count(text: str) -> int:
+        threads.add(threading.get_ident())
+        seen.append(text)
+        threading.Event().wait(0.01)  # long enough that one thread cannot take them all
+        return len(text)
+
+    texts = [f"text {i}" * (i + 1) for i in range(12)]
+    assert count_all(slow_count, texts) == sum(map(len, texts))
+    assert sorted(seen) == sorted(texts)
+    assert len(threads) > 1 or (os.cpu_count() or 1) == 1
+    assert count_all(slow_count, ["a", "bb"]) == 3  # a few: counted here
