@@ -29,6 +29,10 @@ from lsp_server.privacy.secrets import is_secret, root_of
 log = logging.getLogger(__name__)
 
 PROMPT_OVERHEAD_TOKENS = 400
+
+INDEX_WAIT_SECONDS = 10.0
+"""How long a request waits for the workspace index being built (opening a project) before it
+packs from what is indexed so far."""
 """Room kept for the instructions and examples around the packed context."""
 
 
@@ -126,6 +130,10 @@ class Assistant:
         """The context for ``start..end`` of ``path``; with ``instruction``, what it names
         (symbols, files, configuration) is packed first (context/mentions.py)."""
         index = self.index_for(roots)
+        # A context packed from a half-built index is worse, and the next request's (from the whole
+        # index) parts from it near the start: in a 100K-token project a second full prefill
+        # (tests/benchmarks/RESULTS.md). Indexing takes seconds, that prefill a minute.
+        index.wait_until_built(INDEX_WAIT_SECONDS)
         named = [Ranked(m.symbol, m.score, [m.reason], direct=True) for m in named_in(instruction, index)] if instruction else []
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.

@@ -72,11 +72,24 @@ class WorkspaceIndex:
         """Bumped when files come or go (the module map changes); not for edits inside files."""
         self.progress = (0, 0)
         self._cached_count = 0
+        self._not_building = threading.Event()
+        self._not_building.set()
 
     # -- building -------------------------------------------------------------------------
 
     def build(self, on_progress: OnProgress | None = None, cancel: threading.Event | None = None) -> BuildReport:
         """Index every file under the roots: cached facts where still valid, parsing the rest."""
+        self._not_building.clear()
+        try:
+            return self._build(on_progress, cancel)
+        finally:
+            self._not_building.set()
+
+    def wait_until_built(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) for a build in progress; True when none runs now."""
+        return self._not_building.wait(timeout)
+
+    def _build(self, on_progress: OnProgress | None, cancel: threading.Event | None) -> BuildReport:
         started = time.perf_counter()
         found, skipped = discover(self.roots, self._excludes(), self.settings.max_file_bytes, self.exclude_path)
         for item in skipped:

@@ -55,6 +55,26 @@ def test_progress_is_reported_and_cancel_stops_the_build(tmp_path):
     assert seen[-1][0] < 4
 
 
+def test_a_request_can_wait_for_the_build_in_progress(tmp_path):
+    root = make_repo(tmp_path / "w")
+    index = new_index(root, cache=False)
+    assert index.wait_until_built(0)  # no build running: at once
+    started, release = threading.Event(), threading.Event()
+
+    def slow_progress(done, total):
+        started.set()
+        release.wait(5)
+
+    builder = threading.Thread(target=index.build, args=(slow_progress,))
+    builder.start()
+    assert started.wait(5)
+    assert not index.wait_until_built(0.05)  # still building: the wait times out
+    release.set()
+    assert index.wait_until_built(5)
+    builder.join()
+    assert index.files_defining("area")
+
+
 def test_queries_work_on_a_partial_index_and_files_can_be_added_on_demand(tmp_path):
     root = make_repo(tmp_path / "w")
     index = new_index(root, cache=False)
