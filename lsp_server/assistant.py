@@ -29,11 +29,11 @@ from lsp_server.privacy.secrets import is_secret, root_of
 log = logging.getLogger(__name__)
 
 PROMPT_OVERHEAD_TOKENS = 400
+"""Room kept for the instructions and examples around the packed context."""
 
 INDEX_WAIT_SECONDS = 10.0
 """How long a request waits for the workspace index being built (opening a project) before it
 packs from what is indexed so far."""
-"""Room kept for the instructions and examples around the packed context."""
 
 
 class RemoteConfigMissing(GemmaLspError):
