@@ -32,8 +32,8 @@ PROMPT_OVERHEAD_TOKENS = 400
 """Room kept for the instructions and examples around the packed context."""
 
 INDEX_WAIT_SECONDS = 10.0
-"""How long a request waits for the workspace index being built (opening a project) before it
-packs from what is indexed so far."""
+"""A request waits for the workspace index being built (opening a project) until this long after
+the build started, then packs from what is indexed so far."""
 
 
 class RemoteConfigMissing(GemmaLspError):
@@ -133,7 +133,7 @@ class Assistant:
         # A context packed from a half-built index is worse, and the next request's (from the whole
         # index) parts from it near the start: in a 100K-token project a second full prefill
         # (tests/benchmarks/RESULTS.md). Indexing takes seconds, that prefill a minute.
-        index.wait_until_built(INDEX_WAIT_SECONDS)
+        index.wait_for_build(INDEX_WAIT_SECONDS)
         named = [Ranked(m.symbol, m.score, [m.reason], direct=True) for m in named_in(instruction, index)] if instruction else []
         # Exact counts need the tokenizer; loading the model here would block the caller, so the
         # first request packs by estimate and later ones are checked exactly.

@@ -74,20 +74,23 @@ class WorkspaceIndex:
         self._cached_count = 0
         self._not_building = threading.Event()
         self._not_building.set()
+        self._build_started = 0.0
 
     # -- building -------------------------------------------------------------------------
 
     def build(self, on_progress: OnProgress | None = None, cancel: threading.Event | None = None) -> BuildReport:
         """Index every file under the roots: cached facts where still valid, parsing the rest."""
+        self._build_started = time.monotonic()
         self._not_building.clear()
         try:
             return self._build(on_progress, cancel)
         finally:
             self._not_building.set()
 
-    def wait_until_built(self, timeout: float) -> bool:
-        """Wait (at most ``timeout`` seconds) for a build in progress; True when none runs now."""
-        return self._not_building.wait(timeout)
+    def wait_for_build(self, grace: float) -> bool:
+        """Wait for a build in progress, but not past ``grace`` seconds after it started (a large
+        workspace indexing for minutes must not hold every request back). True when none runs."""
+        return self._not_building.wait(max(0.0, self._build_started + grace - time.monotonic()))
 
     def _build(self, on_progress: OnProgress | None, cancel: threading.Event | None) -> BuildReport:
         started = time.perf_counter()

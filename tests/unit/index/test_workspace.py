@@ -1,4 +1,5 @@
 import threading
+import time
 from pathlib import Path
 
 from lsp_server.config import IndexSettings
@@ -58,7 +59,7 @@ def test_progress_is_reported_and_cancel_stops_the_build(tmp_path):
 def test_a_request_can_wait_for_the_build_in_progress(tmp_path):
     root = make_repo(tmp_path / "w")
     index = new_index(root, cache=False)
-    assert index.wait_until_built(0)  # no build running: at once
+    assert index.wait_for_build(10)  # no build running: at once
     started, release = threading.Event(), threading.Event()
 
     def slow_progress(done, total):
@@ -68,9 +69,12 @@ def test_a_request_can_wait_for_the_build_in_progress(tmp_path):
     builder = threading.Thread(target=index.build, args=(slow_progress,))
     builder.start()
     assert started.wait(5)
-    assert not index.wait_until_built(0.05)  # still building: the wait times out
+    waited = time.monotonic()
+    assert not index.wait_for_build(0.2)  # still building: the wait ends 0.2 s after the build started
+    assert time.monotonic() - waited < 0.2
+    assert not index.wait_for_build(0)  # a build running for longer than the grace: no wait at all
     release.set()
-    assert index.wait_until_built(5)
+    assert index.wait_for_build(5)
     builder.join()
     assert index.files_defining("area")
 
