@@ -7,7 +7,7 @@
 Starts `python -m lsp_server serve` over stdio with pygls's own LanguageClient, opens the target
 file (by default the e2e workspace's shop/cart.py, copied to a temp dir), asks for code actions
 there and resolves "Explain" and "Generate tests", twice each (the second reuses the cached
-prefix). Prints one JSON object with the wall time of each resolve, the time since the server was
+prefix), at each `--target` in turn. Prints one JSON object with the wall time of each resolve, the time since the server was
 started, whether a verified edit came back and, for Explain, the prompt's tokens, how many came
 from the cache and the prefill time. ``--restart`` then starts a new server, which restores the
 KV state the first saved: the first question in a big project, cold and warm. Not a test.
@@ -99,8 +99,9 @@ async def start_server(folder: Path, options: dict, log_file: Path) -> tuple[Lan
     return client, seen
 
 
-async def one_start(folder: Path, target: Target, options: dict, actions: list[str], wait_loaded: bool, log_file: Path) -> dict:
-    """Start the server, ask each action twice (the second reuses the cached prefix), stop it."""
+async def one_start(folder: Path, targets: list[Target], options: dict, actions: list[str], wait_loaded: bool, log_file: Path) -> dict:
+    """Start the server, ask each action twice at each target in turn (the second reuses the
+    cached prefix; the next target shows what another function's question reuses), stop it."""
     started = time.perf_counter()
     client, seen = await start_server(folder, options, log_file)
     results: dict = {"initialized_s": round(time.perf_counter() - started, 2)}
@@ -108,23 +109,27 @@ async def one_start(folder: Path, target: Target, options: dict, actions: list[s
         while not getattr(await client.protocol.send_request_async("gemma/status", None), "loaded", False):
             await asyncio.sleep(0.2)
         results["loaded_s"] = round(time.perf_counter() - started, 2)
-    uri = target.path.as_uri()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, target.path.read_text())))
-    at = types.Range(types.Position(target.line, target.character), types.Position(target.line, target.character))
-    offered = await client.text_document_code_action_async(types.CodeActionParams(
-        types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[])))
-    by_title = {a.title: a for a in offered or []}
-    results["titles"] = sorted(by_title)
-    for prefix in actions:
-        title = next(t for t in sorted(by_title) if t.startswith(prefix) and "comment" not in t)
-        for attempt in ("first", "second"):
-            asked = time.perf_counter()
-            resolved = await client.code_action_resolve_async(by_title[title])
-            row = {"seconds": round(time.perf_counter() - asked, 2), "since_start_s": round(time.perf_counter() - started, 2),
-                   "edit_offered": resolved.edit is not None}
-            if prefix == EXPLAIN and seen["documents"]:
-                row.update(prompt_facts(Path(seen["documents"][-1].removeprefix("file://")).read_text()))
-            results[f"{title} ({attempt})"] = row
+    opened: set[Path] = set()
+    for target in targets:
+        uri = target.path.as_uri()
+        if target.path not in opened:
+            opened.add(target.path)
+            client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, target.path.read_text())))
+        at = types.Range(types.Position(target.line, target.character), types.Position(target.line, target.character))
+        offered = await client.text_document_code_action_async(types.CodeActionParams(
+            types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[])))
+        by_title = {a.title: a for a in offered or []}
+        results.setdefault("titles", []).extend(sorted(by_title))
+        for prefix in actions:
+            title = next(t for t in sorted(by_title) if t.startswith(prefix) and "comment" not in t)
+            for attempt in ("first", "second"):
+                asked = time.perf_counter()
+                resolved = await client.code_action_resolve_async(by_title[title])
+                row = {"seconds": round(time.perf_counter() - asked, 2), "since_start_s": round(time.perf_counter() - started, 2),
+                       "edit_offered": resolved.edit is not None}
+                if prefix == EXPLAIN and seen["documents"]:
+                    row.update(prompt_facts(Path(seen["documents"][-1].removeprefix("file://")).read_text()))
+                results[f"{title} ({attempt})"] = row
     results["messages"] = [m[:300] for m in seen["messages"]]
     restored = re.findall(r"Restored the KV cache of a (\d+)-token prompt prefix from .* in ([\d.]+) s", "\n".join(seen["log"]))
     results["restored"] = [{"tokens": int(n), "seconds": float(s)} for n, s in restored]
@@ -134,7 +139,7 @@ async def one_start(folder: Path, target: Target, options: dict, actions: list[s
     return results
 
 
-async def run(model: str | None, overrides: dict | None = None, *, workspace: Path | None = None, target: str = DEFAULT_TARGET,
+async def run(model: str | None, overrides: dict | None = None, *, workspace: Path | None = None, targets: tuple[str, ...] = (DEFAULT_TARGET,),
               actions: list[str] = (EXPLAIN, TESTS), restart: bool = False, wait_loaded: bool = False) -> dict:
     if workspace is None:  # the e2e workspace, copied: its files must stay as they are
         workspace = Path(tempfile.mkdtemp()) / "workspace"
@@ -142,7 +147,7 @@ async def run(model: str | None, overrides: dict | None = None, *, workspace: Pa
     options = {"model": {"n_ctx": 8192, "max_tokens": 128, "temperature": 0.0, **({"path": model} if model else {}),
                          **(overrides or {})}}
     log_file = Path(tempfile.gettempdir()) / "server-actions-server.log"
-    where = Target.parse(workspace, target)
+    where = [Target.parse(workspace, target) for target in targets]
     results = await one_start(workspace, where, options, list(actions), wait_loaded, log_file)
     if restart:  # the server saved the stable prefix's KV state when it stopped; a new one restores it
         results = {"first start": results,
@@ -157,14 +162,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="a model setting for the server, e.g. --set warm_up=false (repeatable)")
     parser.add_argument("--workspace", type=Path, help="a folder to open as it is (default: a copy of the e2e workspace)")
-    parser.add_argument("--target", default=DEFAULT_TARGET, help="REL:LINE[:COL] or REL::NAME inside the workspace")
+    parser.add_argument("--target", action="append", help="REL:LINE[:COL] or REL::NAME inside the workspace (repeatable: asked in turn)")
     parser.add_argument("--actions", nargs="+", choices=["explain", "tests"], default=["explain", "tests"])
     parser.add_argument("--restart", action="store_true", help="then stop, start a new server and ask again (restored KV state)")
     parser.add_argument("--wait-loaded", action="store_true", help="ask only once the background warm-up has loaded the model")
     args = parser.parse_args()
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     actions = [{"explain": EXPLAIN, "tests": TESTS}[a] for a in args.actions]
-    results = asyncio.run(run(args.model, overrides, workspace=args.workspace, target=args.target, actions=actions,
+    results = asyncio.run(run(args.model, overrides, workspace=args.workspace, targets=tuple(args.target or [DEFAULT_TARGET]), actions=actions,
                               restart=args.restart, wait_loaded=args.wait_loaded))
     text = json.dumps(results, indent=2)
     if args.out:
