@@ -3,7 +3,8 @@
 Layout (stable to volatile): the repository map (signatures and docstrings), related definitions,
 the current file, then the target; the action adds its system text before and the question
 after. Sections are ordered by path and line, not by score, so the same workspace state gives
-the same prefix and llama.cpp reuses its KV cache.
+the same prefix and llama.cpp reuses its KV cache. What is packed is ranked for the target, so
+another target's prompt parts from this one early (tests/benchmarks/RESULTS.md, 100K tokens).
 
 What does not fit is cut by one rule, in this order: the target keeps its head and tail; the
 current file shrinks to a window around the target (at most ``file_share`` of the budget);
