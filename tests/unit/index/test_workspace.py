@@ -69,14 +69,28 @@ def test_a_request_can_wait_for_the_build_in_progress(tmp_path):
     builder = threading.Thread(target=index.build, args=(slow_progress,))
     builder.start()
     assert started.wait(5)
-    waited = time.monotonic()
-    assert not index.wait_for_build(0.2)  # still building: the wait ends 0.2 s after the build started
-    assert time.monotonic() - waited < 0.2
-    assert not index.wait_for_build(0)  # a build running for longer than the grace: no wait at all
+    assert not index.wait_for_build(0.05)  # still building when the grace is over
     release.set()
-    assert index.wait_for_build(5)
+    assert index.wait_for_build(60)
     builder.join()
     assert index.files_defining("area")
+
+
+def test_the_wait_ends_the_grace_after_the_build_started(tmp_path, monkeypatch):
+    index = new_index(make_repo(tmp_path / "w"), cache=False)
+    timeouts = []
+
+    class Building:
+        def wait(self, timeout):
+            timeouts.append(timeout)
+            return False
+
+    monkeypatch.setattr(index, "_not_building", Building())
+    index._build_started = time.monotonic() - 100  # indexing for 100 s: a request does not wait
+    index.wait_for_build(10)
+    index._build_started = time.monotonic() - 4  # for 4 s: it waits what is left of the 10
+    index.wait_for_build(10)
+    assert timeouts[0] == 0 and 5 < timeouts[1] <= 6
 
 
 def test_queries_work_on_a_partial_index_and_files_can_be_added_on_demand(tmp_path):
