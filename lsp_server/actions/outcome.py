@@ -93,7 +93,7 @@ def answer_at_fault(verification: Verification) -> bool:
     tests = next((c for c in verification.checks if c.name == "tests" and not c.ok), None)
     if tests is None:
         return not verification.ok
-    return not (tests.detail.startswith(("tests not run", "verify.runTests is off")) or tests.detail == "the tests timed out")
+    return _not_the_answers(tests.detail) is None
 
 
 def _reason(check: CheckResult, verification: Verification, path: str, tests: bool) -> tuple[str, list[str]]:
@@ -148,13 +148,22 @@ def _shape(detail: str) -> str:
     return detail
 
 
-def _tests(detail: str, verification: Verification) -> tuple[str, list[str]]:
+def _not_the_answers(detail: str) -> tuple[str, list[str]] | None:
+    """(why, remedies) when the tests check failed because of this machine or the settings (no
+    sandbox, tests switched off, too slow), not because of what the answer holds; else None."""
     if detail.startswith("tests not run") and NO_SANDBOX in detail:
         return f"the tests could not run: there is {NO_SANDBOX}", [SANDBOX]
     if detail.startswith("verify.runTests is off"):
         return "the fix could not be checked: running tests is off (verify.runTests)", ["Turn on `verify.runTests`, then retry."]
     if detail == "the tests timed out":
         return "the tests did not finish in time", ["If your tests are slow, raise `verify.timeoutSeconds`, then retry."]
+    return None
+
+
+def _tests(detail: str, verification: Verification) -> tuple[str, list[str]]:
+    setting_or_machine = _not_the_answers(detail)
+    if setting_or_machine:
+        return setting_or_machine
     broken = re.match(r"(\d+) test\(s\) that passed before now fail: (.*)", detail)
     if broken:
         return f"{broken[1]} of the tests that passed before now fail: {', '.join(_short(t) for t in broken[2].split(', '))}", []
