@@ -103,3 +103,26 @@ def global_rotary_factor(cfg: dict) -> float:
     """Share of a full-attention head that RoPE rotates (Gemma 4's "proportional" RoPE: 0.25)."""
     full = (cfg.get("rope_parameters") or GEMMA4_ROPE).get("full_attention", {})
     return float(full.get("partial_rotary_factor", 1.0))
+
+
+def gemma4_text_config(shape: ModelShape) -> dict:
+    """transformers' Gemma4TextConfig for a Gemma 4 shape: the inverse of ``shape_from_config``,
+    so a named shape can be built as a random-weight checkpoint (tune's memory benchmark)."""
+    if shape.arch != "gemma4":
+        raise UnsupportedArchitecture(f"{shape.name} is a {shape.arch!r} shape; this makes Gemma 4 configs.")
+    types = ["sliding_attention" if shape.is_swa(il) else "full_attention" for il in range(shape.n_layer)]
+    rope = {"sliding_attention": {"rope_type": "default", "rope_theta": shape.rope_freq_base_swa},
+            "full_attention": dict(GEMMA4_ROPE["full_attention"], rope_theta=shape.rope_freq_base)}
+    experts = {"enable_moe_block": bool(shape.n_expert), "num_experts": shape.n_expert or None,
+               "top_k_experts": shape.n_expert_used or None, "moe_intermediate_size": shape.n_ff_expert or None}
+    return {"model_type": "gemma4_text", "hidden_size": shape.n_embd, "intermediate_size": shape.n_ff,
+            "num_hidden_layers": shape.n_layer, "num_attention_heads": shape.n_head,
+            "num_key_value_heads": shape.n_head_kv, "head_dim": shape.head_dim,
+            "global_head_dim": shape.head_dim_global or shape.head_dim,
+            "num_global_key_value_heads": shape.n_head_kv_global or None, "attention_k_eq_v": shape.k_eq_v_global,
+            "sliding_window": shape.n_swa, "layer_types": types, "rope_parameters": rope,
+            "vocab_size": shape.n_vocab, "max_position_embeddings": shape.n_ctx_train,
+            "hidden_size_per_layer_input": shape.n_embd_per_layer, "num_kv_shared_layers": shape.n_kv_shared_layers,
+            "use_double_wide_mlp": shape.double_wide_shared_ffn,
+            "final_logit_softcapping": shape.final_logit_softcapping or None, "tie_word_embeddings": True,
+            **experts}

@@ -4,7 +4,7 @@ transformers' Gemma4TextConfig) give exactly the named shapes that plan and synt
 import pytest
 
 from quantize.errors import BadInput, UnsupportedArchitecture
-from quantize.hf_config import shape_from_config, text_config
+from quantize.hf_config import gemma4_text_config, shape_from_config, text_config
 from quantize.shapes import load_shape
 from quantize.tensors import model_tensors
 
@@ -69,3 +69,19 @@ def test_bad_configs_are_named():
     bad = dict(RELEASED["gemma4-e2b"]["text_config"], layer_types=["sliding_attention"] * 3)
     with pytest.raises(BadInput, match="3 layer_types for 35 layers"):
         shape_from_config("gemma4", bad, "x")
+
+
+@pytest.mark.parametrize("name", ["gemma4-e2b", "gemma4-e4b", "gemma4-31b", "gemma4-26b-a4b"])
+def test_a_named_gemma4_shape_round_trips_through_its_transformers_config(name):
+    """tune's memory benchmark builds checkpoints from this config: it must be the same model."""
+    shape = load_shape(name)
+    back = shape_from_config("gemma4", gemma4_text_config(shape), name)
+    assert back.swa_layers == tuple(shape.is_swa(il) for il in range(shape.n_layer))
+    assert back.rope_dim_swa == shape.head_dim  # 0 in the table means the whole head
+    same = ("swa_layers", "swa_period", "rope_dim_swa")
+    assert {f: getattr(back, f) for f in vars(shape) if f not in same} == {f: getattr(shape, f) for f in vars(shape) if f not in same}
+
+
+def test_gemma4_text_config_refuses_a_gemma3_shape():
+    with pytest.raises(UnsupportedArchitecture):
+        gemma4_text_config(load_shape("gemma3-270m"))
