@@ -103,11 +103,12 @@ def load_model(base_gguf: Path, weights: Path | None, device: str):
             if hasattr(transformers, "GgufConfig"):  # dense weights: LoRA trains on plain Linear layers, at full speed
                 options["quantization_config"] = transformers.GgufConfig(dequantize=True)
             model = transformers.AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name, **options)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # transformers' GGUF and config readers raise many kinds for a layout they lack
         if weights is not None:
             raise BadInput(f"transformers could not load the checkpoint {weights} ({exc}).") from exc
-        raise BadInput(f"transformers could not load the base model from {base_gguf.name} ({exc}). Give its Hugging Face "
-                       "checkpoint folder with --weights (the GGUF is still used for tokens and names).") from exc
+        raise BadInput(f"transformers could not load the base model from {base_gguf.name} ({type(exc).__name__}: "
+                       f"{str(exc)[:300]}). Give its Hugging Face checkpoint folder with --weights (the GGUF is still "
+                       "used for tokens and names); transformers does not read Gemma 4 E2B/E4B GGUFs.") from exc
     return model.to(device)
 
 

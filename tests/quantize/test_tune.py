@@ -169,6 +169,23 @@ def test_without_the_tune_extra_the_command_says_what_to_install(tiny_gguf, repo
     assert not (tmp_path / "a.gguf").exists()
 
 
+def test_a_base_transformers_cannot_read_asks_for_its_checkpoint_folder(bundled_gguf, tmp_path):
+    """transformers 5.18 fails on a Gemma 4 E-model GGUF inside its config validation (per-layer FFN
+    widths), with an exception of its own kind: tune says to give --weights, not a traceback."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from quantize.errors import BadInput
+    from quantize.shapes import load_shape
+    from quantize.synth import synth
+    from quantize.tune.train import load_model
+    from tests.benchmarks.tune_memory import shrunk
+
+    base = tmp_path / "e2b-tiny.gguf"
+    synth(shrunk(load_shape("gemma4-e2b")), base, "Q8_0", tokenizer_from=bundled_gguf)
+    with pytest.raises(BadInput, match="--weights"):
+        load_model(base, None, "cpu")
+
+
 def test_the_command_trains_and_writes_adapter_and_manifest(tiny_gguf, checkpoint, repo, tmp_path, capsys):
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
