@@ -20,7 +20,6 @@ SamplerName = Literal["auto", "fast", "gpu-top-k", "llama"]
 BackendName = Literal["llama_cpp", "openai"]
 ThinkingMode = Literal["off", "auto", "on"]
 
-
 N = typing.TypeVar("N", int, float)
 
 
@@ -233,6 +232,13 @@ class ContextSettings:
 
     repo_map_share: float = bounded(0.15, minimum=0, maximum=1)
     """Share of the budget kept for the repository map (signatures and docstrings)."""
+
+    file_ranked_from: int = bounded(16384, minimum=0)
+    """From this budget (tokens) on, code ranked for the whole current file comes first: a question
+    about another function of the file reuses that prompt prefix. 0 turns it off."""
+
+    file_ranked_share: float = bounded(0.5, minimum=0, maximum=1)
+    """Share of the budget (less the current file when it fits whole) for that file-ranked code."""
 
 
 @dataclass

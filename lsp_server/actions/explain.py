@@ -66,7 +66,9 @@ def build_request(packed: PackedContext, style: str, max_tokens: int, temperatur
             messages=(Message("system", SYSTEM), Message("user", _chat_question(packed))),
             max_tokens=max_tokens,
             temperature=temperature,
+            shared_chars=prompts.shared_chars(packed, prompts.context_markdown),
         )
+    shared = prompts.shared_chars(packed, prompts.context_completion)
     return GenerationRequest(
         text=completion_prompt(packed),
         max_tokens=max_tokens,
@@ -74,6 +76,7 @@ def build_request(packed: PackedContext, style: str, max_tokens: int, temperatur
         stop=(SECTION_MARKER, "\n\n\n", "```"),
         keep_head_tokens=len(FEW_SHOT_HEADER) // 3,
         answer_prefix=answer_prefix(packed.target),
+        shared_chars=len(FEW_SHOT_HEADER) + shared if shared else 0,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from lsp_server.context.pack import PackedContext
@@ -19,6 +20,14 @@ def context_completion(packed: PackedContext) -> str:
     """Related code for a few-shot completion prompt (base models), stable first."""
     blocks = "".join(f"# {item.title}\n{item.text.rstrip()}\n\n" for item in packed.items)
     return f"### Context\n{blocks}" if blocks else ""
+
+
+def shared_chars(packed: PackedContext, render) -> int:
+    """How many leading characters of ``render(packed)`` (context_markdown or context_completion)
+    every target of the file shares: its file-ranked items (pack.py's ``stable_items``)."""
+    if not packed.stable_items:
+        return 0
+    return len(render(dataclasses.replace(packed, items=packed.items[: packed.stable_items])))
 
 
 def where(packed: PackedContext) -> str:

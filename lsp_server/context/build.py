@@ -13,7 +13,7 @@ from pathlib import Path
 from lsp_server.config import ContextSettings
 from lsp_server.context.imports import ReadText, module_candidates
 from lsp_server.context.pack import CountTokens, PackedContext, Related, pack_context
-from lsp_server.context.rank import Ranked, rank
+from lsp_server.context.rank import Ranked, rank, rank_file
 from lsp_server.context.resolve import Resolver, Symbol
 from lsp_server.context.target import Target, find_target
 from lsp_server.errors import NoTarget
@@ -53,12 +53,17 @@ def build_context(
     if target is None:
         raise NoTarget(f"No function, class or selection at line {start[0] + 1} of {path.name}: put the cursor inside a definition or select code.")
     _index_current(index, path, text, parsed.imports)
-    ranked = rank(index, target_symbol(target), settings, resolver or Resolver(index), recent | set(index.edited_recently()) - {str(path)})
+    resolver = resolver or Resolver(index)
+    recent = recent | set(index.edited_recently()) - {str(path)}
+    ranked = rank(index, target_symbol(target), settings, resolver, recent)
     first = {entry.symbol for entry in named}
     ranked = [*named, *(r for r in ranked if r.symbol not in first)]
     related = related_definitions(index, ranked[:RANKED_LIMIT], read_text)
+    file_related = None
+    if 0 < settings.file_ranked_from <= budget:  # a long window: its shared prefix is worth a minute
+        file_related = related_definitions(index, rank_file(index, str(path), settings, resolver, recent)[:RANKED_LIMIT], read_text)
     root = next((r for r in index.roots if _is_under(path, r)), None)
-    return pack_context(target, text, related, budget, count_tokens, settings, relative_to=root)
+    return pack_context(target, text, related, budget, count_tokens, settings, relative_to=root, file_related=file_related)
 
 
 def target_symbol(target: Target) -> Symbol:

@@ -3,8 +3,11 @@
 Layout (stable to volatile): the repository map (signatures and docstrings), related definitions,
 the current file, then the target; the action adds its system text before and the question
 after. Sections are ordered by path and line, not by score, so the same workspace state gives
-the same prefix and llama.cpp reuses its KV cache. What is packed is ranked for the target, so
-another target's prompt parts from this one early (tests/benchmarks/RESULTS.md, 100K tokens).
+the same prefix and llama.cpp reuses its KV cache. Code ranked for the target alone differs
+between targets, so another target's prompt would part from this one early; in a long window
+(``file_ranked_from``) the context therefore starts with code ranked for the whole current file
+(map, related code, the file itself: the same for every target in it, ``stable_items``), and the
+code ranked for the target follows (tests/benchmarks/RESULTS.md, 100K tokens).
 
 What does not fit is cut by one rule, in this order: the target keeps its head and tail; the
 current file shrinks to a window around the target (at most ``file_share`` of the budget);
@@ -65,6 +68,9 @@ class PackedContext:
     budget: int = 0
     exact: bool = False
     """Whether ``tokens`` was counted with the model's tokenizer (else estimated)."""
+    stable_items: int = 0
+    """How many leading items are ranked for the whole current file (the same for every target in
+    it, when it fits whole): a prompt prefix other targets of the file share."""
 
 
 @dataclass
@@ -83,17 +89,30 @@ def pack_context(
     count_tokens: CountTokens | None = None,
     settings: ContextSettings | None = None,
     relative_to: Path | None = None,
+    file_related: list[Related] | None = None,
 ) -> PackedContext:
+    """``file_related``: code ranked for the whole current file, packed first (in its share of
+    the budget), then ``related`` (ranked for the target) in the rest."""
     settings = settings or ContextSettings()
     target_text = _cut_middle(target.text, budget, estimate_tokens)
     remaining = budget - estimate_tokens(target_text)
     file_text, file_title, window = _fit_file(file_text, target, remaining, settings.file_share)
     remaining -= estimate_tokens(file_text) if file_text else 0
     show = _shower(relative_to)
-    plan = _plan(related, target.path, window, remaining, settings.repo_map_share, show)
+    plans = [_plan(related, target.path, window, remaining, settings.repo_map_share, show)]
+    if file_related is not None:
+        # its room comes from the budget, not from what the target and its window left: the same
+        # for every target of the file, or another target's prompt would part inside it
+        whole_file = estimate_tokens(file_text) if file_title == "current file" else 0
+        room = min(int((budget - whole_file) * settings.file_ranked_share), remaining)
+        first = _plan(file_related, target.path, window, room, settings.repo_map_share, show)
+        placed = {(item.path, item.symbol) for item in first.whole + first.mapped + first.covered}
+        rest = [item for item in related if (item.path, item.symbol) not in placed]
+        plans = [first, _plan(rest, target.path, window, remaining - _planned(first, show), settings.repo_map_share, show, first.whole)]
     final_target = target if target_text == target.text else replace(target, text=target_text)
-    packed = _assemble(final_target, plan, (file_title, file_text, window), show, budget)
-    return _check_exact(packed, plan, count_tokens, (file_title, file_text, window), show) if count_tokens else packed
+    file_part = (file_title, file_text, window)
+    packed = _assemble(final_target, plans, file_part, show, budget)
+    return _check_exact(packed, plans, count_tokens, file_part, show) if count_tokens else packed
 
 
 def _shower(root: Path | None) -> Callable[[Path], str]:
@@ -122,14 +141,17 @@ def _fit_file(text: str, target: Target, remaining: int, share: float) -> tuple[
     return window, "current file, around the target", best
 
 
-def _plan(related: list[Related], current: Path, window: tuple[int, int], remaining: int, map_share: float, show) -> _Plan:
+def _plan(related: list[Related], current: Path, window: tuple[int, int], remaining: int, map_share: float, show,
+          outer: list[Related] = ()) -> _Plan:
+    """What goes in whole, what as a map line, what is left out; ``outer``: items packed whole
+    already (what lies inside them is covered)."""
     plan = _Plan()
     map_room = int(max(remaining, 0) * map_share)
     whole_room = max(remaining, 0) - map_room
     for item in related:
         if item.path == current and window[0] <= item.start_line and item.end_line <= window[1]:
             plan.covered.append(item)
-        elif any(_inside(item, taken) for taken in plan.whole):
+        elif any(_inside(item, taken) for taken in [*outer, *plan.whole]):
             plan.covered.append(item)
         elif estimate_tokens(item.text) <= whole_room:
             plan.whole.append(item)
@@ -149,6 +171,11 @@ def _plan(related: list[Related], current: Path, window: tuple[int, int], remain
     return plan
 
 
+def _planned(plan: _Plan, show) -> int:
+    """The estimated tokens a plan packs."""
+    return sum(estimate_tokens(item.text) for item in plan.whole) + sum(estimate_tokens(_map_line(item, show(item.path))) for item in plan.mapped)
+
+
 def _inside(item: Related, outer: Related) -> bool:
     return item.path == outer.path and outer.start_line <= item.start_line and item.end_line <= outer.end_line
 
@@ -158,8 +185,27 @@ def _map_line(item: Related, shown_path: str) -> str:
     return f"{shown_path}:{item.start_line + 1}: {item.signature}" + (f"  # {doc}" if doc else "") + "\n"
 
 
-def _assemble(target: Target, plan: _Plan, file_part: tuple, show, budget: int) -> PackedContext:
-    items, manifest = [], []
+def _assemble(target: Target, plans: list[_Plan], file_part: tuple, show, budget: int) -> PackedContext:
+    """Each plan's map and related code in turn, the current file and the target. With two plans
+    (file-ranked, then target-ranked) the whole current file closes the first part: it is the same
+    for every target in it. A window around the target is not, and goes last."""
+    items, manifest, stable = [], [], 0
+    title, text, window = file_part
+    whole_file = text and title == "current file"
+    for number, plan in enumerate(plans):
+        _plan_items(plan, show, items, manifest)
+        if number == 0 and len(plans) > 1:
+            if whole_file:
+                _add_file(target, file_part, show, items, manifest)
+            stable = len(items)
+    if text and not (whole_file and len(plans) > 1):
+        _add_file(target, file_part, show, items, manifest)
+    manifest.append(_target_entry(target, show, estimate_tokens(target.text)))
+    tokens = sum(estimate_tokens(item.text) for item in items) + estimate_tokens(target.text)
+    return PackedContext(target, items, manifest, tokens, budget, exact=False, stable_items=stable)
+
+
+def _plan_items(plan: _Plan, show, items: list[ContextItem], manifest: list[dict]) -> None:
     if plan.mapped:
         ordered = sorted(plan.mapped, key=_place)
         text = "".join(_map_line(item, show(item.path)) for item in ordered)
@@ -170,13 +216,12 @@ def _assemble(target: Target, plan: _Plan, file_part: tuple, show, budget: int) 
         manifest.append(_entry(item, show, "related", estimate_tokens(item.text), True))
     manifest += [_entry(item, show, "covered", 0, True, " (already inside the current file or another item)") for item in plan.covered]
     manifest += [_entry(item, show, "left out", estimate_tokens(item.text), False) for item in plan.left_out]
+
+
+def _add_file(target: Target, file_part: tuple, show, items: list[ContextItem], manifest: list[dict]) -> None:
     title, text, window = file_part
-    if text:
-        items.append(ContextItem(f"{show(target.path)} ({title})", text, "the file the target is in", "current file"))
-        manifest.append(_file_entry(target, show, title, window, estimate_tokens(text)))
-    manifest.append(_target_entry(target, show, estimate_tokens(target.text)))
-    tokens = sum(estimate_tokens(item.text) for item in items) + estimate_tokens(target.text)
-    return PackedContext(target, items, manifest, tokens, budget, exact=False)
+    items.append(ContextItem(f"{show(target.path)} ({title})", text, "the file the target is in", "current file"))
+    manifest.append(_file_entry(target, show, title, window, estimate_tokens(text)))
 
 
 def _place(item: Related) -> tuple[str, int]:
@@ -213,15 +258,17 @@ def _target_entry(target: Target, show, tokens: int) -> dict:
     }
 
 
-def _check_exact(packed: PackedContext, plan: _Plan, count: CountTokens, file_part: tuple, show) -> PackedContext:
-    """Count with the model's tokenizer; drop the lowest-ranked items until the whole fits."""
+def _check_exact(packed: PackedContext, plans: list[_Plan], count: CountTokens, file_part: tuple, show) -> PackedContext:
+    """Count with the model's tokenizer; drop the lowest-ranked items until the whole fits (the
+    target-ranked part's first: the file-ranked part is the prefix other targets share)."""
     while True:
         total = count_all(count, [item.text for item in packed.items] + [packed.target.text])
-        if total <= packed.budget or not (plan.whole or plan.mapped):
+        plan = next((p for p in reversed(plans) if p.whole or p.mapped), None)
+        if total <= packed.budget or plan is None:
             break
         victim = (plan.mapped or plan.whole).pop()
         plan.left_out.append(victim)
-        packed = _assemble(packed.target, plan, file_part, show, packed.budget)
+        packed = _assemble(packed.target, plans, file_part, show, packed.budget)
     packed.tokens, packed.exact = total, True
     return packed
 

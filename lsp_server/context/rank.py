@@ -49,11 +49,51 @@ def rank(index: WorkspaceIndex, target: Symbol, settings: ContextSettings, resol
     for symbol, score in _pagerank(graph, target, settings).items():
         entry = ranked.setdefault(symbol, Ranked(symbol, 0.0))
         entry.score += settings.pagerank_weight * score
+    ranked.pop(target, None)
+    return _in_order(ranked, settings, recent)
+
+
+def rank_file(index: WorkspaceIndex, path: str, settings: ContextSettings, resolver: Resolver | None = None,
+              recent: set[str] = frozenset()) -> list[Ranked]:
+    """Definitions related to the whole file ``path`` (every definition in it a seed), most relevant
+    first; the file's own definitions are left out. What it ranks is the same for every target in
+    the file: packed first, it is the prompt prefix their questions share (context/pack.py)."""
+    resolver = resolver or Resolver(index)
+    files = neighbourhood(index, path, settings.neighbourhood_files)
+    ranked: dict[Symbol, Ranked] = {}
+
+    def add(symbol: Symbol, weight: float, why: str) -> None:
+        entry = ranked.setdefault(symbol, Ranked(symbol, 0.0, direct=True))
+        entry.score += weight
+        if why not in entry.reasons:
+            entry.reasons.append(why)
+
+    for symbol in sorted({s for used in resolver.scope_uses(path).values() for s in used if s.path != path}):
+        add(symbol, settings.uses_weight, "used by this file")
+    for other in files[1:]:
+        test_file = bool(facts := index.facts(other)) and facts.is_test_file
+        for scope, used in sorted(resolver.scope_uses(other).items()):
+            if scope and any(s.path == path for s in used):
+                is_test = test_file and scope.rsplit(".", 1)[-1].startswith("test")
+                add(Symbol(other, scope), settings.test_weight if is_test else settings.caller_weight,
+                    "tests this file" if is_test else "uses this file")
+    graph = symbol_graph(resolver, files)
+    outside = np.fromiter((n.path != path for n in graph.nodes), dtype=bool, count=len(graph.nodes))
+    if settings.pagerank_weight > 0 and outside.any() and not outside.all():
+        scores = personalized_pagerank(graph, list(np.flatnonzero(~outside)), settings.pagerank_alpha)
+        top = scores[outside].max() or 1.0
+        for i in np.flatnonzero(outside & (scores / top >= MIN_SCORE)):
+            if graph.nodes[i].qualname:
+                ranked.setdefault(graph.nodes[i], Ranked(graph.nodes[i], 0.0)).score += settings.pagerank_weight * float(scores[i] / top)
+    return _in_order(ranked, settings, recent)
+
+
+def _in_order(ranked: dict[Symbol, Ranked], settings: ContextSettings, recent: set[str]) -> list[Ranked]:
+    """Recently edited files' definitions boosted; direct edges first, then by score."""
     for entry in ranked.values():
         if entry.symbol.path in recent:
             entry.score += settings.recent_weight
             entry.reasons.append("recently edited")
-    ranked.pop(target, None)
     return sorted(ranked.values(), key=lambda r: (not r.direct, -r.score, r.symbol))
 
 

@@ -56,6 +56,9 @@ class GenerationRequest:
     """Receives the thought as it streams (``on_text`` only ever gets the answer)."""
     seed: int | None = None
     """The sampler's seed; None: the backend's own fixed one (the same prompt, the same answer)."""
+    shared_chars: int = 0
+    """Leading characters of ``text`` (or of the last message) that other requests' prompts share
+    (the context ranked for the file): the in-process model keeps a checkpoint where they end."""
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from lsp_server.config import ModelSettings
 from lsp_server.errors import GenerationCancelled, GenerationFailed, ModelLoadFailed
 from lsp_server.model.adapters import AdapterFacts, adapter_paths, check_adapters
 from lsp_server.model.backend import PLAIN, CancelToken, Generation, GenerationRequest, ModelInfo, OnText, RunOptions
-from lsp_server.model.chat import channel_token_ids, fallback_turns, render_template
+from lsp_server.model.chat import channel_token_ids
 from lsp_server.model.fit import answer_budget, fit_tokens
 from lsp_server.model.load import check_fits_memory, load_with_gpu_fallback
 from lsp_server.model.prefix_plan import common_prefix
+from lsp_server.model.prompt_tokens import request_tokens, shared_until
 from lsp_server.model.resolve import ResolvedModel, cache_dir, resolve_model
 from lsp_server.model.text_stream import TextStream
 from lsp_server.model.thinking import ThoughtRouter, TokenBudget, model_thinks, split_thought
@@ -105,22 +106,8 @@ def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -
     }
 
 
-def request_tokens(llm, request: GenerationRequest) -> list[int]:
-    """A request as the tokens ``llm`` (a ``llama_cpp.Llama``, a vocab-only one will do) is
-    prompted with: the GGUF's chat template, the family's turns, or the completion text. Used
-    by the backend and by ``gemma-quantize tune``, whose training prompts must be these."""
-    if request.text is not None:
-        text = request.text + request.answer_prefix
-        return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
-    template = llm.metadata.get("tokenizer.chat_template")
-    if template:
-        bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace")
-        eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace")
-        text = render_template(template, request.messages, bos, eos, request.thinking) + request.answer_prefix
-        return llm.tokenize(text.encode("utf-8"), add_bos=not text.startswith(bos), special=True)
-    architecture = llm.metadata.get("general.architecture", "")
-    text = fallback_turns(architecture, request.messages, request.thinking) + request.answer_prefix
-    return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+SHARED_CHECK_FROM = 2048
+"""Finding where a request's shared part ends tokenizes it again: worth it before a longer prefill."""
 
 
 class LlamaCppBackend:
@@ -315,7 +302,7 @@ class LlamaCppBackend:
         started = time.perf_counter()
         speculative = options.speculative and self.settings.prompt_lookup
         engine.prepare_sampling(speculative)
-        cached = self._prefill(tokens, cancel, options.on_prefill)
+        cached = self._prefill(tokens, cancel, options.on_prefill, request)
         prefilled = time.perf_counter()
         stream, count, reason, first = TextStream(request.stop, request.answer_prefix), 0, "length", 0.0
         router, budget = ThoughtRouter(on_text, request.on_thought), TokenBudget(request.max_tokens, request.thinking_tokens, max_tokens)
@@ -361,24 +348,26 @@ class LlamaCppBackend:
             first_token_seconds=first,
         )
 
-    def _prefill(self, tokens: list[int], cancel: CancelToken, on_progress=None) -> int:
+    def _prefill(self, tokens: list[int], cancel: CancelToken, on_progress=None, request: GenerationRequest | None = None) -> int:
         """Evaluate the prompt, reusing the KV cache of the longest common prefix. Returns how
         many tokens were reused.
 
-        Where this prompt parts from the cached one is where the stable part of the context
-        ends (repository map, related code); a checkpoint there lets the next prompt, which
-        parts there too, restore the sliding-window layers instead of prefilling it all again.
+        A checkpoint of the sliding-window layers where the part other prompts share ends (the
+        request's ``shared_chars``), else where this prompt parts from the cached one, lets the
+        next prompt that parts there restore those layers instead of prefilling it all again.
         """
         engine = self._engine
         parts_at = common_prefix(engine.tokens, tokens[:-1])
         reused = engine.reuse(tokens)
         if parts_at:
             engine.stable = parts_at
+        shared = shared_until(self._llm, request, tokens) if request and len(tokens) - reused > SHARED_CHECK_FROM else 0
         # The abort callback (a Python call per graph node) only runs during prefill: decode
         # checks the token between tokens anyway, and the callback cost a third of decode speed.
         self._set_abort(True)
         try:
-            engine.prefill(tokens, reused, cancel, checkpoint_at=parts_at if parts_at > reused else 0, on_progress=on_progress)
+            checkpoint_at = shared if shared > reused else parts_at if parts_at > reused else 0
+            engine.prefill(tokens, reused, cancel, checkpoint_at=checkpoint_at, on_progress=on_progress)
         except BaseException:
             engine.forget()  # a half-evaluated batch leaves the cache in an unknown state
             raise

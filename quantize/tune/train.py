@@ -73,7 +73,7 @@ def tokenize_examples(base_gguf: Path, examples: list[Example], max_tokens: int)
     example whose answer is over half of ``max_tokens`` is left out)."""
     import llama_cpp
 
-    from lsp_server.model.llama_backend import request_tokens
+    from lsp_server.model.prompt_tokens import request_tokens
 
     vocab = llama_cpp.Llama(str(base_gguf), vocab_only=True, verbose=False)
     end = END_OF_ANSWER.get(vocab.metadata.get("general.architecture", ""), "")

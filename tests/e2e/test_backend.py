@@ -214,6 +214,22 @@ def test_a_checkpoint_where_prompts_part_saves_the_shared_prefix(windowed, monke
     assert third.text.strip() and cold.text.strip()
 
 
+def test_a_checkpoint_where_the_shared_part_ends_serves_the_next_question(windowed, monkeypatch):
+    """A request that says how much of it other prompts share (explain's file-ranked context) gets
+    a checkpoint there on its first prefill: the second question reuses it (without: 0, above)."""
+    monkeypatch.setattr("lsp_server.model.llama_backend.SHARED_CHECK_FROM", 0)  # these prompts are short
+    backend = windowed(keep_kv_state=False)
+    shared = backend.count_tokens(SHARED)
+    try:
+        first = generate(backend, SHARED + question(1), shared_chars=len(SHARED))
+        second = generate(backend, SHARED + question(2), shared_chars=len(SHARED))
+    finally:
+        backend.close()
+    assert first.cached_tokens == 0
+    assert shared - 2 <= second.cached_tokens <= shared + 1
+    assert second.text.strip()
+
+
 def test_a_checkpoint_of_another_text_is_not_restored(windowed, monkeypatch):
     # A checkpoint of SHARED where the questions part; then OTHER (SHARED with its third
     # function changed) parts from it near the start and gets a checkpoint there; OTHER's next

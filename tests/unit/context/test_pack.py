@@ -65,3 +65,45 @@ def test_count_all_counts_every_text_once_on_several_threads():
     assert sorted(seen) == sorted(texts)
     assert len(threads) > 1 or (os.cpu_count() or 1) == 1
     assert count_all(slow_count, ["a", "bb"]) == 3  # a few: counted here
+
+
+def test_in_a_long_window_the_file_ranked_part_is_the_prefix_every_target_of_the_file_shares():
+    """file_related first (its map and code, then the whole current file), the target's own code after."""
+    file_text = "def run():\n    return helper()\n\ndef stop():\n    return halt()\n"
+    run = Target(ROOT / "app.py", "run", "function", 0, 1, "def run():\n    return helper()\n", None)
+    stop = Target(ROOT / "app.py", "stop", "function", 3, 4, "def stop():\n    return halt()\n", None)
+    shared = [related("helper", 2, "lib.py"), related("halt", 2, "lib.py", 10), related("huge", 900, "big.py")]
+    own = {"run": [related("helper", 2, "lib.py"), related("only_run", 2, "r.py")],
+           "stop": [related("halt", 2, "lib.py", 10), related("only_stop", 3, "s.py")]}
+    packs = {t.name: pack_context(t, file_text, own[t.name], budget=600, relative_to=ROOT, file_related=shared) for t in (run, stop)}
+    for packed in packs.values():
+        assert packed.stable_items == 4  # the map (huge), helper, halt, the current file
+        assert [i.section for i in packed.items[: packed.stable_items]] == ["repo map", "related", "related", "current file"]
+    assert [i.text for i in packs["run"].items[:4]] == [i.text for i in packs["stop"].items[:4]]
+    assert [i.title for i in packs["run"].items[4:]] == ["r.py: only_run"]  # helper is in the shared part already
+    assert [i.title for i in packs["stop"].items[4:]] == ["s.py: only_stop"]
+
+
+def test_the_exact_count_drops_the_target_ranked_part_first():
+    file_related = [related("a", 2), related("b", 2, line=10)]
+    own = [related("c", 2, "c.py"), related("d", 2, "d.py")]
+    double = lambda text: 2 * estimate_tokens(text)  # noqa: E731
+    loose = pack_context(TARGET, FILE, own, budget=400, relative_to=ROOT, file_related=file_related)
+    assert {e["symbol"] for e in loose.manifest if e["section"] == "related"} == {"a", "b", "c", "d"}
+    packed = pack_context(TARGET, FILE, own, budget=int(loose.tokens * 1.4), count_tokens=double, relative_to=ROOT,
+                          file_related=file_related)
+    dropped = [e["symbol"] for e in packed.manifest if e["section"] == "left out"]
+    assert dropped and set(dropped) <= {"c", "d"} and packed.tokens <= packed.budget
+
+
+def test_the_file_ranked_part_does_not_depend_on_the_targets_size():
+    """Its room comes from the budget: a long target (a smaller rest) must not shrink it, or the
+    two targets' prompts would part inside it."""
+    body = "".join(f"    x{i} = {i}\n" for i in range(300))
+    file_text = "def short():\n    return 1\n\ndef long():\n" + body + "    return x1\n" + "# filler\n" * 2000
+    short = Target(ROOT / "app.py", "short", "function", 0, 1, "def short():\n    return 1\n", None)
+    long = Target(ROOT / "app.py", "long", "function", 3, 304, "def long():\n" + body + "    return x1\n", None)
+    shared = [related(f"f{i}", 6, f"m{i}.py") for i in range(60)]
+    packs = [pack_context(t, file_text, [], budget=3000, relative_to=ROOT, file_related=shared) for t in (short, long)]
+    assert packs[0].stable_items == packs[1].stable_items > 0
+    assert [i.text for i in packs[0].items[: packs[0].stable_items]] == [i.text for i in packs[1].items[: packs[1].stable_items]]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from lsp_server.config import ContextSettings
-from lsp_server.context.rank import rank
+from lsp_server.context.rank import rank, rank_file
 from lsp_server.context.resolve import Resolver, Symbol
 from lsp_server.index.workspace import WorkspaceIndex
 
@@ -96,3 +96,16 @@ def test_recently_edited_files_rank_higher(index):
     boosted = {r.symbol.qualname: r for r in rank(index, target, ContextSettings(), recent={recent})}
     assert boosted["checkout"].score > plain["checkout"]
     assert "recently edited" in boosted["checkout"].reason
+
+
+def test_ranked_for_a_file_what_its_definitions_use_and_what_uses_them(index):
+    """rank_file: the same list whichever definition of the file is asked about (the shared prefix)."""
+    root = str(index.roots[0]) + "/"
+    ranked = rank_file(index, root + "shop/grocer.py", ContextSettings())
+    found = {(r.symbol.path.removeprefix(root), r.symbol.qualname): r.reason for r in ranked}
+    assert found[("shop/tax.py", "with_tax")] == "used by this file"
+    assert found[("shop/checkout.py", "checkout")] == "uses this file"
+    assert found[("tests/test_grocer.py", "test_price")] == "tests this file"
+    assert not any(path == "shop/grocer.py" for path, _ in found)  # the file's own code is the current file
+    assert ("tests/test_grocer.py", "test_unrelated") not in found or not next(
+        r for r in ranked if r.symbol.qualname == "test_unrelated").direct
