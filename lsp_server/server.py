@@ -22,7 +22,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.errors import DocumentNotFound, GemmaLspError, GenerationCancelled, InvalidRequest, PositionOutOfRange
 from lsp_server.actions.change import ChangeProposal
 from lsp_server.actions.hover import ExplanationCache
-from lsp_server.features import code_actions, commands, hover, indexing, on_save, settings, status
+from lsp_server.features import code_actions, commands, hover, indexing, on_save, prefill, settings, status
 from lsp_server.features.logs import ClientLogHandler
 from lsp_server.model.backend import CancelToken
 from lsp_server.protocol import GemmaProtocol
@@ -41,6 +41,7 @@ class GemmaLanguageServer(LanguageServer):
         self.log_handler = ClientLogHandler(self)
         self.hover_cache = ExplanationCache()
         self.saved_texts = on_save.SavedTexts()
+        self.prefill_queue = prefill.PrefillQueue()
         self.last_changes: dict[str, ChangeProposal] = {}
         self.announced_destinations: set[str] = set()
         self.stream_ids = itertools.count(1)
@@ -146,7 +147,7 @@ def create_server(assistant: Assistant | None = None) -> GemmaLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: GemmaLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        fan_out(ls, "didOpen", (indexing.document_opened, on_save.opened), params.text_document.uri)
+        fan_out(ls, "didOpen", (indexing.document_opened, on_save.opened, prefill.opened), params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: GemmaLanguageServer, params: types.DidChangeTextDocumentParams) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lsp_server.features import documents
+from lsp_server.features import documents, prefill
 from lsp_server.features.capabilities import work_done_progress_supported
 from lsp_server.features.server_api import Server
 from lsp_server.index.git_facts import GitFacts
@@ -89,6 +89,7 @@ async def _build(ls: Server, roots) -> None:
         ls.assistant.git = await asyncio.to_thread(GitFacts.open, roots[0])
     if ls.assistant.settings.model.warm_up:
         await warm_up(ls)
+        prefill.start(ls)
     if settings.watch:
         # watchdog rather than registering workspace/didChangeWatchedFiles: not every client
         # handles client/registerCapability, and a watcher here covers them all alike.

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lsp_server.actions.hover import ExplanationCache
     from lsp_server.assistant import Assistant
     from lsp_server.features.on_save import SavedTexts
+    from lsp_server.features.prefill import PrefillQueue
     from lsp_server.model.backend import CancelToken
     from lsp_server.protocol import GemmaProtocol
 
@@ -30,6 +31,8 @@ class Server(Protocol):
     """Hover explanations by the content of the code, and the generations in flight."""
     saved_texts: SavedTexts
     """Per document: the text at the last save, and the pending (debounced) save."""
+    prefill_queue: PrefillQueue
+    """The opened file whose shared context is prefilled next (features/prefill.py)."""
     last_changes: dict[str, ChangeProposal]
     """Per document: the last Change... proposal offered, which a follow-up instruction refines."""
     last_context_tokens: int | None

@@ -74,6 +74,9 @@ class RunOptions:
     """Called from the model worker with (tokens prefilled, prompt tokens) after each batch."""
     ignore_eog: bool = False
     """Benchmarks only: decode past end-of-generation tokens (random-weight models emit them early)."""
+    shared_only: bool = False
+    """Prefill only the request's ``shared_chars`` and keep a checkpoint there, no answer: a
+    background warm-up for the questions to come (a remote backend skips it)."""
 
 
 PLAIN = RunOptions()

@@ -299,6 +299,8 @@ class LlamaCppBackend:
         engine = self._engine
         max_tokens = answer_budget(engine.n_ctx, request.max_tokens + request.thinking_tokens)
         tokens, cut = fit_tokens(self.prompt_tokens(request), engine.n_ctx - max_tokens, request.keep_head_tokens)
+        if options.shared_only:
+            return self._prefill_shared(request, tokens, cancel, options.on_prefill)
         started = time.perf_counter()
         speculative = options.speculative and self.settings.prompt_lookup
         engine.prepare_sampling(speculative)
@@ -348,32 +350,42 @@ class LlamaCppBackend:
             first_token_seconds=first,
         )
 
-    def _prefill(self, tokens: list[int], cancel: CancelToken, on_progress=None, request: GenerationRequest | None = None) -> int:
-        """Evaluate the prompt, reusing the KV cache of the longest common prefix. Returns how
-        many tokens were reused.
+    def _prefill_shared(self, request: GenerationRequest, tokens: list[int], cancel: CancelToken, on_progress) -> Generation:
+        """Prefill the part other prompts share, with a checkpoint at its end (the next prompt that
+        parts there restores it), and keep it as the stable prefix a restart restores."""
+        started, shared = time.perf_counter(), tokens[: shared_until(self._llm, request, tokens)]
+        if not shared:
+            return Generation("", 0, 0, 0, "length")
+        reused = self._engine.reuse(shared)
+        self._evaluate(shared, reused, cancel, len(shared), on_progress)
+        self._engine.stable = len(shared)
+        return Generation("", len(shared), reused, 0, "length", prefill_seconds=time.perf_counter() - started)
 
-        A checkpoint of the sliding-window layers where the part other prompts share ends (the
-        request's ``shared_chars``), else where this prompt parts from the cached one, lets the
-        next prompt that parts there restore those layers instead of prefilling it all again.
-        """
+    def _prefill(self, tokens: list[int], cancel: CancelToken, on_progress=None, request: GenerationRequest | None = None) -> int:
+        """Evaluate the prompt, reusing the KV cache of the longest common prefix; returns how many
+        tokens were reused. A checkpoint of the sliding-window layers where the part other prompts
+        share ends (``shared_chars``), else where this prompt parts from the cached one, lets the
+        next prompt that parts there restore those layers instead of prefilling it all again."""
         engine = self._engine
         parts_at = common_prefix(engine.tokens, tokens[:-1])
         reused = engine.reuse(tokens)
         if parts_at:
             engine.stable = parts_at
         shared = shared_until(self._llm, request, tokens) if request and len(tokens) - reused > SHARED_CHECK_FROM else 0
+        self._evaluate(tokens, reused, cancel, shared if shared > reused else parts_at if parts_at > reused else 0, on_progress)
+        return reused
+
+    def _evaluate(self, tokens: list[int], start: int, cancel: CancelToken, checkpoint_at: int, on_progress) -> None:
         # The abort callback (a Python call per graph node) only runs during prefill: decode
         # checks the token between tokens anyway, and the callback cost a third of decode speed.
         self._set_abort(True)
         try:
-            checkpoint_at = shared if shared > reused else parts_at if parts_at > reused else 0
-            engine.prefill(tokens, reused, cancel, checkpoint_at=checkpoint_at, on_progress=on_progress)
+            self._engine.prefill(tokens, start, cancel, checkpoint_at=checkpoint_at, on_progress=on_progress)
         except BaseException:
-            engine.forget()  # a half-evaluated batch leaves the cache in an unknown state
+            self._engine.forget()  # a half-evaluated batch leaves the cache in an unknown state
             raise
         finally:
             self._set_abort(False)
-        return reused
 
     def close(self) -> None:
         """Stop the running generation (if any), then free the model."""

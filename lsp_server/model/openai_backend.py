@@ -136,6 +136,8 @@ class OpenAIBackend:
         return self._worker.submit(self._generate, cancel, request, on_text, options)
 
     def _generate(self, cancel: CancelToken, request: GenerationRequest, on_text: OnText, options: RunOptions) -> Generation:
+        if options.shared_only:
+            return Generation("", 0, 0, 0, "length")  # a shared server's cache is not ours to warm
         info = self.load()
         slot = slot_for(options.cache_key, self._total_slots) if self.remote.llama_server_cache else None
         path, body = request_body(request, info.name, slot)

@@ -9,7 +9,8 @@ from lsp_server.actions import explain
 from lsp_server.actions.code_facts import code_facts
 from lsp_server.assistant import Assistant
 from lsp_server.index.git_facts import range_history
-from lsp_server.model.backend import CancelToken
+from lsp_server.model.backend import CancelToken, Generation, RunOptions
+from lsp_server.model.thinking import wants_thinking, with_thinking
 from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
 
 HISTORY_COMMITS = 5
@@ -41,3 +42,18 @@ def run(assistant: Assistant, prepared: PreparedExplain, watch: Watch, cancel: C
     target = prepared.packed.target
     facts = tuple(code_facts(target, prepared.context, prepared.commits))
     return explain.Explanation(target, explain.clean_answer(generation.text), generation, facts, tuple(prepared.manifest))
+
+
+def prefill_shared(assistant: Assistant, ask: Ask, cancel: CancelToken) -> Generation | None:
+    """Prefill the part of Explain's prompt at ``ask`` that every target of its file shares (the
+    file-ranked context; none in a short window): a background warm-up, no answer. The request is
+    built as ``run`` builds it (thinking included), so the real question parts where it ends."""
+    packed = pack(assistant, ask)
+    if not packed.stable_items:
+        return None
+    info, model = assistant.backend.load(), assistant.settings.model
+    thinks = wants_thinking(model.thinking, "explain", info.supports_thinking)
+    request = with_thinking(explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature),
+                            thinks, model.thinking_max_tokens, None)
+    options = RunOptions(cache_key=str(ask.root), shared_only=True)
+    return assistant.backend.submit(request, lambda _text: None, cancel, options).result()

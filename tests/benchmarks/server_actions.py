@@ -99,7 +99,24 @@ async def start_server(folder: Path, options: dict, log_file: Path) -> tuple[Lan
     return client, seen
 
 
-async def one_start(folder: Path, targets: list[Target], options: dict, actions: list[str], wait_loaded: bool, log_file: Path) -> dict:
+async def prefilled(seen: dict, name: str, started: float, timeout: float = 1800) -> dict:
+    """Wait for the server's log line of the background prefill of ``name`` (features/prefill.py)."""
+    done = re.compile(rf"Prefilled the context {re.escape(name)}'s functions share: (\d+) tokens \((\d+) already cached\) in ([\d.]+) s"
+                      rf"|Prefill of {re.escape(name)}'s shared context skipped: (.*)")
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        match = next((m for line in seen["log"] if (m := done.search(line))), None)
+        if match:
+            if match.group(4) is not None:
+                return {"skipped": match.group(4)[:200]}
+            return {"tokens": int(match.group(1)), "cached": int(match.group(2)), "seconds": float(match.group(3)),
+                    "since_start_s": round(time.perf_counter() - started, 2)}
+        await asyncio.sleep(0.2)
+    return {"timed_out": timeout}
+
+
+async def one_start(folder: Path, targets: list[Target], options: dict, actions: list[str], wait_loaded: bool, log_file: Path,
+                    wait_prefill: bool = False) -> dict:
     """Start the server, ask each action twice at each target in turn (the second reuses the
     cached prefix; the next target shows what another function's question reuses), stop it."""
     started = time.perf_counter()
@@ -115,6 +132,8 @@ async def one_start(folder: Path, targets: list[Target], options: dict, actions:
         if target.path not in opened:
             opened.add(target.path)
             client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, target.path.read_text())))
+            if wait_prefill:  # the user reads the file a while before asking: its shared context is prefilled
+                results[f"prefill of {target.path.name}"] = await prefilled(seen, target.path.name, started)
         at = types.Range(types.Position(target.line, target.character), types.Position(target.line, target.character))
         offered = await client.text_document_code_action_async(types.CodeActionParams(
             types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[])))
@@ -140,7 +159,7 @@ async def one_start(folder: Path, targets: list[Target], options: dict, actions:
 
 
 async def run(model: str | None, overrides: dict | None = None, *, workspace: Path | None = None, targets: tuple[str, ...] = (DEFAULT_TARGET,),
-              actions: list[str] = (EXPLAIN, TESTS), restart: bool = False, wait_loaded: bool = False) -> dict:
+              actions: list[str] = (EXPLAIN, TESTS), restart: bool = False, wait_loaded: bool = False, wait_prefill: bool = False) -> dict:
     if workspace is None:  # the e2e workspace, copied: its files must stay as they are
         workspace = Path(tempfile.mkdtemp()) / "workspace"
         shutil.copytree(WORKSPACE, workspace)
@@ -148,10 +167,10 @@ async def run(model: str | None, overrides: dict | None = None, *, workspace: Pa
                          **(overrides or {})}}
     log_file = Path(tempfile.gettempdir()) / "server-actions-server.log"
     where = [Target.parse(workspace, target) for target in targets]
-    results = await one_start(workspace, where, options, list(actions), wait_loaded, log_file)
+    results = await one_start(workspace, where, options, list(actions), wait_loaded, log_file, wait_prefill)
     if restart:  # the server saved the stable prefix's KV state when it stopped; a new one restores it
         results = {"first start": results,
-                   "after a restart": await one_start(workspace, where, options, list(actions), wait_loaded, log_file)}
+                   "after a restart": await one_start(workspace, where, options, list(actions), wait_loaded, log_file, wait_prefill)}
     return results
 
 
@@ -166,11 +185,12 @@ def main() -> None:
     parser.add_argument("--actions", nargs="+", choices=["explain", "tests"], default=["explain", "tests"])
     parser.add_argument("--restart", action="store_true", help="then stop, start a new server and ask again (restored KV state)")
     parser.add_argument("--wait-loaded", action="store_true", help="ask only once the background warm-up has loaded the model")
+    parser.add_argument("--wait-prefill", action="store_true", help="after opening a file, ask only once its shared context is prefilled")
     args = parser.parse_args()
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     actions = [{"explain": EXPLAIN, "tests": TESTS}[a] for a in args.actions]
     results = asyncio.run(run(args.model, overrides, workspace=args.workspace, targets=tuple(args.target or [DEFAULT_TARGET]), actions=actions,
-                              restart=args.restart, wait_loaded=args.wait_loaded))
+                              restart=args.restart, wait_loaded=args.wait_loaded, wait_prefill=args.wait_prefill))
     text = json.dumps(results, indent=2)
     if args.out:
         Path(args.out).write_text(text)

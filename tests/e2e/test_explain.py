@@ -134,3 +134,26 @@ async def test_explain_gives_the_model_the_history_of_the_range(bare_client: Lan
     assert "- **Used by:** `Cart.total` (shop/cart.py:" in facts  # the caller, from the index
     assert "- **Tested by:** `test_ten_percent_off` (tests/test_pricing.py:" in facts
     assert "- **Last commits:** " in facts and "Ada: Round discounted prices to cents" in facts
+
+
+@pytest.mark.e2e
+async def test_an_opened_file_s_shared_context_is_prefilled_before_the_first_question(bare_client: LanguageClient, workspace: Path):
+    """A long window (n_ctx past context.file_ranked_from): opening a file prefills the context its
+    functions share (features/prefill.py); Explain on two of its functions then reuses it."""
+    import re
+
+    from tests.e2e.conftest import MODEL_OPTIONS, open_file, start
+    from tests.e2e.test_bad_input import explain_action, wait_for
+
+    await start(bare_client, workspace, {"model": {**MODEL_OPTIONS["model"], "n_ctx": 20480}})
+    uri = open_file(bare_client, workspace / "shop" / "cart.py")
+    pattern = re.compile(r"Prefilled the context cart\.py's functions share: (\d+) tokens")
+    await wait_for(lambda: any(pattern.search(m.message) for m in bare_client.log_messages), "the prefill", timeout=300)
+    shared = int(next(pattern.search(m.message) for m in bare_client.log_messages if pattern.search(m.message)).group(1))
+    reused = []
+    for line, name in ((12, "Cart.total"), (10, "Cart.add")):
+        await run_action(bare_client, explain_action(await actions_at(bare_client, uri, line), name))
+        markdown = Path(bare_client.shown_documents[-1].uri.removeprefix("file://")).read_text()
+        reused.append(int(re.search(r"prompt tokens \(the model's count; (\d+) reused from the cache", markdown).group(1)))
+    assert shared > 100
+    assert all(shared - 2 <= n for n in reused), (shared, reused)  # both questions reuse the prefilled part
