@@ -369,9 +369,9 @@ class LlamaCppBackend:
         engine = self._engine
         parts_at = common_prefix(engine.tokens, tokens[:-1])
         reused = engine.reuse(tokens)
-        if parts_at:
-            engine.stable = parts_at
         shared = shared_until(self._llm, request, tokens) if request and len(tokens) - reused > SHARED_CHECK_FROM else 0
+        if shared or 0 < parts_at < len(tokens) - 1:  # the same prompt again parts nowhere new
+            engine.stable = shared or parts_at
         self._evaluate(tokens, reused, cancel, shared if shared > reused else parts_at if parts_at > reused else 0, on_progress)
         return reused
 

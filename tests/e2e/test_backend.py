@@ -230,6 +230,27 @@ def test_a_checkpoint_where_the_shared_part_ends_serves_the_next_question(window
     assert second.text.strip()
 
 
+def test_a_restart_restores_the_shared_part_whatever_was_asked_last(windowed, monkeypatch):
+    """The state kept for a restart ends where the shared part ends (not after the last question,
+    asked twice): the next question about another function of the file reuses it."""
+    monkeypatch.setattr("lsp_server.model.llama_backend.SHARED_CHECK_FROM", 0)
+    backend = windowed()
+    shared = backend.count_tokens(SHARED)
+    try:
+        generate(backend, SHARED + question(1), shared_chars=len(SHARED))
+        generate(backend, SHARED + question(1), shared_chars=len(SHARED))  # the same again
+    finally:
+        backend.close()
+    again = windowed()
+    try:
+        restored = len(again._engine.tokens)
+        other = generate(again, SHARED + question(2), shared_chars=len(SHARED))
+    finally:
+        again.close()
+    assert shared - 2 <= restored <= shared + 1
+    assert other.cached_tokens == restored
+
+
 def test_a_checkpoint_of_another_text_is_not_restored(windowed, monkeypatch):
     # A checkpoint of SHARED where the questions part; then OTHER (SHARED with its third
     # function changed) parts from it near the start and gets a checkpoint there; OTHER's next
