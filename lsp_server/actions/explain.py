@@ -66,9 +66,8 @@ def build_request(packed: PackedContext, style: str, max_tokens: int, temperatur
             messages=(Message("system", SYSTEM), Message("user", _chat_question(packed))),
             max_tokens=max_tokens,
             temperature=temperature,
-            shared_chars=prompts.shared_chars(packed, prompts.context_markdown),
+            shared_chars=prompts.shared_in_chat(packed),
         )
-    shared = prompts.shared_chars(packed, prompts.context_completion)
     return GenerationRequest(
         text=completion_prompt(packed),
         max_tokens=max_tokens,
@@ -76,7 +75,7 @@ def build_request(packed: PackedContext, style: str, max_tokens: int, temperatur
         stop=(SECTION_MARKER, "\n\n\n", "```"),
         keep_head_tokens=len(FEW_SHOT_HEADER) // 3,
         answer_prefix=answer_prefix(packed.target),
-        shared_chars=len(FEW_SHOT_HEADER) + shared if shared else 0,
+        shared_chars=prompts.shared_in_completion(FEW_SHOT_HEADER, packed),
     )
 
 

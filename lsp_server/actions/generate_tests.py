@@ -118,9 +118,11 @@ def build_request(packed: PackedContext, test_plan: TestPlan, style: str, max_to
             + f"```python\n{packed.target.text.rstrip()}\n```\nEdge cases to cover:\n{cases}"
             + f"Start the module with:\n```python\n{header}```"
         )
-        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature)
+        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature,
+                                 shared_chars=prompts.shared_in_chat(packed))
     text = f"{FEW_SHOT}{prompts.context_completion(packed)}### Code\n{packed.target.text.rstrip()}\n### Edge cases\n{cases}### Tests\n"
-    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=header + "def test_")
+    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=header + "def test_",
+                             shared_chars=prompts.shared_in_completion(FEW_SHOT, packed))
 
 
 def tests_from_answer(answer: str) -> str:

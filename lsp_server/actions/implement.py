@@ -70,10 +70,12 @@ def build_request(packed: PackedContext, style: str, max_tokens: int, temperatur
     target = packed.target
     if style == "chat":
         question = prompts.context_markdown(packed) + f"Implement `{target.name}` ({prompts.where(packed)}):\n```python\n{target.text.rstrip()}\n```"
-        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature)
+        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature,
+                                 shared_chars=prompts.shared_in_chat(packed))
     text = f"{FEW_SHOT}{prompts.context_completion(packed)}### Stub\n{target.text.rstrip()}\n### Implementation\n"
     head = _signature_and_docstring(target.text)
-    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head)
+    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head,
+                             shared_chars=prompts.shared_in_completion(FEW_SHOT, packed))
 
 
 def _signature_and_docstring(code: str) -> str:

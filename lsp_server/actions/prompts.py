@@ -30,6 +30,17 @@ def shared_chars(packed: PackedContext, render) -> int:
     return len(render(dataclasses.replace(packed, items=packed.items[: packed.stable_items])))
 
 
+def shared_in_chat(packed: PackedContext) -> int:
+    """``shared_chars`` of a chat question that starts with ``context_markdown(packed)``."""
+    return shared_chars(packed, context_markdown)
+
+
+def shared_in_completion(header: str, packed: PackedContext) -> int:
+    """``shared_chars`` of a completion prompt that starts with ``header`` and ``context_completion(packed)``."""
+    shared = shared_chars(packed, context_completion)
+    return len(header) + shared if shared else 0
+
+
 def where(packed: PackedContext) -> str:
     target = packed.target
     return f"{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}"

@@ -53,10 +53,12 @@ def build_request(packed: PackedContext, instruction: str | None, style: str, ma
             prompts.context_markdown(packed)
             + f"Refactor `{target.name}` ({prompts.where(packed)}): {instruction}.\n```python\n{target.text.rstrip()}\n```"
         )
-        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature)
+        return GenerationRequest(messages=(Message("system", SYSTEM), Message("user", question)), max_tokens=max_tokens, temperature=temperature,
+                                 shared_chars=prompts.shared_in_chat(packed))
     text = f"{FEW_SHOT}{prompts.context_completion(packed)}### Code\n{target.text.rstrip()}\n### Instruction\n{instruction}\n### Refactored code\n"
     head = target.text.lstrip().split("\n", 1)[0] + "\n" if target.kind != "selection" else ""
-    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head)
+    return GenerationRequest(text=text, max_tokens=max_tokens, temperature=temperature, stop=("###", "```"), answer_prefix=head,
+                             shared_chars=prompts.shared_in_completion(FEW_SHOT, packed))
 
 
 def propose(packed: PackedContext, file_text: str, answer: str, root: Path, tests: list[str], settings: VerifySettings,
