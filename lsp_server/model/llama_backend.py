@@ -351,13 +351,14 @@ class LlamaCppBackend:
         )
 
     def _prefill_shared(self, request: GenerationRequest, tokens: list[int], cancel: CancelToken, on_progress) -> Generation:
-        """Prefill the part other prompts share, with a checkpoint at its end (the next prompt that
-        parts there restores it), and keep it as the stable prefix a restart restores."""
+        """Prefill the part other prompts share, a checkpoint at its end; a restart restores it too."""
         started, shared = time.perf_counter(), tokens[: shared_until(self._llm, request, tokens)]
         if not shared:
             return Generation("", 0, 0, 0, "length")
-        reused = self._engine.reuse(shared)
-        self._evaluate(shared, reused, cancel, len(shared), on_progress)
+        # reuse() keeps all but a prompt's last token (evaluated again for its logits): none wanted here
+        reused = self._engine.reuse([*shared, -1])
+        self._evaluate(shared, reused, cancel, 0, on_progress)
+        self._engine.checkpoint()  # where the questions part (kept once: one there already stays)
         self._engine.stable = len(shared)
         return Generation("", len(shared), reused, 0, "length", prefill_seconds=time.perf_counter() - started)
 

@@ -134,6 +134,7 @@ async def one_start(folder: Path, targets: list[Target], options: dict, actions:
             client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, target.path.read_text())))
             if wait_prefill:  # the user reads the file a while before asking: its shared context is prefilled
                 results[f"prefill of {target.path.name}"] = await prefilled(seen, target.path.name, started)
+                print(json.dumps({f"prefill of {target.path.name}": results[f"prefill of {target.path.name}"]}), flush=True)
         at = types.Range(types.Position(target.line, target.character), types.Position(target.line, target.character))
         offered = await client.text_document_code_action_async(types.CodeActionParams(
             types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[])))
@@ -149,6 +150,7 @@ async def one_start(folder: Path, targets: list[Target], options: dict, actions:
                 if prefix == EXPLAIN and seen["documents"]:
                     row.update(prompt_facts(Path(seen["documents"][-1].removeprefix("file://")).read_text()))
                 results[f"{title} ({attempt})"] = row
+                print(json.dumps({f"{title} ({attempt})": row}), flush=True)  # a run cut short still shows its rows
     results["messages"] = [m[:300] for m in seen["messages"]]
     restored = re.findall(r"Restored the KV cache of a (\d+)-token prompt prefix from .* in ([\d.]+) s", "\n".join(seen["log"]))
     results["restored"] = [{"tokens": int(n), "seconds": float(s)} for n, s in restored]

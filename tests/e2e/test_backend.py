@@ -251,6 +251,33 @@ def test_a_restart_restores_the_shared_part_whatever_was_asked_last(windowed, mo
     assert other.cached_tokens == restored
 
 
+def warm(backend, text: str, shared_chars: int):
+    request = GenerationRequest(text=text, max_tokens=16, temperature=0.0, shared_chars=shared_chars)
+    return backend.submit(request, lambda _t: None, CancelToken(), RunOptions(shared_only=True)).result(timeout=120)
+
+
+def test_a_warm_up_prefills_the_shared_part_and_after_a_restart_finds_it_restored(windowed):
+    """RunOptions.shared_only (features/prefill.py's background prefill): the shared part only, no
+    answer; the question then reuses it, and after a restart the warm-up has nothing left to do."""
+    backend = windowed()
+    shared = backend.count_tokens(SHARED)
+    try:
+        first = warm(backend, SHARED + question(1), len(SHARED))
+        asked = generate(backend, SHARED + question(1), shared_chars=len(SHARED))
+    finally:
+        backend.close()
+    again = windowed()
+    try:
+        second = warm(again, SHARED + question(2), len(SHARED))
+        other = generate(again, SHARED + question(2), shared_chars=len(SHARED))
+    finally:
+        again.close()
+    assert shared - 2 <= first.prompt_tokens <= shared + 1 and first.cached_tokens == 0 and first.text == ""
+    assert asked.cached_tokens == first.prompt_tokens
+    assert second.cached_tokens == second.prompt_tokens == first.prompt_tokens  # restored whole
+    assert other.cached_tokens == first.prompt_tokens
+
+
 def test_a_checkpoint_of_another_text_is_not_restored(windowed, monkeypatch):
     # A checkpoint of SHARED where the questions part; then OTHER (SHARED with its third
     # function changed) parts from it near the start and gets a checkpoint there; OTHER's next
