@@ -99,8 +99,9 @@ def pack_context(
     file_text, file_title, window = _fit_file(file_text, target, remaining, settings.file_share)
     remaining -= estimate_tokens(file_text) if file_text else 0
     show = _shower(relative_to)
-    plans = [_plan(related, target.path, window, remaining, settings.repo_map_share, show)]
-    if file_related is not None:
+    if file_related is None:
+        plans = [_plan(related, target.path, window, remaining, settings.repo_map_share, show)]
+    else:
         # its room comes from the budget, not from what the target and its window left: the same
         # for every target of the file, or another target's prompt would part inside it
         whole_file = estimate_tokens(file_text) if file_title == "current file" else 0
