@@ -107,9 +107,13 @@ def pack_context(
         whole_file = estimate_tokens(file_text) if file_title == "current file" else 0
         room = min(int((budget - whole_file) * settings.file_ranked_share), remaining)
         first = _plan(file_related, target.path, window, room, settings.repo_map_share, show)
-        placed = {(item.path, item.symbol) for item in first.whole + first.mapped + first.covered}
-        rest = [item for item in related if (item.path, item.symbol) not in placed]
-        plans = [first, _plan(rest, target.path, window, remaining - _planned(first, show), settings.repo_map_share, show, first.whole)]
+        # what the first part holds whole is not repeated; what it maps may still come in whole
+        whole = {(item.path, item.symbol) for item in first.whole + first.covered}
+        second = _plan([r for r in related if (r.path, r.symbol) not in whole], target.path, window,
+                       remaining - _planned(first, show), settings.repo_map_share, show, first.whole)
+        mapped = {(item.path, item.symbol) for item in first.mapped}
+        second.mapped = [item for item in second.mapped if (item.path, item.symbol) not in mapped]
+        plans = [first, second]
     final_target = target if target_text == target.text else replace(target, text=target_text)
     file_part = (file_title, file_text, window)
     packed = _assemble(final_target, plans, file_part, show, budget)
