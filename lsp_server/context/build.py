@@ -60,10 +60,16 @@ def build_context(
     ranked = [*named, *(r for r in ranked if r.symbol not in first)]
     related = related_definitions(index, ranked[:RANKED_LIMIT], read_text)
     file_related = None
-    if 0 < settings.file_ranked_from <= budget:  # a long window: its shared prefix is worth a minute
+    if file_ranked(settings, budget):
         file_related = related_definitions(index, rank_file(index, str(path), settings, resolver, recent)[:RANKED_LIMIT], read_text)
     root = next((r for r in index.roots if _is_under(path, r)), None)
     return pack_context(target, text, related, budget, count_tokens, settings, relative_to=root, file_related=file_related)
+
+
+def file_ranked(settings: ContextSettings, budget: int) -> bool:
+    """Whether a context of ``budget`` tokens starts with code ranked for the whole current file: a
+    long window, whose shared prefix saves a minute of prefill per question (context.file_ranked_from)."""
+    return 0 < settings.file_ranked_from <= budget
 
 
 def target_symbol(target: Target) -> Symbol:

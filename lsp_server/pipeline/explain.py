@@ -8,6 +8,7 @@ import dataclasses
 from lsp_server.actions import explain
 from lsp_server.actions.code_facts import code_facts
 from lsp_server.assistant import Assistant
+from lsp_server.context.build import file_ranked
 from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken, Generation, RunOptions
 from lsp_server.model.thinking import wants_thinking, with_thinking
@@ -48,6 +49,8 @@ def prefill_shared(assistant: Assistant, ask: Ask, cancel: CancelToken) -> Gener
     """Prefill the part of Explain's prompt at ``ask`` that every target of its file shares (the
     file-ranked context; none in a short window): a background warm-up, no answer. The request is
     built as ``run`` builds it (thinking included), so the real question parts where it ends."""
+    if not file_ranked(assistant.settings.context, assistant.context_budget()):
+        return None  # nothing is ranked for the file: nothing shared to prefill
     packed = pack(assistant, ask)
     if not packed.stable_items:
         return None

@@ -107,3 +107,18 @@ def test_the_file_ranked_part_does_not_depend_on_the_targets_size():
     packs = [pack_context(t, file_text, [], budget=3000, relative_to=ROOT, file_related=shared) for t in (short, long)]
     assert packs[0].stable_items == packs[1].stable_items > 0
     assert [i.text for i in packs[0].items[: packs[0].stable_items]] == [i.text for i in packs[1].items[: packs[1].stable_items]]
+
+
+def test_what_the_file_part_only_maps_the_target_part_may_still_take_whole():
+    """The file's part shows ``needed`` as a signature (no room); the target's part, ranked for the
+    target, packs it whole, and its map does not repeat a signature the file's part shows."""
+    file_text = "def run():\n    return needed()\n"
+    run = Target(ROOT / "app.py", "run", "function", 0, 1, file_text, None)
+    shared = [related("f0", 20, "m0.py"), related("needed", 20, "n.py")] + [related(f"f{i}", 20, f"m{i}.py") for i in range(1, 6)]
+    own = [related("needed", 20, "n.py"), related("f1", 400, "m1.py")]  # f1: too big to go whole
+    packed = pack_context(run, file_text, own, budget=260, relative_to=ROOT, file_related=shared)
+    first_map = packed.items[0].text if packed.items[0].section == "repo map" else ""
+    assert "n.py:1: def needed():" in first_map and "m1.py:1: def f1():" in first_map
+    assert "n.py: needed" in [i.title for i in packed.items[packed.stable_items:]]
+    later_maps = [i.text for i in packed.items[packed.stable_items:] if i.section == "repo map"]
+    assert not any("m1.py" in text for text in later_maps)
