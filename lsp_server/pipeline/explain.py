@@ -11,8 +11,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.context.build import file_ranked
 from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken, Generation, RunOptions
-from lsp_server.model.thinking import wants_thinking, with_thinking
-from lsp_server.pipeline.run import Ask, Prepared, Watch, pack, run_model
+from lsp_server.pipeline.run import Ask, Prepared, Watch, model_request, pack, run_model
 
 HISTORY_COMMITS = 5
 
@@ -54,9 +53,7 @@ def prefill_shared(assistant: Assistant, ask: Ask, cancel: CancelToken) -> Gener
     packed = pack(assistant, ask)
     if not packed.stable_items:
         return None
-    info, model = assistant.backend.load(), assistant.settings.model
-    thinks = wants_thinking(model.thinking, "explain", info.supports_thinking)
-    request = with_thinking(explain.build_request(packed, info.prompt_style, model.max_tokens, model.temperature),
-                            thinks, model.thinking_max_tokens, None)
+    model = assistant.settings.model
+    request = model_request(assistant, "explain", lambda style: explain.build_request(packed, style, model.max_tokens, model.temperature))
     options = RunOptions(cache_key=str(ask.root), shared_only=True)
     return assistant.backend.submit(request, lambda _text: None, cancel, options).result()

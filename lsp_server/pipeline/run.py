@@ -108,16 +108,20 @@ def pack(assistant: Assistant, ask: Ask, instruction: str = "") -> PackedContext
     return assistant.explain_context(ask.path, ask.text, ask.start, ask.end, ask.roots, ask.read_text, instruction)
 
 
+def model_request(assistant: Assistant, action: str, request_for: RequestFor, on_thought: OnText | None = None) -> GenerationRequest:
+    """The request in the loaded model's prompt style, thinking or not as the action and model say."""
+    info, model = assistant.backend.load(), assistant.settings.model
+    thinks = wants_thinking(model.thinking, action, info.supports_thinking)
+    return with_thinking(request_for(info.prompt_style), thinks, model.thinking_max_tokens, on_thought)
+
+
 def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken,
               seed: int | None = None, temperature: float | None = None) -> Generation:
     """Load the model (once), build the request in its prompt style and generate; blocks.
     ``seed`` and ``temperature``: sample with these instead (another answer to the same prompt)."""
     if not assistant.model_loaded:
         watch.on_stage("loading the model")
-    info = assistant.backend.load()
-    model = assistant.settings.model
-    thinks = wants_thinking(model.thinking, prepared.action, info.supports_thinking)
-    request = with_thinking(prepared.request_for(info.prompt_style), thinks, model.thinking_max_tokens, watch.on_thought)
+    request = model_request(assistant, prepared.action, prepared.request_for, watch.on_thought)
     if seed is not None:
         request = replace(request, seed=seed)
     if temperature is not None:
