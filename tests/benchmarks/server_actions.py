@@ -10,7 +10,9 @@ there and resolves "Explain" and "Generate tests", twice each (the second reuses
 prefix), at each `--target` in turn. Prints one JSON object with the wall time of each resolve, the time since the server was
 started, whether a verified edit came back and, for Explain, the prompt's tokens, how many came
 from the cache and the prefill time. ``--restart`` then starts a new server, which restores the
-KV state the first saved: the first question in a big project, cold and warm. Not a test.
+KV state the first saved: the first question in a big project, cold and warm. ``--wait-prefill``
+asks only once the opened file's shared context is prefilled (features/prefill.py), as a user who
+reads the file a while before asking would. Not a test.
 """
 
 from __future__ import annotations
