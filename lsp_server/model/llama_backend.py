@@ -106,8 +106,7 @@ def llama_kwargs(settings: ModelSettings, gpu_supported: bool, cpu_count: int) -
     }
 
 
-SHARED_CHECK_FROM = 2048
-"""Finding where a request's shared part ends tokenizes it again: worth it before a longer prefill."""
+SHARED_CHECK_FROM = 2048  # finding where a request's shared part ends pays before a longer prefill
 
 
 class LlamaCppBackend:
@@ -121,9 +120,10 @@ class LlamaCppBackend:
         self._engine = None
         self._markup: frozenset[int] = frozenset()
         self._adapters: list[AdapterFacts] = []
-        # Exact counts of context items, remembered: each request's context repeats most of the
-        # last one's definitions, and a 100K-token context takes over a second to tokenize.
+        # Exact counts of context items, and the tokens of a file's shared part, remembered: each
+        # request repeats most of the last one's, and 100K tokens take over a second to tokenize.
         self._counted = functools.lru_cache(maxsize=8192)(self._count_now)
+        self._shared_tokens = functools.lru_cache(maxsize=4)(lambda shorter: request_tokens(self._llm, shorter))
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -352,7 +352,7 @@ class LlamaCppBackend:
 
     def _prefill_shared(self, request: GenerationRequest, tokens: list[int], cancel: CancelToken, on_progress) -> Generation:
         """Prefill the part other prompts share, a checkpoint at its end; a restart restores it too."""
-        started, shared = time.perf_counter(), tokens[: shared_until(self._llm, request, tokens)]
+        started, shared = time.perf_counter(), tokens[: shared_until(request, tokens, self._shared_tokens)]
         if not shared:
             return Generation("", 0, 0, 0, "length")
         # reuse() keeps all but a prompt's last token (evaluated again for its logits): none wanted here
@@ -370,7 +370,7 @@ class LlamaCppBackend:
         engine = self._engine
         parts_at = common_prefix(engine.tokens, tokens[:-1])
         reused = engine.reuse(tokens)
-        shared = shared_until(self._llm, request, tokens) if request and len(tokens) - reused > SHARED_CHECK_FROM else 0
+        shared = shared_until(request, tokens, self._shared_tokens) if request and len(tokens) - reused > SHARED_CHECK_FROM else 0
         if shared or 0 < parts_at < len(tokens) - 1:  # the same prompt again parts nowhere new
             engine.stable = shared or parts_at
         self._evaluate(tokens, reused, cancel, shared if shared > reused else parts_at if parts_at > reused else 0, on_progress)

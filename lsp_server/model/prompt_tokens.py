@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 
 from lsp_server.model.backend import GenerationRequest, Message
 from lsp_server.model.chat import fallback_turns, render_template
@@ -27,17 +27,19 @@ def request_tokens(llm, request: GenerationRequest) -> list[int]:
     return llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
 
-def shared_until(llm, request: GenerationRequest, tokens: list[int]) -> int:
+def shared_until(request: GenerationRequest, tokens: list[int], tokenize: Callable[[GenerationRequest], list[int]]) -> int:
     """How many leading ``tokens`` (``request``'s) are its ``shared_chars``: the prompt rendered
-    with only that much of its text (or last message), compared token by token."""
+    with only that much of its text (or last message), by ``tokenize`` (``request_tokens`` with a
+    model; every question about a file renders the same one), compared token by token."""
     if request.shared_chars <= 0:
         return 0
+    # only what rendering reads: the same shared part is then the same key, whatever the sampling
     if request.text is not None:
-        shorter = dataclasses.replace(request, text=request.text[: request.shared_chars], answer_prefix="")
+        shorter = GenerationRequest(text=request.text[: request.shared_chars], thinking=request.thinking)
     elif request.messages:
         last = request.messages[-1]
         messages = (*request.messages[:-1], Message(last.role, last.content[: request.shared_chars]))
-        shorter = dataclasses.replace(request, messages=messages, answer_prefix="")
+        shorter = GenerationRequest(messages=messages, thinking=request.thinking)
     else:
         return 0
-    return common_prefix(request_tokens(llm, shorter), tokens)
+    return common_prefix(tokenize(shorter), tokens)

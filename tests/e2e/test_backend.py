@@ -223,8 +223,10 @@ def test_a_checkpoint_where_the_shared_part_ends_serves_the_next_question(window
     try:
         first = generate(backend, SHARED + question(1), shared_chars=len(SHARED))
         second = generate(backend, SHARED + question(2), shared_chars=len(SHARED))
+        tokenized = backend._shared_tokens.cache_info()
     finally:
         backend.close()
+    assert (tokenized.misses, tokenized.hits) == (1, 1)  # the shared part is tokenized once, not per question
     assert first.cached_tokens == 0
     assert shared - 2 <= second.cached_tokens <= shared + 1
     assert second.text.strip()
