@@ -71,12 +71,10 @@ def rank_file(index: WorkspaceIndex, path: str, settings: ContextSettings, resol
     for symbol in sorted({s for used in resolver.scope_uses(path).values() for s in used if s.path != path}):
         add(symbol, settings.uses_weight, "used by this file")
     for other in files[1:]:
-        test_file = bool(facts := index.facts(other)) and facts.is_test_file
+        facts = index.facts(other)
         for scope, used in sorted(resolver.scope_uses(other).items()):
-            if scope and any(s.path == path for s in used):
-                is_test = test_file and scope.rsplit(".", 1)[-1].startswith("test")
-                add(Symbol(other, scope), settings.test_weight if is_test else settings.caller_weight,
-                    "tests this file" if is_test else "uses this file")
+            if scope and facts is not None and any(s.path == path for s in used):
+                add(Symbol(other, scope), *_caller(facts, scope, settings, "this file"))
     graph = symbol_graph(resolver, files)
     outside = np.fromiter((n.path != path for n in graph.nodes), dtype=bool, count=len(graph.nodes))
     if settings.pagerank_weight > 0 and outside.any() and not outside.all():
@@ -221,9 +219,14 @@ def _callers(resolver: Resolver, target: Symbol, files: list[str], settings: Con
             continue
         for scope, used in sorted(resolver.scope_uses(path).items()):
             if target in used and scope and not _within(Symbol(path, scope), target):
-                is_test = facts.is_test_file and scope.rsplit(".", 1)[-1].startswith("test")
-                weight = settings.test_weight if is_test else settings.caller_weight
-                yield Symbol(path, scope), weight, "tests the target" if is_test else "uses the target"
+                yield Symbol(path, scope), *_caller(facts, scope, settings, "the target")
+
+
+def _caller(facts, scope: str, settings: ContextSettings, what: str) -> tuple[float, str]:
+    """(weight, why) of a scope that uses ``what``: a test function of a test file tests it."""
+    if facts.is_test_file and scope.rsplit(".", 1)[-1].startswith("test"):
+        return settings.test_weight, f"tests {what}"
+    return settings.caller_weight, f"uses {what}"
 
 
 def _within(symbol: Symbol, target: Symbol) -> bool:

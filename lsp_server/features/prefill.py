@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lsp_server.features import documents
 from lsp_server.features.server_api import Server
+from lsp_server.index.python_symbols import parse_python
 from lsp_server.model.backend import CancelToken
 from lsp_server.pipeline import explain as explain_pipeline
 from lsp_server.pipeline.run import Ask
@@ -86,8 +87,6 @@ def prefill_file(ls: Server, uri: str) -> None:
 
 
 def first_definition(text: str) -> tuple[int, int] | None:
-    """(line, column) of the first top-level def or class, or None."""
-    for number, line in enumerate(text.splitlines()):
-        if line.startswith(("def ", "async def ", "class ")):
-            return number, 0
-    return None
+    """(line, column) of the first top-level function or class (its first decorator), or None."""
+    top = [d for d in parse_python(text).definitions if d.kind in ("function", "class") and "." not in d.qualname]
+    return (min(d.start_line for d in top), 0) if top else None

@@ -44,5 +44,5 @@ def test_without_warm_up_nothing_is_prefilled(monkeypatch):
 
 
 def test_the_first_top_level_definition_is_where_the_context_is_packed():
-    assert prefill.first_definition('"""Doc."""\nimport os\n\n@cache\ndef f():\n    pass\n') == (4, 0)
-    assert prefill.first_definition("x = 1\n    def inner(): pass\n") is None
+    assert prefill.first_definition('"""Doc."""\nimport os\nLIMIT = 3\n\n@cache\ndef f():\n    pass\n') == (4, 0)  # its decorator
+    assert prefill.first_definition("x = 1\nif x:\n    y = 2\n") is None
