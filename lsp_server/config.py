@@ -142,8 +142,8 @@ class VerifySettings:
     """Memory limit of the test run."""
 
     attempts: int = bounded(2, minimum=1)
-    """Answers the model may give for Refactor, Generate tests or Implement: when verification
-    refuses one for what the answer holds, the next is sampled afresh (another seed, temperature at least 0.6)."""
+    """Answers the model may give: when verification refuses an edit for what it holds, or an Explain
+    repeats another definition's docstring, the next is sampled afresh (another seed, temperature >= 0.6)."""
 
     allow_unsandboxed: bool = False
     """Run tests with your own rights where no sandbox (bubblewrap) can be made. Off: such a

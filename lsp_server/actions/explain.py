@@ -58,6 +58,8 @@ class Explanation:
     """(label, Markdown) rows read off the code and the index (code_facts.py), shown after the text."""
     manifest: tuple[dict, ...] = ()
     """What the prompt held, item by item (context/pack.py's manifest rows)."""
+    repeats: str = ""
+    """The context item whose docstring the answer repeats (``repeated_docstring``), if it does."""
 
 
 def build_request(packed: PackedContext, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
@@ -116,6 +118,38 @@ def with_history(packed: PackedContext, commits: list[str]) -> PackedContext:
     return dataclasses.replace(packed, items=[*packed.items, item], manifest=[*packed.manifest, row])
 
 
+DOCSTRING = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
+DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
+REPEAT_SHARE = 0.5
+"""An answer whose word 4-grams are at least this share another docstring's is that docstring."""
+REPEAT_MIN_WORDS = 8
+"""Shorter answers are left alone: a few common words in a row are not a copy."""
+
+
+def repeated_docstring(answer: str, packed: PackedContext) -> str | None:
+    """The definition (and context item) whose docstring the answer mostly repeats, or None. The
+    target's own docstring is never in the prompt (Explain is asked about code), so a repeated one
+    describes other code: small models copy a neighbour's docstring when it looks alike."""
+    words = _words(answer)
+    if len(words) < REPEAT_MIN_WORDS:
+        return None
+    grams = _four_grams(words)
+    for item in packed.items:
+        for match in DOCSTRING.finditer(item.text):
+            if len(grams & _four_grams(_words(match.group(1) or match.group(2)))) >= REPEAT_SHARE * len(grams):
+                owner = DEFINED.findall(item.text[:match.start()])
+                return f"`{owner[-1]}` ({item.title})" if owner else item.title
+    return None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9_]+", text.lower())
+
+
+def _four_grams(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+
+
 def clean_answer(text: str) -> str:
     """Trim what base models add after the answer (blank tails, unfinished sentences kept as is)."""
     return text.strip()
@@ -132,9 +166,11 @@ def as_markdown(explanation: Explanation) -> str:
     )
     included = [item for item in manifest if item["included"]]
     estimate = sum(int(item["tokens"] or 0) for item in included)
+    repeats = (f"_This answer repeats a docstring of {explanation.repeats} from the context: it may describe that "
+               f"code rather than `{target.name}`. Read the facts below._\n\n") if explanation.repeats else ""
     return (
         f"# Explanation of `{target.name}`\n\n"
-        f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n"
+        f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n{repeats}"
         f"_{target.path.name}, lines {target.start_line + 1}-{target.end_line + 1}_\n\n{folded_thought(gen.thought)}"
         f"{facts_markdown(list(explanation.facts))}"
         f"---\n\n## Context sent to the model\n\n"

@@ -14,15 +14,10 @@ from lsp_server.context.build import read_file
 from lsp_server.context.target import Target
 from lsp_server.model.backend import CancelToken
 from lsp_server.model.thinking import folded_thought
-from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_model
+from lsp_server.pipeline.run import Ask, Checked, Prepared, Watch, pack, run_model, sample_again
 from lsp_server.verify.select import tests_importing
 
 ACTIONS = ("refactor", "generate_tests", "implement")
-AGAIN_SEED = 0x5EED
-"""Seeds of the answers after the first (which uses the backend's own): fixed, so a run repeats."""
-AGAIN_TEMPERATURE = 0.6
-"""The least temperature of the answers after the first: at 0 (greedy) or 0.2 the same prompt
-mostly gives the same answer again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +62,7 @@ def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: Canc
             why = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root).reason
             watch.on_stage(f"answer {attempt} refused; asking again ({attempt + 1} of {attempts})")
             watch.on_text(f"\n\n*Answer {attempt} was not offered: {why}. Answer {attempt + 1} of {attempts}:*\n\n")
-        generation = run_model(assistant, prepared, watch, cancel, **(_again(assistant, attempt) if attempt else {}))
+        generation = run_model(assistant, prepared, watch, cancel, **sample_again(assistant, attempt))
         watch.on_stage("verifying")
         proposal = _propose(assistant, prepared, generation.text, watch)
         if proposal.verification.ok or not outcome.answer_at_fault(proposal.verification):
@@ -78,10 +73,6 @@ def run(assistant: Assistant, prepared: PreparedEdit, watch: Watch, cancel: Canc
         refused = outcome.refused(proposal.verification, prepared.action, target.name, proposal.path, prepared.root, proposal.new_text)
         document = outcome.markdown(refused, proposal.new_text, proposal.answer) + folded_thought(generation.thought)
     return EditResult(generation, tuple(prepared.manifest), proposal.verification, refused, document, prepared.action, target, proposal)
-
-
-def _again(assistant: Assistant, attempt: int) -> dict:
-    return {"seed": AGAIN_SEED + attempt, "temperature": max(assistant.settings.model.temperature, AGAIN_TEMPERATURE)}
 
 
 def _propose(assistant: Assistant, prepared: PreparedEdit, answer: str, watch: Watch) -> Proposal:

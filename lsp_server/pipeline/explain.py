@@ -11,7 +11,7 @@ from lsp_server.assistant import Assistant
 from lsp_server.context.build import file_ranked
 from lsp_server.index.git_facts import range_history
 from lsp_server.model.backend import CancelToken, Generation, RunOptions
-from lsp_server.pipeline.run import Ask, Prepared, Watch, model_request, pack, run_model
+from lsp_server.pipeline.run import Ask, Prepared, Watch, model_request, pack, run_model, sample_again
 
 HISTORY_COMMITS = 5
 
@@ -38,10 +38,22 @@ def prepare(assistant: Assistant, ask: Ask) -> PreparedExplain:
 
 
 def run(assistant: Assistant, prepared: PreparedExplain, watch: Watch, cancel: CancelToken) -> explain.Explanation:
-    generation = run_model(assistant, prepared, watch, cancel)
+    """The model's answer; one that repeats another definition's docstring from the context is
+    asked again with a fresh sample, up to ``verify.attempts`` answers, and said to repeat it if
+    the last still does (the stream and the progress say so)."""
+    attempts, repeats = assistant.settings.verify.attempts, None
+    for attempt in range(attempts):
+        if attempt:
+            watch.on_stage(f"answer {attempt} repeats a docstring; asking again ({attempt + 1} of {attempts})")
+            watch.on_text(f"\n\n*Answer {attempt} repeats a docstring of {repeats} from the context, not this code. "
+                          f"Answer {attempt + 1} of {attempts}:*\n\n")
+        generation = run_model(assistant, prepared, watch, cancel, **sample_again(assistant, attempt))
+        repeats = explain.repeated_docstring(generation.text, prepared.packed)
+        if not repeats:
+            break
     target = prepared.packed.target
     facts = tuple(code_facts(target, prepared.context, prepared.commits))
-    return explain.Explanation(target, explain.clean_answer(generation.text), generation, facts, tuple(prepared.manifest))
+    return explain.Explanation(target, explain.clean_answer(generation.text), generation, facts, tuple(prepared.manifest), repeats or "")
 
 
 def prefill_shared(assistant: Assistant, ask: Ask, cancel: CancelToken) -> Generation | None:

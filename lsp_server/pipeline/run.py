@@ -115,6 +115,20 @@ def model_request(assistant: Assistant, action: str, request_for: RequestFor, on
     return with_thinking(request_for(info.prompt_style), thinks, model.thinking_max_tokens, on_thought)
 
 
+AGAIN_SEED = 0x5EED
+"""Seeds of the answers after the first (which uses the backend's own): fixed, so a run repeats."""
+AGAIN_TEMPERATURE = 0.6
+"""The least temperature of the answers after the first: at 0 (greedy) or 0.2 the same prompt
+mostly gives the same answer again."""
+
+
+def sample_again(assistant: Assistant, attempt: int) -> dict:
+    """``run_model``'s arguments for answer ``attempt`` (0 = the first, sampled as configured)."""
+    if not attempt:
+        return {}
+    return {"seed": AGAIN_SEED + attempt, "temperature": max(assistant.settings.model.temperature, AGAIN_TEMPERATURE)}
+
+
 def run_model(assistant: Assistant, prepared: Prepared, watch: Watch, cancel: CancelToken,
               seed: int | None = None, temperature: float | None = None) -> Generation:
     """Load the model (once), build the request in its prompt style and generate; blocks.

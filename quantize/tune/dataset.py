@@ -6,7 +6,8 @@ Each example is built by the action's own ``build_request`` on the context the s
 prompts it is later asked:
 - Explain: a function whose docstring is taken out of the file; the answer is the docstring
   (its prose paragraphs, up to ``EXPLAIN_WORDS`` words), in the words the answer prefix starts
-  (`` `name` returns ...``);
+  (`` `name` returns ...``); not when the context holds a docstring that says the same
+  (``explain.repeated_docstring``: copying a neighbour is what Explain asks again for);
 - Generate tests: a function that test functions of the repository call (imported from its
   module); the answer is those tests;
 - Implement: a function whose body is replaced by ``raise NotImplementedError``; the answer is
@@ -100,6 +101,8 @@ def _explain(root, path, text, definition: Definition, index, style, budget):
         return None
     without = parts.replace_in(text, parts.head_without_docstring + parts.body)
     packed = build_context(path, without, (parts.def_line, 0), (parts.def_line, 0), index, budget)
+    if explain.repeated_docstring(summary, packed):
+        return None  # a docstring its neighbour shares teaches copying the neighbour, which Explain refuses
     request = explain.build_request(packed, style, 256, 0.0)
     if style == "chat":
         return request, summary

@@ -6,7 +6,9 @@ the adapter and then with it, in the same run and the same temporary copy of the
 
   Explain         the docstring is removed from the file first; word-F1 of the model's text (the
                   facts the product adds beside it are left out) against the removed docstring,
-                  lowercased word tokens; how many of the parameters the text names.
+                  lowercased word tokens; how many of the parameters the text names; how many
+                  answers mostly repeat the docstring of another definition of the package
+                  (checked here; in brackets, those the product itself said so of).
   Generate tests  offered as a verified edit (the pipeline's refused is None), tests kept.
   Refactor        verified rate.
   Implement       the body after the docstring replaced by ``raise NotImplementedError`` first;
@@ -68,6 +70,10 @@ class Row:
     params: int = 0
     explain_seconds: float = 0.0
     explain_answer: str = ""
+    explain_repeats: str = ""
+    """The context item whose docstring the product found the final answer repeating (it says so)."""
+    explain_copied: bool = False
+    """Checked here, apart from the product: the answer mostly repeats a docstring of another definition of the package."""
     tests_offered: bool = False
     tests_kept: int = 0
     """Passing tests in the offered suite."""
@@ -97,6 +103,26 @@ def word_f1(answer: str, reference: str) -> float:
         return 0.0
     precision, recall = common / sum(got.values()), common / sum(want.values())
     return 2 * precision * recall / (precision + recall)
+
+
+def _four_grams(text: str) -> set[tuple[str, ...]]:
+    found = words(text)
+    return {tuple(found[i:i + 4]) for i in range(len(found) - 3)}
+
+
+def copies_another_docstring(answer: str, root: Path, target: str) -> bool:
+    """Half or more of the answer's word 4-grams are in one docstring of another definition under
+    ``root``: word-F1 rewards such an answer (a neighbour's docstring shares the package's words),
+    yet it describes other code."""
+    grams = _four_grams(answer)
+    if not grams:
+        return False
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            documented = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and f"{path.relative_to(root)}:{node.name}" != target
+            if documented and len(grams & _four_grams(ast.get_docstring(node) or "")) >= len(grams) / 2:
+                return True
+    return False
 
 
 def function_node(text: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
@@ -158,12 +184,14 @@ def bench_explain(assistant: Assistant, root: Path, path: Path, name: str, origi
         started = time.perf_counter()
         point = _point(text, name)
         prepared = explain_pipeline.prepare(assistant, Ask(path, text, point, point, [root]))
-        answer = explain_pipeline.run(assistant, prepared, Watch(), CancelToken()).text
+        explanation = explain_pipeline.run(assistant, prepared, Watch(), CancelToken())
         row.explain_seconds = time.perf_counter() - started
     finally:
         path.write_text(original, encoding="utf-8")
-    row.explain_answer = answer[:300]
+    answer = explanation.text
+    row.explain_answer, row.explain_repeats = answer[:300], explanation.repeats
     row.explain_f1 = word_f1(answer, docstring)
+    row.explain_copied = copies_another_docstring(answer, root, f"{path.relative_to(root)}:{name}")
     names = parameters(function_node(original, name))
     row.params, row.params_named = len(names), sum(1 for n in names if n in set(words(answer)))
 
@@ -200,12 +228,21 @@ def bench_rewrite(assistant: Assistant, root: Path, path: Path, name: str, actio
     return offered, seconds, result.summary[:160], unverified, result.proposal.new_text
 
 
-def bench_function(assistant: Assistant, root: Path, path: Path, name: str, verify: VerifySettings, row: Row) -> None:
+ACTIONS = ("explain", "generate_tests", "refactor", "implement")
+
+
+def bench_function(assistant: Assistant, root: Path, path: Path, name: str, verify: VerifySettings, row: Row,
+                   actions: tuple[str, ...] = ACTIONS) -> None:
     original = path.read_text(encoding="utf-8")
-    bench_explain(assistant, root, path, name, original, row)
-    bench_generate(assistant, root, path, name, verify, row)
-    row.ref_verified, row.ref_seconds, row.ref_detail, unverified, _ = bench_rewrite(assistant, root, path, name, "refactor", verify)
-    row.unverified_offered += unverified
+    if "explain" in actions:
+        bench_explain(assistant, root, path, name, original, row)
+    if "generate_tests" in actions:
+        bench_generate(assistant, root, path, name, verify, row)
+    if "refactor" in actions:
+        row.ref_verified, row.ref_seconds, row.ref_detail, unverified, _ = bench_rewrite(assistant, root, path, name, "refactor", verify)
+        row.unverified_offered += unverified
+    if "implement" not in actions:
+        return
     path.write_text(stubbed(original, name), encoding="utf-8")
     try:
         row.impl_verified, row.impl_seconds, row.impl_detail, unverified, row.impl_code = bench_rewrite(assistant, root, path, name, "implement", verify)
@@ -216,15 +253,16 @@ def bench_function(assistant: Assistant, root: Path, path: Path, name: str, veri
 
 def report(rows: list[Row], seconds: float) -> str:
     lines = [f"functions: {len({r.target for r in rows})} (wall {seconds / 60:.1f} min)",
-             ("| adapter | Explain word-F1 (mean) | parameters named | Generate tests offered | tests kept (+ marked xfail) | Refactor verified | Implement verified "
+             ("| adapter | Explain word-F1 (mean) | parameters named | Explain repeats another docstring (said so) | Generate tests offered | tests kept (+ marked xfail) | Refactor verified | Implement verified "
               "| unverified edits offered | median s: explain / tests / refactor / implement |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     median = lambda xs: f"{statistics.median(xs):.1f}" if xs else "-"
     for adapter in dict.fromkeys(r.adapter for r in rows):
         mine = [r for r in rows if r.adapter == adapter]
         share = lambda k, mine=mine: f"{sum(1 for r in mine if k(r))}/{len(mine)}"
         lines.append(
             f"| {adapter} | {statistics.mean(r.explain_f1 for r in mine):.3f} | {sum(r.params_named for r in mine)}/{sum(r.params for r in mine)} "
+            f"| {share(lambda r: r.explain_copied)} ({sum(1 for r in mine if r.explain_repeats)}) "
             f"| {share(lambda r: r.tests_offered)} | {sum(r.tests_kept for r in mine)} (+{sum(r.tests_xfail for r in mine)}) | {share(lambda r: r.ref_verified)} | {share(lambda r: r.impl_verified)} "
             f"| {sum(r.unverified_offered for r in mine)} | {median([r.explain_seconds for r in mine])} / {median([r.gen_seconds for r in mine])} / "
             f"{median([r.ref_seconds for r in mine])} / {median([r.impl_seconds for r in mine])} |")
@@ -240,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--json", help="write the per-function rows here (after each function)")
+    parser.add_argument("--actions", default=",".join(ACTIONS), help=f"which to ask, comma-separated (default: {','.join(ACTIONS)})")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     source = package_dir(args.project)
@@ -260,10 +299,10 @@ def main(argv: list[str] | None = None) -> None:
             for number, (path, name) in enumerate(functions, 1):
                 for label, assistant in assistants.items():
                     row = Row(f"{path.relative_to(root)}:{name}", label)
-                    bench_function(assistant, root, path, name, verify, row)
+                    bench_function(assistant, root, path, name, verify, row, tuple(args.actions.split(",")))
                     rows.append(row)
                     print(f"[{number} {label}] {row.target}: explain F1 {row.explain_f1:.3f} params {row.params_named}/{row.params} "
-                          f"{row.explain_seconds:.1f}s {row.explain_answer[:120]!r} | tests offered={row.tests_offered} kept={row.tests_kept}+{row.tests_xfail}xfail "
+                          f"{row.explain_seconds:.1f}s {row.explain_answer[:120]!r} copied={row.explain_copied} said={row.explain_repeats!r} | tests offered={row.tests_offered} kept={row.tests_kept}+{row.tests_xfail}xfail "
                           f"{row.gen_seconds:.1f}s ({row.gen_detail}) | refactor {row.ref_verified} {row.ref_seconds:.1f}s ({row.ref_detail}) "
                           f"| implement {row.impl_verified} {row.impl_seconds:.1f}s ({row.impl_detail}) | unverified {row.unverified_offered}", flush=True)
                     if args.json:

@@ -94,6 +94,16 @@ def test_tests_that_call_a_re_exported_function_or_a_module_alias_are_examples(t
     assert "name():\n    assert shout('b')" in tests[0].answer and "VERSION" not in tests[0].answer
 
 
+def test_a_docstring_a_neighbour_repeats_is_no_explain_example(tmp_path):
+    said = "Split the order into lines and return the total price of every line in cents."
+    (tmp_path / "orders.py").write_text(
+        f'def total(order):\n    """{said}"""\n    return sum(line.price for line in order.lines)\n\n\n'
+        f'def total_again(order):\n    """{said}"""\n    return sum(line.price for line in order.lines)\n\n\n'
+        'def count(order):\n    """Count the lines of the order, each line once whatever its quantity."""\n    return len(order.lines)\n')
+    explained = [e.source for e in build_examples(tmp_path, "completion", 256) if e.task == "explain"]
+    assert explained == ["orders.py:count"], "each copy of the shared docstring would teach copying the other"
+
+
 def test_a_padded_batch_has_the_loss_of_its_examples_one_by_one(checkpoint):
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")

@@ -76,3 +76,22 @@ def test_the_document_puts_the_answer_then_the_facts_then_the_context():
     assert "1 of 1 context items, about 5 tokens (estimated)" in markdown and "10 prompt tokens (the model's count" in markdown
     assert "- **Signature:** `def add(a, b)`\n- **Returns:** `a + b`\n" in markdown
     assert "## Facts" not in explain.as_markdown(explain.Explanation(TARGET, "x", generation, (), tuple(manifest)))
+
+
+NEIGHBOUR = ContextItem("calc.py: sub", 'def sub(a, b):\n    """Subtract b from a and return the difference of the two numbers."""\n    return a - b\n', "same file")
+
+
+def test_an_answer_that_repeats_a_neighbours_docstring_is_named():
+    packed = PackedContext(TARGET, [PACKED.items[0], NEIGHBOUR], [])
+    repeated = "`add` is described as: Subtract b from a and return the difference of the two numbers."
+    assert explain.repeated_docstring(repeated, packed) == "`sub` (calc.py: sub)"
+    assert explain.repeated_docstring("`add` returns the sum of a and b, the two numbers it is given.", packed) is None
+    assert explain.repeated_docstring("`add` returns the difference of the two", packed) is None, "too short to call a copy"
+    assert explain.repeated_docstring(repeated, PACKED) is None, "nothing to repeat without the neighbour"
+
+
+def test_the_document_says_when_the_answer_repeats_a_docstring():
+    generation = Generation("x", 10, 0, 3, "stop")
+    shown = explain.as_markdown(explain.Explanation(TARGET, "`add` subtracts.", generation, (), (), "calc.py: sub"))
+    assert "repeats a docstring of calc.py: sub" in shown and shown.index("`add` subtracts.") < shown.index("repeats")
+    assert "repeats" not in explain.as_markdown(explain.Explanation(TARGET, "`add` adds.", generation, (), ()))

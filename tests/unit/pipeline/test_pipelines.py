@@ -15,7 +15,7 @@ from lsp_server.actions import outcome
 from lsp_server.config import Settings, settings_from_mapping
 from lsp_server.index.git_facts import GitFacts
 from lsp_server.model.backend import CancelToken
-from lsp_server.pipeline import edit, explain
+from lsp_server.pipeline import edit, explain, run
 from lsp_server.pipeline.run import Ask, Watch
 from lsp_server.verify.checks import CheckResult
 from lsp_server.verify.jail import NO_SANDBOX
@@ -61,6 +61,31 @@ def test_explain_carries_its_manifest_and_the_target_history(workspace: Path):
     assert stages == ["loading the model"], "the first run says it loads the model"
     explain.run(assistant, explain.prepare(assistant, ask(workspace)), Watch(on_stage=stages.append), CancelToken())
     assert stages == ["loading the model"], "a loaded model is not announced again"
+
+
+DOCUMENTED = ('def area(w, h):\n    """Multiply the width by the height to get the area of the rectangle."""\n    return w * h\n\n\n'
+              "def volume(w, h, d):\n    return area(w, h) * d\n")
+REPEATED = "`volume` is described as: Multiply the width by the height to get the area of the rectangle."
+
+
+def test_an_explanation_that_repeats_a_neighbours_docstring_is_asked_again(workspace: Path):
+    (workspace / "geo.py").write_text(DOCUMENTED)
+    assistant, backend = assistant_with(REPEATED, "`volume` multiplies the area of the base by the depth d.")
+    stages: list[str] = []
+    streamed: list[str] = []
+    watch = Watch(on_text=streamed.append, on_stage=stages.append)
+    result = explain.run(assistant, explain.prepare(assistant, Ask(workspace / "geo.py", DOCUMENTED, (5, 0), (5, 0), [workspace])), watch, CancelToken())
+    assert result.text.startswith("`volume` multiplies") and not result.repeats
+    assert [r.seed for r in backend.requests] == [None, run.AGAIN_SEED + 1]
+    assert "answer 1 repeats a docstring; asking again (2 of 2)" in stages
+    assert "Answer 1 repeats a docstring of" in "".join(streamed)
+
+
+def test_an_explanation_that_still_repeats_one_says_so(workspace: Path):
+    (workspace / "geo.py").write_text(DOCUMENTED)
+    assistant, backend = assistant_with(REPEATED)
+    result = explain.run(assistant, explain.prepare(assistant, Ask(workspace / "geo.py", DOCUMENTED, (5, 0), (5, 0), [workspace])), Watch(), CancelToken())
+    assert result.repeats == "`area` (geo.py (current file))" and len(backend.requests) == 2
 
 
 def test_a_refused_edit_says_why_and_shows_the_answer(workspace: Path):
@@ -111,8 +136,8 @@ def test_a_refused_answer_is_followed_by_a_fresh_sample_that_can_pass(workspace:
     streamed: list[str] = []
     result = edit.run(assistant, edit.prepare(assistant, "refactor", ask(workspace)), Watch(on_text=streamed.append, on_stage=stages.append), CancelToken())
     assert result.refused is None and "base = area(w, h)" in result.proposal.new_text
-    assert [r.seed for r in backend.requests] == [None, edit.AGAIN_SEED + 1], "the second answer is sampled with another seed"
-    assert [r.temperature for r in backend.requests] == [0.2, edit.AGAIN_TEMPERATURE], "and hotter than the first"
+    assert [r.seed for r in backend.requests] == [None, run.AGAIN_SEED + 1], "the second answer is sampled with another seed"
+    assert [r.temperature for r in backend.requests] == [0.2, run.AGAIN_TEMPERATURE], "and hotter than the first"
     assert "answer 1 refused; asking again (2 of 2)" in stages
     assert "Answer 1 was not offered: the model's answer no longer defines `volume`. Answer 2 of 2" in "".join(streamed), "the stream says why it starts again"
 
