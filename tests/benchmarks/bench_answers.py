@@ -19,7 +19,7 @@ the offered test module; the module's tests on a copy with the edit applied); an
 fails it counts as an unverified edit offered. The file is restored after each action, and no
 offered edit is kept, so both settings see the same code.
 
-Usage: python -m tests.benchmarks.bench_answers [PACKAGE_DIR] --lora ADAPTER.gguf [--functions 6]
+Usage: python -m tests.benchmarks.bench_answers [PACKAGE_DIR] [--lora ADAPTER.gguf ...] [--functions 6]
 Default package: the installed ``click`` (not in the tune manifest,
 tests/benchmarks/tune-270m-cpu-2026-12-06.json).
 """
@@ -272,8 +272,9 @@ def report(rows: list[Row], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("project", nargs="?", help="a package directory (default: the installed click)")
-    parser.add_argument("--lora", default=str(BUNDLED_ADAPTER) if BUNDLED_ADAPTER.is_file() else None,
-                        help="a GGUF LoRA adapter: each function is asked without it and then with it (default: the bundled one)")
+    parser.add_argument("--lora", action="append",
+                        help="a GGUF LoRA adapter: each function is asked without it and then with it (default: the bundled one); "
+                             "give it again to compare several (rows named by file stem)")
     parser.add_argument("--functions", type=int, default=6)
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     source = package_dir(args.project)
     verify = VerifySettings(timeout_seconds=60)
-    adapters = {"none": "none", **({"lora": args.lora} if args.lora else {})}
+    loras = args.lora or ([str(BUNDLED_ADAPTER)] if BUNDLED_ADAPTER.is_file() else [])
+    adapters = {"none": "none", **({"lora": loras[0]} if len(loras) == 1 else {Path(lora).stem: lora for lora in loras})}
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
