@@ -128,17 +128,17 @@ REPEAT_MIN_WORDS = 8
 
 def repeated_docstring(answer: str, packed: PackedContext) -> str | None:
     """The definition (and context item) whose docstring the answer mostly repeats, or None. The
-    target's own docstring is never in the prompt (Explain is asked about code), so a repeated one
-    describes other code: small models copy a neighbour's docstring when it looks alike."""
+    target's own docstring (the current file holds it) may be repeated: it describes the target. Any
+    other describes other code: small models copy a neighbour's docstring when it looks alike."""
     words = _words(answer)
     if len(words) < REPEAT_MIN_WORDS:
         return None
-    grams = _four_grams(words)
+    grams, own_name = _four_grams(words), packed.target.name.rsplit(".", 1)[-1]
     for item in packed.items:
         for match in DOCSTRING.finditer(item.text):
-            if len(grams & _four_grams(_words(match.group(1) or match.group(2)))) >= REPEAT_SHARE * len(grams):
-                owner = DEFINED.findall(item.text[:match.start()])
-                return f"`{owner[-1]}` ({item.title})" if owner else item.title
+            owner = (DEFINED.findall(item.text[:match.start()]) or [""])[-1]
+            if owner != own_name and len(grams & _four_grams(_words(match.group(1) or match.group(2)))) >= REPEAT_SHARE * len(grams):
+                return f"`{owner}` ({item.title})" if owner else item.title
     return None
 
 

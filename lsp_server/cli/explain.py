@@ -73,6 +73,9 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     print(f"\n[{gen.prompt_tokens} prompt tokens, {gen.completion_tokens} generated, prefill {gen.prefill_seconds:.2f} s, decode {gen.decode_seconds:.2f} s]", file=sys.stderr)
     if not result.text:
         raise GemmaLspError("The model returned no text. Real answers need a Gemma 4 GGUF (see the README).")
+    if result.repeats:
+        print(f"Note: this answer repeats a docstring of {result.repeats} from the context: it may describe that code "
+              f"rather than `{target.name}`.", file=sys.stderr)
     return 0
 
 

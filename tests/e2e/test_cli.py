@@ -31,6 +31,33 @@ def test_explain_streams_an_explanation_of_the_symbol_at_the_line():
     assert len(result.stdout.strip()) > len("`apply_discount`")
 
 
+TAX = """def add_tax(price):
+    \"\"\"Add the sales tax of twenty percent to the price and return the total, rounded to cents.\"\"\"
+    return round(price * 1.2, 2)
+
+
+def add_vat(price):
+    return round(price * 1.2, 2)
+"""
+
+
+def test_explain_never_passes_off_a_neighbours_docstring_silently(tmp_path):
+    (tmp_path / "tax.py").write_text(TAX)
+    result = gemma_lsp("explain", f"{tmp_path / 'tax.py'}:7", "--n-ctx", "2048", "--max-tokens", "48", "--temperature", "0")
+    assert result.returncode == 0, result.stderr
+    words = lambda text: re.findall(r"[a-z0-9_]+", text.lower())
+    grams = lambda ws: {tuple(ws[i:i + 4]) for i in range(len(ws) - 3)}
+    docstring = grams(words("Add the sales tax of twenty percent to the price and return the total, rounded to cents."))
+    answers = re.split(r"\*Answer \d repeats a docstring of `add_tax`[^*]*\*", result.stdout)
+    last = grams(words(answers[-1]))
+    if len(answers) > 1:
+        assert "Answer 2 of 2" in result.stdout, "a repeat is asked again, and the stream says so"
+    if len(words(answers[-1])) >= 8 and len(last & docstring) >= len(last) / 2:
+        assert "repeats a docstring of `add_tax`" in result.stderr, "an answer left repeating it is said to"
+    else:
+        assert "Note: this answer repeats" not in result.stderr
+
+
 def test_explain_with_a_bad_location_says_what_to_write():
     result = gemma_lsp("explain", "tests/e2e/workspace/shop/pricing.py", *FAST)
     assert result.returncode == 1

@@ -88,6 +88,8 @@ def test_an_answer_that_repeats_a_neighbours_docstring_is_named():
     assert explain.repeated_docstring("`add` returns the sum of a and b, the two numbers it is given.", packed) is None
     assert explain.repeated_docstring("`add` returns the difference of the two", packed) is None, "too short to call a copy"
     assert explain.repeated_docstring(repeated, PACKED) is None, "nothing to repeat without the neighbour"
+    own = ContextItem("calc.py (current file)", 'def add(a, b):\n    """Subtract b from a and return the difference of the two numbers."""\n', "current file")
+    assert explain.repeated_docstring(repeated, PackedContext(TARGET, [own], [])) is None, "the target's own docstring describes it"
 
 
 def test_the_document_says_when_the_answer_repeats_a_docstring():
