@@ -59,7 +59,8 @@ class Explanation:
     manifest: tuple[dict, ...] = ()
     """What the prompt held, item by item (context/pack.py's manifest rows)."""
     repeats: str = ""
-    """The context item whose docstring the answer repeats (``repeated_docstring``), if it does."""
+    """The other definition (and its context item) whose docstring the final answer repeats
+    (``repeated_docstring``), if it does: the document says so."""
 
 
 def build_request(packed: PackedContext, style: str, max_tokens: int, temperature: float) -> GenerationRequest:
