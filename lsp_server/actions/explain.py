@@ -134,13 +134,27 @@ def repeated_docstring(answer: str, packed: PackedContext) -> str | None:
     words = _words(answer)
     if len(words) < REPEAT_MIN_WORDS:
         return None
-    grams, own_name = _four_grams(words), packed.target.name.rsplit(".", 1)[-1]
+    own_name = packed.target.name.rsplit(".", 1)[-1]
     for item in packed.items:
         for match in DOCSTRING.finditer(item.text):
             owner = (DEFINED.findall(item.text[:match.start()]) or [""])[-1]
-            if owner != own_name and len(grams & _four_grams(_words(match.group(1) or match.group(2)))) >= REPEAT_SHARE * len(grams):
+            if owner != own_name and mostly_repeats(answer, match.group(1) or match.group(2)):
                 return f"`{owner}` ({item.title})" if owner else item.title
     return None
+
+
+def mostly_repeats(answer: str, docstring: str) -> bool:
+    """At least ``REPEAT_SHARE`` of the answer's word 4-grams are the docstring's."""
+    grams = _four_grams(_words(answer))
+    return bool(grams) and len(grams & _four_grams(_words(docstring))) >= REPEAT_SHARE * len(grams)
+
+
+def repeats_note(explanation: Explanation) -> str:
+    """What the user is told of an answer left repeating another definition's docstring ("" if none)."""
+    if not explanation.repeats:
+        return ""
+    return (f"This answer repeats a docstring of {explanation.repeats} from the context: it may describe that code "
+            f"rather than `{explanation.target.name}`.")
 
 
 def _words(text: str) -> list[str]:
@@ -167,8 +181,8 @@ def as_markdown(explanation: Explanation) -> str:
     )
     included = [item for item in manifest if item["included"]]
     estimate = sum(int(item["tokens"] or 0) for item in included)
-    repeats = (f"_This answer repeats a docstring of {explanation.repeats} from the context: it may describe that "
-               f"code rather than `{target.name}`. Read the facts below._\n\n") if explanation.repeats else ""
+    note = repeats_note(explanation)
+    repeats = f"_{note} Read the facts below._\n\n" if note else ""
     return (
         f"# Explanation of `{target.name}`\n\n"
         f"{explanation.text or (CUT_OFF_NOTE if gen.thought_cut_off else '_The model returned no text._')}\n\n{repeats}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lsp_server.actions import explain as explain_action
 from lsp_server.assistant import Assistant
 from lsp_server.config import Settings
 from lsp_server.context.build import read_file
@@ -74,8 +75,7 @@ def explain(settings: Settings, location: str, show_context: bool) -> int:
     if not result.text:
         raise GemmaLspError("The model returned no text. Real answers need a Gemma 4 GGUF (see the README).")
     if result.repeats:
-        print(f"Note: this answer repeats a docstring of {result.repeats} from the context: it may describe that code "
-              f"rather than `{target.name}`.", file=sys.stderr)
+        print(f"Note: {explain_action.repeats_note(result)}", file=sys.stderr)
     return 0
 
 

@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lsp_server.actions import explain as explain_action
 from lsp_server.actions import generate_tests
 from lsp_server.assistant import Assistant
 from lsp_server.config import ModelSettings, Settings, VerifySettings
@@ -105,22 +106,14 @@ def word_f1(answer: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _four_grams(text: str) -> set[tuple[str, ...]]:
-    found = words(text)
-    return {tuple(found[i:i + 4]) for i in range(len(found) - 3)}
-
-
 def copies_another_docstring(answer: str, root: Path, target: str) -> bool:
     """Half or more of the answer's word 4-grams are in one docstring of another definition under
-    ``root``: word-F1 rewards such an answer (a neighbour's docstring shares the package's words),
+    ``root`` (the product's rule, over the whole package rather than the prompt): word-F1 rewards such an answer (a neighbour's docstring shares the package's words),
     yet it describes other code."""
-    grams = _four_grams(answer)
-    if not grams:
-        return False
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             documented = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and f"{path.relative_to(root)}:{node.name}" != target
-            if documented and len(grams & _four_grams(ast.get_docstring(node) or "")) >= len(grams) / 2:
+            if documented and explain_action.mostly_repeats(answer, ast.get_docstring(node) or ""):
                 return True
     return False
 

@@ -55,7 +55,7 @@ def test_explain_never_passes_off_a_neighbours_docstring_silently(tmp_path):
     if len(words(answers[-1])) >= 8 and len(last & docstring) >= len(last) / 2:
         assert "repeats a docstring of `add_tax`" in result.stderr, "an answer left repeating it is said to"
     else:
-        assert "Note: this answer repeats" not in result.stderr
+        assert "Note: This answer repeats" not in result.stderr
 
 
 def test_explain_with_a_bad_location_says_what_to_write():
